@@ -1,0 +1,80 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PapaActors.Models.Data;
+
+/// <summary>What to load: a dataset by name, where its files are, and how to split and trim it.</summary>
+public sealed record DatasetSpec(
+    string Name,
+    string Path,
+    double HeldOutFraction,
+    int Seed,
+    long TrainLimit = 0,
+    long TestLimit = 0,
+    int SyntheticSize = 8)
+{
+    public static readonly string[] Names = ["fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic"];
+}
+
+/// <summary>
+/// Training, held-out and test sets of one dataset, plus the per-channel normalisation computed on the
+/// training split. The held-out split is carved from the training data by a permutation seeded with the
+/// run seed, so every member (and every node of a cluster) sees the same held-out images.
+/// </summary>
+public sealed class DataSplits : IDisposable
+{
+    public DataSplits(ImageDataset train, ImageDataset heldOut, ImageDataset test)
+    {
+        Train = train;
+        HeldOut = heldOut;
+        Test = test;
+        using var pixels = train.Images.to_type(ScalarType.Float32);
+        var channelMeans = pixels.mean([0L, 2L, 3L]).div(255);
+        var channelStds = pixels.std([0L, 2L, 3L]).div(255).clamp_min(1e-3);
+        Mean = channelMeans.view(1, -1, 1, 1);
+        Std = channelStds.view(1, -1, 1, 1);
+    }
+
+    public ImageDataset Train { get; }
+    public ImageDataset HeldOut { get; }
+    public ImageDataset Test { get; }
+    public Tensor Mean { get; }
+    public Tensor Std { get; }
+    public int Classes => Train.Classes;
+    public ImageShape Shape => Train.Shape;
+
+    public ImageDataset this[DataSplit split] => split switch
+    {
+        DataSplit.Train => Train,
+        DataSplit.HeldOut => HeldOut,
+        DataSplit.Test => Test,
+        _ => throw new ArgumentOutOfRangeException(nameof(split), split, null),
+    };
+
+    /// <summary>Gathers rows of a split and normalises them to float on <paramref name="device"/>.</summary>
+    public (Tensor Images, Tensor Labels) Batch(DataSplit split, Tensor indices, Device device)
+    {
+        var set = this[split];
+        var images = set.Images.index_select(0, indices).to_type(ScalarType.Float32).div_(255).sub_(Mean).div_(Std);
+        return (images.to(device), set.Labels.index_select(0, indices).to(device));
+    }
+
+    /// <summary>Keeps the splits alive past the dispose scope they were built in.</summary>
+    internal DataSplits DetachFromDisposeScope()
+    {
+        foreach (var tensor in new[] { Train, HeldOut, Test }.SelectMany(s => new[] { s.Images, s.Labels }).Append(Mean).Append(Std))
+            tensor.DetachFromDisposeScope();
+        return this;
+    }
+
+    public void Dispose()
+    {
+        Train.Dispose();
+        HeldOut.Dispose();
+        Test.Dispose();
+        Mean.Dispose();
+        Std.Dispose();
+    }
+}
+
+public enum DataSplit { Train, HeldOut, Test }

@@ -1,0 +1,84 @@
+using PapaActors.Models.Data;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PapaActors.Models.Nets;
+
+/// <summary>
+/// CIFAR-style ResNet of basic blocks: a 3x3 stem without max pool, stages that halve the resolution,
+/// 1x1 conv + BN shortcuts where the shape changes, global average pool, linear classifier.
+/// ResNet-20 is He et al.'s CIFAR net (16/32/64 channels, 3 blocks a stage); ResNet-18 is the CIFAR
+/// adaptation of the ImageNet net (64..512 channels, 2 blocks a stage).
+/// </summary>
+public sealed class ResNet : Module<Tensor, Tensor>
+{
+    public sealed record Layout(int StemChannels, int[] StageChannels, int BlocksPerStage);
+
+    public static readonly Layout ResNet20 = new(16, [16, 32, 64], 3);
+    public static readonly Layout ResNet18 = new(64, [64, 128, 256, 512], 2);
+
+    private readonly Module<Tensor, Tensor> conv1;
+    private readonly Module<Tensor, Tensor> bn1;
+    private readonly Module<Tensor, Tensor> linear;
+    // Registered by hand as layer1..layerN so that tensor names match PyTorch's CIFAR ResNets.
+    private readonly List<Module<Tensor, Tensor>> stages = [];
+
+    public ResNet(Layout layout, ImageShape shape, int classes, double width) : base(nameof(ResNet))
+    {
+        var channels = ModelZoo.Scaled(layout.StemChannels, width);
+        conv1 = Conv2d(shape.Channels, channels, 3, padding: 1, bias: false);
+        bn1 = BatchNorm2d(channels);
+        for (var stage = 0; stage < layout.StageChannels.Length; stage++)
+        {
+            var outChannels = ModelZoo.Scaled(layout.StageChannels[stage], width);
+            var blocks = new List<Module<Tensor, Tensor>>();
+            for (var block = 0; block < layout.BlocksPerStage; block++)
+            {
+                var stride = stage > 0 && block == 0 ? 2 : 1;
+                blocks.Add(new BasicBlock(channels, outChannels, stride));
+                channels = outChannels;
+            }
+            var sequence = Sequential(blocks);
+            register_module($"layer{stage + 1}", sequence);
+            stages.Add(sequence);
+        }
+        linear = Linear(channels, classes);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor input)
+    {
+        var hidden = functional.relu(bn1.forward(conv1.forward(input)));
+        foreach (var stage in stages)
+            hidden = stage.forward(hidden);
+        return linear.forward(functional.adaptive_avg_pool2d(hidden, 1).flatten(1));
+    }
+
+    private sealed class BasicBlock : Module<Tensor, Tensor>
+    {
+        private readonly Module<Tensor, Tensor> conv1;
+        private readonly Module<Tensor, Tensor> bn1;
+        private readonly Module<Tensor, Tensor> conv2;
+        private readonly Module<Tensor, Tensor> bn2;
+        private readonly Module<Tensor, Tensor> shortcut;
+
+        public BasicBlock(int inChannels, int outChannels, int stride) : base(nameof(BasicBlock))
+        {
+            conv1 = Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: false);
+            bn1 = BatchNorm2d(outChannels);
+            conv2 = Conv2d(outChannels, outChannels, 3, padding: 1, bias: false);
+            bn2 = BatchNorm2d(outChannels);
+            shortcut = stride != 1 || inChannels != outChannels
+                ? Sequential(Conv2d(inChannels, outChannels, 1, stride: stride, bias: false), BatchNorm2d(outChannels))
+                : Identity();
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor input)
+        {
+            using var hidden = functional.relu(bn1.forward(conv1.forward(input)));
+            using var residual = bn2.forward(conv2.forward(hidden));
+            return functional.relu(residual.add_(shortcut.forward(input)));
+        }
+    }
+}

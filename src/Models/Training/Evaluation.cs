@@ -1,0 +1,47 @@
+using PapaActors.Models.Data;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PapaActors.Models.Training;
+
+public sealed record EvaluationResult(double Accuracy, double Loss, long Samples, float[]? Logits);
+
+/// <summary>Accuracy and loss of a model on a split (eval mode, no gradients), optionally with its logits.</summary>
+public static class Evaluation
+{
+    public static EvaluationResult Evaluate(nn.Module<Tensor, Tensor> model, DataSplits data, DataSplit split, int batchSize, Device device, bool keepLogits)
+    {
+        var set = data[split];
+        var logits = keepLogits ? new float[set.Count * set.Classes] : null;
+        long correct = 0;
+        double lossSum = 0;
+        model.eval();
+        using (no_grad())
+        {
+            for (long start = 0; start < set.Count; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                var count = Math.Min(batchSize, set.Count - start);
+                var (images, labels) = data.Batch(split, arange(start, start + count), device);
+                var output = model.forward(images);
+                lossSum += nn.functional.cross_entropy(output, labels, reduction: nn.Reduction.Sum).item<float>();
+                correct += output.argmax(1).eq(labels).sum().item<long>();
+                if (logits is not null)
+                    output.cpu().data<float>().CopyTo(logits.AsSpan((int)(start * set.Classes), (int)(count * set.Classes)));
+            }
+        }
+        model.train();
+        return new EvaluationResult((double)correct / set.Count, lossSum / set.Count, set.Count, logits);
+    }
+
+    /// <summary>Accuracy of row-major [N, classes] logits against labels.</summary>
+    public static double Accuracy(float[] logits, int[] labels)
+    {
+        if (labels.Length == 0 || logits.Length % labels.Length != 0)
+            throw new ArgumentException($"{logits.Length} logits do not split into {labels.Length} rows");
+        using var scope = NewDisposeScope();
+        var predictions = from_array(logits).view(labels.Length, -1).argmax(1);
+        var correct = predictions.eq(tensor(labels).to_type(ScalarType.Int64)).sum().item<long>();
+        return (double)correct / labels.Length;
+    }
+}

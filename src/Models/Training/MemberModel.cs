@@ -1,0 +1,100 @@
+using PapaActors.Models.Data;
+using PapaActors.Models.Nets;
+using PapaActors.Models.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PapaActors.Models.Training;
+
+/// <summary>
+/// One population member's model, optimizer and data stream: what a MemberActor drives, usable without actors.
+/// All calls must come from one thread.
+/// </summary>
+public sealed class MemberModel : IDisposable
+{
+    private readonly TrainingSettings _settings;
+    private readonly DataSplits _data;
+    private readonly Device _device;
+    private readonly nn.Module<Tensor, Tensor> _model;
+    private readonly ModelState _state;
+    private readonly MemberBatches _batches;
+    private readonly Trainer _trainer;
+    private (nn.Module<Tensor, Tensor> Model, ModelState State)? _scratch;
+
+    public MemberModel(int index, TrainingSettings settings, DataSplits data, Device device)
+    {
+        Index = index;
+        _settings = settings;
+        _data = data;
+        _device = device;
+        var initSeed = settings.SameInit
+            ? Seeds.Derive(settings.Seed, Seeds.Stream.Init)
+            : Seeds.Derive(settings.Seed, Seeds.Stream.Init, index);
+        _model = ModelZoo.Create(settings.Model, data.Shape, data.Classes, settings.ModelWidth, initSeed).to(device);
+        _state = new ModelState(_model);
+        _batches = new MemberBatches(data.Train.Count, settings.BatchSize, settings.Seed, index);
+        _trainer = new Trainer(_model, data, _batches, settings, device);
+    }
+
+    public int Index { get; }
+    public WeightLayout Layout => _state.Layout;
+    public long Step => _trainer.Step;
+    public long StepsPerEpoch => _batches.StepsPerEpoch;
+    public double LearningRate => _trainer.Schedule.At(Math.Max(0, Step - 1));
+
+    public TrainResult Train(int steps) => _trainer.Train(steps);
+
+    public WeightSnapshot Capture() => _state.Capture();
+
+    /// <summary>w &lt;- keep * w + (1 - keep) * other, then the configured BatchNorm and optimizer treatment.</summary>
+    public void Mix(WeightSnapshot other, double keep, bool recomputeBatchNorm, bool resetOptimizer)
+    {
+        _state.Mix(other, keep);
+        if (recomputeBatchNorm)
+            RecomputeBatchNorm(_model);
+        if (resetOptimizer)
+            _trainer.ResetOptimizer();
+    }
+
+    public EvaluationResult Evaluate(DataSplit split, bool keepLogits) =>
+        Evaluation.Evaluate(_model, _data, split, _settings.EvalBatchSize, _device, keepLogits);
+
+    /// <summary>Evaluates other weights (a soup) on a scratch copy of the architecture, leaving this member untouched.</summary>
+    public EvaluationResult EvaluateWeights(WeightSnapshot weights, DataSplit split, bool recomputeBatchNorm, bool keepLogits)
+    {
+        _scratch ??= CreateScratch();
+        var (model, state) = _scratch.Value;
+        state.Load(weights);
+        if (recomputeBatchNorm)
+            RecomputeBatchNorm(model);
+        return Evaluation.Evaluate(model, _data, split, _settings.EvalBatchSize, _device, keepLogits);
+    }
+
+    /// <summary>Loads <paramref name="weights"/> into the scratch model, re-estimates BatchNorm, and returns the result.</summary>
+    public WeightSnapshot WithRecomputedBatchNorm(WeightSnapshot weights)
+    {
+        _scratch ??= CreateScratch();
+        var (model, state) = _scratch.Value;
+        state.Load(weights);
+        RecomputeBatchNorm(model);
+        return state.Capture();
+    }
+
+    private (nn.Module<Tensor, Tensor>, ModelState) CreateScratch()
+    {
+        var model = ModelZoo.Create(_settings.Model, _data.Shape, _data.Classes, _settings.ModelWidth, initSeed: 0).to(_device);
+        return (model, new ModelState(model));
+    }
+
+    private void RecomputeBatchNorm(nn.Module<Tensor, Tensor> model) =>
+        BatchNormStatistics.Recompute(model, _data, _settings.BatchNormResetBatches, _settings.BatchSize,
+            Seeds.Derive(_settings.Seed, Seeds.Stream.BatchNorm), _device);
+
+    public void Dispose()
+    {
+        _trainer.Dispose();
+        _batches.Dispose();
+        _model.Dispose();
+        _scratch?.Model.Dispose();
+    }
+}

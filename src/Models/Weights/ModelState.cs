@@ -1,0 +1,59 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PapaActors.Models.Weights;
+
+/// <summary>
+/// Reads and writes a module's whole state as <see cref="WeightSnapshot"/>s. It keeps the state-dict
+/// tensors (live views of the parameters and buffers) so capture, load and mix touch each value once.
+/// </summary>
+public sealed class ModelState
+{
+    private readonly (WeightEntry Entry, long Offset, Tensor Tensor)[] _tensors;
+
+    public ModelState(nn.Module module)
+    {
+        Layout = WeightLayout.Of(module);
+        var live = module.state_dict();
+        _tensors = Layout.Entries.Select((e, i) => (e, Layout.OffsetOf(i), live[e.Name])).ToArray();
+    }
+
+    public WeightLayout Layout { get; }
+
+    /// <summary>A copy of the current state.</summary>
+    public WeightSnapshot Capture()
+    {
+        var values = new float[Layout.TotalLength];
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var flat = from_array(values);
+        foreach (var (entry, offset, tensor) in _tensors)
+            flat.narrow(0, offset, entry.Length).copy_(tensor.reshape(-1));
+        return new WeightSnapshot(Layout, values);
+    }
+
+    /// <summary>Replaces the whole state; a snapshot of another layout is rejected before anything is written.</summary>
+    public void Load(WeightSnapshot snapshot) => Mix(snapshot, keep: 0);
+
+    /// <summary>
+    /// w &lt;- keep * w + (1 - keep) * other, in place, for parameters and float buffers. Counters
+    /// (num_batches_tracked) keep the member's own value when keep &gt; 0 and are replaced when keep is 0.
+    /// </summary>
+    public void Mix(WeightSnapshot other, double keep)
+    {
+        if (keep is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(keep), keep, "keep must be in [0, 1]");
+        Layout.EnsureMatches(other.Layout, "mixing weights");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var flat = from_array(other.Values);
+        foreach (var (entry, offset, tensor) in _tensors)
+        {
+            var source = flat.narrow(0, offset, entry.Length).view(entry.Shape);
+            if (keep == 0)
+                tensor.copy_(source);
+            else if (entry.Kind != WeightKind.Counter)
+                tensor.mul_(keep).add_(source.to(tensor.device), alpha: 1 - keep);
+        }
+    }
+}
