@@ -21,7 +21,7 @@ public static class Seeds
     }
 
     /// <summary>A 32-bit seed for <see cref="System.Random"/>, whose seeded algorithm is stable across .NET versions.</summary>
-    public static int DeriveInt(long seed, params long[] path) => (int)(Derive(seed, path) & int.MaxValue);
+    public static int DeriveInt(long seed, Stream stream, params long[] path) => (int)(Derive(seed, stream, path) & int.MaxValue);
 
     private static ulong Mix(ulong z)
     {

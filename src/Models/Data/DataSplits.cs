@@ -28,12 +28,14 @@ public sealed class DataSplits : IDisposable
         Train = train;
         HeldOut = heldOut;
         Test = test;
-        using var pixels = train.Images.to_type(ScalarType.Float32);
-        var channelMeans = pixels.mean([0L, 2L, 3L]).div(255);
-        var channelStds = pixels.std([0L, 2L, 3L]).div(255).clamp_min(1e-3);
-        Mean = channelMeans.view(1, -1, 1, 1);
-        Std = channelStds.view(1, -1, 1, 1);
+        using var scope = NewDisposeScope();
+        using var minimumStd = Scalars.Of(1e-3);
+        var pixels = train.Images.to_type(ScalarType.Float32).div_(PixelScale);
+        Mean = pixels.mean([0L, 2L, 3L]).view(1, -1, 1, 1).MoveToOuterDisposeScope();
+        Std = pixels.std([0L, 2L, 3L]).clamp_min(minimumStd).view(1, -1, 1, 1).MoveToOuterDisposeScope();
     }
+
+    private static readonly Scalar PixelScale = 255.ToScalar();
 
     public ImageDataset Train { get; }
     public ImageDataset HeldOut { get; }
@@ -55,7 +57,7 @@ public sealed class DataSplits : IDisposable
     public (Tensor Images, Tensor Labels) Batch(DataSplit split, Tensor indices, Device device)
     {
         var set = this[split];
-        var images = set.Images.index_select(0, indices).to_type(ScalarType.Float32).div_(255).sub_(Mean).div_(Std);
+        var images = set.Images.index_select(0, indices).to_type(ScalarType.Float32).div_(PixelScale).sub_(Mean).div_(Std);
         return (images.to(device), set.Labels.index_select(0, indices).to(device));
     }
 

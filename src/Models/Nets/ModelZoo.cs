@@ -48,10 +48,22 @@ public static class ModelZoo
             if (weight is null)
                 continue;
             var bound = 1.0 / Math.Sqrt(weight.numel() / weight.shape[0]);
-            init.uniform_(weight, -bound, bound, generator);
+            FillUniform(weight, bound, generator);
             if (bias is not null)
-                init.uniform_(bias, -bound, bound, generator);
+                FillUniform(bias, bound, generator);
         }
+    }
+
+    /// <summary>
+    /// U(-bound, bound) drawn with torch.rand: in TorchSharp 0.107 nn.init.uniform_ and Tensor.uniform_ ignore
+    /// their generator argument (measured: two generators with one seed give different values), rand does not.
+    /// </summary>
+    private static void FillUniform(Tensor target, double bound, Generator generator)
+    {
+        using var values = rand(target.shape, generator: generator);
+        using var width = Scalars.Of(2 * bound);
+        using var offset = Scalars.Of(bound);
+        target.copy_(values.mul_(width).sub_(offset));
     }
 
     internal static int Scaled(int channels, double width) => Math.Max(1, (int)Math.Round(channels * width));

@@ -27,7 +27,7 @@ public sealed class ResNet : Module<Tensor, Tensor>
     {
         var channels = ModelZoo.Scaled(layout.StemChannels, width);
         conv1 = Conv2d(shape.Channels, channels, 3, padding: 1, bias: false);
-        bn1 = BatchNorm2d(channels);
+        bn1 = new BatchNorm2d(channels);
         for (var stage = 0; stage < layout.StageChannels.Length; stage++)
         {
             var outChannels = ModelZoo.Scaled(layout.StageChannels[stage], width);
@@ -65,11 +65,11 @@ public sealed class ResNet : Module<Tensor, Tensor>
         public BasicBlock(int inChannels, int outChannels, int stride) : base(nameof(BasicBlock))
         {
             conv1 = Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: false);
-            bn1 = BatchNorm2d(outChannels);
+            bn1 = new BatchNorm2d(outChannels);
             conv2 = Conv2d(outChannels, outChannels, 3, padding: 1, bias: false);
-            bn2 = BatchNorm2d(outChannels);
+            bn2 = new BatchNorm2d(outChannels);
             shortcut = stride != 1 || inChannels != outChannels
-                ? Sequential(Conv2d(inChannels, outChannels, 1, stride: stride, bias: false), BatchNorm2d(outChannels))
+                ? Sequential(Conv2d(inChannels, outChannels, 1, stride: stride, bias: false), new BatchNorm2d(outChannels))
                 : Identity();
             RegisterComponents();
         }
@@ -78,7 +78,7 @@ public sealed class ResNet : Module<Tensor, Tensor>
         {
             using var hidden = functional.relu(bn1.forward(conv1.forward(input)));
             using var residual = bn2.forward(conv2.forward(hidden));
-            return functional.relu(residual.add_(shortcut.forward(input)));
+            return functional.relu(residual.add_(shortcut.forward(input), Scalars.One));
         }
     }
 }

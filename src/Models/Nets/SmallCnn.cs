@@ -16,8 +16,8 @@ public sealed class SmallCnn : Module<Tensor, Tensor>
         var c2 = ModelZoo.Scaled(64, width);
         var hidden = ModelZoo.Scaled(128, width);
         features = Sequential(
-            Conv2d(shape.Channels, c1, 3, padding: 1), BatchNorm2d(c1), ReLU(), MaxPool2d(2),
-            Conv2d(c1, c2, 3, padding: 1), BatchNorm2d(c2), ReLU(), MaxPool2d(2));
+            Conv2d(shape.Channels, c1, 3, padding: 1), new BatchNorm2d(c1), ReLU(), MaxPool2d(2),
+            Conv2d(c1, c2, 3, padding: 1), new BatchNorm2d(c2), ReLU(), MaxPool2d(2));
         var flat = c2 * (shape.Height / 4) * (shape.Width / 4);
         classifier = Sequential(Flatten(), Linear(flat, hidden), ReLU(), Linear(hidden, classes));
         RegisterComponents();

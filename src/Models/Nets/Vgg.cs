@@ -35,7 +35,7 @@ public sealed class Vgg : Module<Tensor, Tensor>
             }
             var outChannels = ModelZoo.Scaled(entry, width);
             layers.Add(Conv2d(channels, outChannels, 3, padding: 1));
-            layers.Add(BatchNorm2d(outChannels));
+            layers.Add(new BatchNorm2d(outChannels));
             layers.Add(ReLU());
             channels = outChannels;
         }

@@ -1,6 +1,6 @@
 using PapaActors.Models.Data;
 using TorchSharp;
-using TorchSharp.Modules;
+using PapaActors.Models.Nets;
 using static TorchSharp.torch;
 
 namespace PapaActors.Models.Training;
@@ -11,8 +11,6 @@ namespace PapaActors.Models.Training;
 /// </summary>
 public static class BatchNormStatistics
 {
-    public static bool HasBatchNorm(nn.Module model) => model.modules().OfType<NormBase>().Any();
-
     /// <summary>
     /// Resets every BatchNorm layer and averages its statistics over <paramref name="batches"/> batches
     /// (cumulative average, like PyTorch's momentum=None). The batches are drawn from a generator seeded with
@@ -20,14 +18,14 @@ public static class BatchNormStatistics
     /// </summary>
     public static void Recompute(nn.Module<Tensor, Tensor> model, DataSplits data, int batches, int batchSize, long seed, Device device)
     {
-        var layers = model.modules().OfType<NormBase>().ToList();
+        var layers = model.modules().OfType<BatchNorm2d>().ToList();
         if (layers.Count == 0 || batches <= 0)
             return;
-        var momenta = layers.Select(l => l.momentum).ToList();
+        var momenta = layers.Select(l => l.Momentum).ToList();
         foreach (var layer in layers)
         {
-            layer.reset_running_stats();
-            layer.momentum = null;
+            layer.ResetRunningStatistics();
+            layer.Momentum = null;
         }
         model.train();
         using (no_grad())
@@ -43,6 +41,6 @@ public static class BatchNormStatistics
             }
         }
         for (var i = 0; i < layers.Count; i++)
-            layers[i].momentum = momenta[i];
+            layers[i].Momentum = momenta[i];
     }
 }

@@ -34,13 +34,19 @@ public static class Evaluation
         return new EvaluationResult((double)correct / set.Count, lossSum / set.Count, set.Count, logits);
     }
 
-    /// <summary>Accuracy of row-major [N, classes] logits against labels.</summary>
-    public static double Accuracy(float[] logits, int[] labels)
+    /// <summary>
+    /// Accuracy of the ensemble whose prediction is the mean of the members' row-major [N, classes] logits
+    /// (logit averaging, as the reference). A single member's logits give that member's accuracy.
+    /// </summary>
+    public static double EnsembleAccuracy(IReadOnlyList<float[]> memberLogits, int[] labels)
     {
-        if (labels.Length == 0 || logits.Length % labels.Length != 0)
-            throw new ArgumentException($"{logits.Length} logits do not split into {labels.Length} rows");
+        if (memberLogits.Count == 0 || labels.Length == 0 || memberLogits.Any(l => l.Length != memberLogits[0].Length || l.Length % labels.Length != 0))
+            throw new ArgumentException($"logits of {memberLogits.Count} members do not all split into {labels.Length} rows");
         using var scope = NewDisposeScope();
-        var predictions = from_array(logits).view(labels.Length, -1).argmax(1);
+        var sum = zeros(memberLogits[0].Length);
+        foreach (var logits in memberLogits)
+            sum.add_(from_array(logits), Scalars.One);
+        var predictions = sum.view(labels.Length, -1).argmax(1);
         var correct = predictions.eq(tensor(labels).to_type(ScalarType.Int64)).sum().item<long>();
         return (double)correct / labels.Length;
     }

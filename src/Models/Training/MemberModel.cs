@@ -6,6 +6,8 @@ using static TorchSharp.torch;
 
 namespace PapaActors.Models.Training;
 
+public sealed record WeightsEvaluation(double HeldOutAccuracy, double? TestAccuracy, WeightSnapshot? Weights);
+
 /// <summary>
 /// One population member's model, optimizer and data stream: what a MemberActor drives, usable without actors.
 /// All calls must come from one thread.
@@ -59,25 +61,21 @@ public sealed class MemberModel : IDisposable
     public EvaluationResult Evaluate(DataSplit split, bool keepLogits) =>
         Evaluation.Evaluate(_model, _data, split, _settings.EvalBatchSize, _device, keepLogits);
 
-    /// <summary>Evaluates other weights (a soup) on a scratch copy of the architecture, leaving this member untouched.</summary>
-    public EvaluationResult EvaluateWeights(WeightSnapshot weights, DataSplit split, bool recomputeBatchNorm, bool keepLogits)
+    /// <summary>
+    /// Evaluates other weights (a soup) on a scratch copy of the architecture, leaving this member untouched:
+    /// held-out accuracy always, test accuracy when asked, and the evaluated weights (with re-estimated
+    /// BatchNorm statistics, if asked) when <paramref name="returnWeights"/> is set.
+    /// </summary>
+    public WeightsEvaluation EvaluateWeights(WeightSnapshot weights, bool recomputeBatchNorm, bool onTest, bool returnWeights)
     {
         _scratch ??= CreateScratch();
         var (model, state) = _scratch.Value;
         state.Load(weights);
         if (recomputeBatchNorm)
             RecomputeBatchNorm(model);
-        return Evaluation.Evaluate(model, _data, split, _settings.EvalBatchSize, _device, keepLogits);
-    }
-
-    /// <summary>Loads <paramref name="weights"/> into the scratch model, re-estimates BatchNorm, and returns the result.</summary>
-    public WeightSnapshot WithRecomputedBatchNorm(WeightSnapshot weights)
-    {
-        _scratch ??= CreateScratch();
-        var (model, state) = _scratch.Value;
-        state.Load(weights);
-        RecomputeBatchNorm(model);
-        return state.Capture();
+        var heldOut = Evaluation.Evaluate(model, _data, DataSplit.HeldOut, _settings.EvalBatchSize, _device, keepLogits: false);
+        var test = onTest ? Evaluation.Evaluate(model, _data, DataSplit.Test, _settings.EvalBatchSize, _device, keepLogits: false) : null;
+        return new WeightsEvaluation(heldOut.Accuracy, test?.Accuracy, returnWeights ? state.Capture() : null);
     }
 
     private (nn.Module<Tensor, Tensor>, ModelState) CreateScratch()

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using PapaActors.Models.Data;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace PapaActors.Models.Training;
@@ -20,7 +19,7 @@ public sealed class Trainer : IDisposable
     private readonly MemberBatches _batches;
     private readonly TrainingSettings _settings;
     private readonly Device _device;
-    private OptimizerHelper _optimizer;
+    private IOptimizer _optimizer;
 
     public Trainer(nn.Module<Tensor, Tensor> model, DataSplits data, MemberBatches batches, TrainingSettings settings, Device device)
     {
@@ -32,7 +31,7 @@ public sealed class Trainer : IDisposable
         var total = settings.Epochs * batches.StepsPerEpoch;
         var warmup = (long)Math.Round(settings.Optimizer.WarmupEpochs * batches.StepsPerEpoch);
         Schedule = new LearningRateSchedule(settings.Optimizer.LearningRate, settings.Optimizer.MinLearningRate, total, warmup);
-        _optimizer = CreateOptimizer();
+        _optimizer = IOptimizer.Create(settings.Optimizer, model.parameters());
     }
 
     public LearningRateSchedule Schedule { get; }
@@ -49,13 +48,11 @@ public sealed class Trainer : IDisposable
         for (var i = 0; i < steps; i++)
         {
             using var scope = NewDisposeScope();
-            foreach (var group in _optimizer.ParamGroups)
-                group.LearningRate = Schedule.At(Step);
             var (images, labels) = _data.Batch(DataSplit.Train, _batches.IndicesFor(Step), _device);
-            _optimizer.zero_grad();
+            _optimizer.ZeroGrad();
             var loss = nn.functional.cross_entropy(_model.forward(images), labels, label_smoothing: _settings.LabelSmoothing);
             loss.backward();
-            _optimizer.step();
+            _optimizer.Step(Schedule.At(Step));
             lossSum += loss.item<float>();
             Step++;
         }
@@ -66,18 +63,7 @@ public sealed class Trainer : IDisposable
     public void ResetOptimizer()
     {
         _optimizer.Dispose();
-        _optimizer = CreateOptimizer();
-    }
-
-    private OptimizerHelper CreateOptimizer()
-    {
-        var o = _settings.Optimizer;
-        return o.Name switch
-        {
-            "sgd" => optim.SGD(_model.parameters(), o.LearningRate, o.Momentum, 0, o.WeightDecay, o.Nesterov),
-            "adamw" => optim.AdamW(_model.parameters(), o.LearningRate, weight_decay: o.WeightDecay),
-            _ => throw new ArgumentException($"unknown optimizer '{o.Name}' (known: {string.Join(", ", OptimizerSettings.Names)})"),
-        };
+        _optimizer = IOptimizer.Create(_settings.Optimizer, _model.parameters());
     }
 
     public void Dispose() => _optimizer.Dispose();

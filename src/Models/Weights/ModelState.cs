@@ -46,6 +46,8 @@ public sealed class ModelState
         Layout.EnsureMatches(other.Layout, "mixing weights");
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        using var keepScalar = Scalars.Of(keep);
+        using var otherScalar = Scalars.Of(1 - keep);
         var flat = from_array(other.Values);
         foreach (var (entry, offset, tensor) in _tensors)
         {
@@ -53,7 +55,7 @@ public sealed class ModelState
             if (keep == 0)
                 tensor.copy_(source);
             else if (entry.Kind != WeightKind.Counter)
-                tensor.mul_(keep).add_(source.to(tensor.device), alpha: 1 - keep);
+                tensor.mul_(keepScalar).add_(source.to(tensor.device), otherScalar);
         }
     }
 }

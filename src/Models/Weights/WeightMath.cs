@@ -23,7 +23,10 @@ public static class WeightMath
         using var scope = NewDisposeScope();
         var sum = from_array(result);
         for (var i = 0; i < snapshots.Count; i++)
-            sum.add_(from_array(snapshots[i].Values), alpha: coefficients[i]);
+        {
+            using var coefficient = Scalars.Of(coefficients[i]);
+            sum.add_(from_array(snapshots[i].Values), coefficient);
+        }
         return new WeightSnapshot(layout, result);
     }
 

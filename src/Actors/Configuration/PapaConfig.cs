@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Akka.Configuration;
+using Akka.Configuration.Hocon;
+
+namespace PapaActors.Actors.Configuration;
+
+/// <summary>
+/// Loads run configuration: `--set` overrides, then the user's file, then the documented defaults
+/// (hocon/default.conf, embedded in this assembly). Every key under `papa` must exist in the defaults.
+/// </summary>
+public static class PapaConfig
+{
+    public const string Root = "papa";
+    private static readonly string[] AllowedRoots = [Root, "akka"];
+
+    public static Config Defaults { get; } = ConfigurationFactory.ParseString(ReadResource("PapaActors.default.conf"));
+
+    /// <summary>Akka settings shared by every ActorSystem of the project (hocon/akka.conf, embedded).</summary>
+    public static Config AkkaDefaults { get; } = ConfigurationFactory.ParseString(ReadResource("PapaActors.akka.conf"));
+
+    public static Config Load(string? file, IEnumerable<string> overrides)
+    {
+        var user = ConfigurationFactory.Empty;
+        if (file is not null)
+        {
+            if (!File.Exists(file))
+                throw new ConfigException($"config file not found: {file}");
+            user = Parse(File.ReadAllText(file), file);
+        }
+        foreach (var assignment in overrides)
+            user = ParseOverride(assignment).WithFallback(user);
+        Validate(user);
+        return user.WithFallback(Defaults);
+    }
+
+    /// <summary>Parses `key=value`; a value that is not a number, boolean, list or object is taken as a string.</summary>
+    public static Config ParseOverride(string assignment)
+    {
+        var split = assignment.IndexOf('=');
+        if (split <= 0)
+            throw new ConfigException($"--set expects key=value, got '{assignment}'");
+        var key = assignment[..split].Trim();
+        var value = assignment[(split + 1)..].Trim();
+        if (!key.StartsWith(Root + ".", StringComparison.Ordinal) && !key.StartsWith("akka.", StringComparison.Ordinal))
+            key = $"{Root}.{key}";
+        var literal = IsLiteral(value) ? value : Quote(value);
+        return Parse($"{key} = {literal}", $"--set {assignment}");
+    }
+
+    private static bool IsLiteral(string value) =>
+        value.StartsWith('[') || value.StartsWith('{') || value is "on" or "off" or "true" or "false" or "yes" or "no"
+        || double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+
+    private static Config Parse(string text, string source)
+    {
+        try
+        {
+            return ConfigurationFactory.ParseString(text);
+        }
+        catch (Exception e) when (e is FormatException or ConfigurationException)
+        {
+            throw new ConfigException($"{source}: not valid HOCON ({e.Message.Split('\n')[0].Trim()})", e);
+        }
+    }
+
+    /// <summary>Rejects keys that the defaults do not have, and objects given where a value belongs (or the reverse).</summary>
+    public static void Validate(Config user)
+    {
+        if (user.IsEmpty)
+            return;
+        foreach (var (path, value) in Leaves(user.Root, ""))
+        {
+            var root = path.Split('.')[0];
+            if (!AllowedRoots.Contains(root))
+                throw new ConfigException($"unknown key '{path}': only keys under {string.Join(" and ", AllowedRoots)} are allowed");
+            if (root != Root)
+                continue;
+            if (!Defaults.HasPath(path) || Defaults.GetValue(path).IsObject())
+                throw new ConfigException($"unknown key '{path}'{Suggestion(path)}");
+            if (value.IsObject())
+                throw new ConfigException($"'{path}' must be a value, not an object");
+        }
+    }
+
+    private static string Suggestion(string path)
+    {
+        var known = Leaves(Defaults.Root, "").Select(l => l.Path).ToList();
+        var closest = known.MinBy(k => Distance(k, path));
+        var parent = path[..Math.Max(0, path.LastIndexOf('.'))];
+        var siblings = known.Where(k => k.StartsWith(parent + ".", StringComparison.Ordinal) && k[(parent.Length + 1)..].IndexOf('.') < 0);
+        return $" (did you mean '{closest}'? keys of {parent}: {string.Join(", ", siblings.Select(s => s[(parent.Length + 1)..]))})";
+    }
+
+    private static int Distance(string a, string b)
+    {
+        var row = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var previous = row[0];
+            row[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var current = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), previous + (a[i - 1] == b[j - 1] ? 0 : 1));
+                previous = current;
+            }
+        }
+        return row[b.Length];
+    }
+
+    private static IEnumerable<(string Path, HoconValue Value)> Leaves(HoconValue value, string path)
+    {
+        if (!value.IsObject())
+        {
+            yield return (path, value);
+            yield break;
+        }
+        foreach (var (key, child) in value.GetObject().Items)
+            foreach (var leaf in Leaves(child, path.Length == 0 ? key : $"{path}.{key}"))
+                yield return leaf;
+    }
+
+    /// <summary>
+    /// Renders the resolved `papa` section as HOCON that parses back to the same settings. Every leaf is
+    /// written as a JSON string (Akka's HOCON reads numbers and booleans from strings too), so paths and
+    /// other text never need HOCON's unquoted-string rules.
+    /// </summary>
+    public static string Render(Config config)
+    {
+        var text = new StringBuilder();
+        foreach (var (path, value) in Leaves(config.GetValue(Root), Root))
+        {
+            var rendered = value.IsArray()
+                ? "[" + string.Join(", ", value.GetArray().Select(v => Quote(v.GetString()))) + "]"
+                : Quote(value.GetString());
+            text.Append(path).Append(" = ").AppendLine(rendered);
+        }
+        return text.ToString();
+    }
+
+    private static readonly JsonSerializerOptions QuoteOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static string Quote(string text) => JsonSerializer.Serialize(text, QuoteOptions);
+
+    private static string ReadResource(string name)
+    {
+        using var stream = typeof(PapaConfig).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"embedded resource {name} is missing from the build");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+}

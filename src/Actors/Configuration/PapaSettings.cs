@@ -1,0 +1,106 @@
+using Akka.Configuration;
+using PapaActors.Models.Data;
+using PapaActors.Models.Nets;
+using PapaActors.Models.Training;
+
+namespace PapaActors.Actors.Configuration;
+
+public enum MixingMethod { None, Papa, PapaAll, Papa2 }
+
+public static class MixingMethods
+{
+    private static readonly Dictionary<string, MixingMethod> ByName = new()
+    {
+        ["none"] = MixingMethod.None,
+        ["papa"] = MixingMethod.Papa,
+        ["papa-all"] = MixingMethod.PapaAll,
+        ["papa-2"] = MixingMethod.Papa2,
+    };
+
+    public static IReadOnlyCollection<string> Names => ByName.Keys;
+    public static MixingMethod Parse(string name) => ByName[name];
+    public static string Name(this MixingMethod method) => ByName.First(kv => kv.Value == method).Key;
+}
+
+/// <summary>How and when the population is mixed.</summary>
+public sealed record MixingSettings(MixingMethod Method, double Rho, int EmaEverySteps, double EveryEpochs);
+
+/// <summary>A run's whole validated configuration (the `papa` section).</summary>
+public sealed record PapaSettings(
+    int Population,
+    MixingSettings Mixing,
+    TrainingSettings Training,
+    DatasetSpec Dataset,
+    bool SoupRecomputesBatchNorm,
+    IReadOnlyList<string> Devices,
+    int TorchThreads,
+    int SyncEverySteps,
+    TimeSpan RoundTimeout,
+    bool SaveMembers)
+{
+    public MixingMethod Method => Mixing.Method;
+    public int Epochs => Training.Epochs;
+    public long Seed => Training.Seed;
+
+    /// <summary>Reads and validates every key; the first bad one raises a <see cref="ConfigException"/> naming it.</summary>
+    public static PapaSettings FromConfig(Config config)
+    {
+        PapaConfig.Validate(config);
+        // Akka refuses a config as its own fallback, which an empty user config would be.
+        var read = new SettingsReader(ReferenceEquals(config, PapaConfig.Defaults) ? config : config.WithFallback(PapaConfig.Defaults));
+        var seed = read.Long("seed", 0);
+        var dataset = read.Choice("dataset", DatasetSpec.Names);
+        var training = new TrainingSettings(
+            Model: read.Choice("model", ModelZoo.Names),
+            ModelWidth: read.Double("model-width", 0, 64, minExclusive: true),
+            BatchSize: read.Int("batch-size", 1, 1 << 16),
+            Epochs: read.Int("epochs", 1, 100_000),
+            Optimizer: new OptimizerSettings(
+                Name: read.Choice("optimizer.name", OptimizerSettings.Names),
+                LearningRate: read.Double("optimizer.lr", 0, 100, minExclusive: true),
+                MinLearningRate: read.Double("optimizer.min-lr", 0, 100),
+                Momentum: read.Double("optimizer.momentum", 0, 1),
+                WeightDecay: read.Double("optimizer.weight-decay", 0, 1),
+                Nesterov: read.Bool("optimizer.nesterov"),
+                WarmupEpochs: read.Double("optimizer.warmup-epochs", 0, 100_000)),
+            LabelSmoothing: read.Double("label-smoothing", 0, 1),
+            EvalBatchSize: read.Int("eval-batch-size", 1, 1 << 20),
+            BatchNormResetBatches: read.Int("batchnorm.reset-batches", 0, 100_000),
+            SameInit: read.Bool("same-init"),
+            Seed: seed);
+        if (training.Optimizer.MinLearningRate > training.Optimizer.LearningRate)
+            throw new ConfigException($"'papa.optimizer.min-lr' ({training.Optimizer.MinLearningRate}) must not exceed 'papa.optimizer.lr' ({training.Optimizer.LearningRate})");
+        if (training.Optimizer is { Nesterov: true, Name: "sgd", Momentum: 0 })
+            throw new ConfigException("'papa.optimizer.nesterov' = on needs 'papa.optimizer.momentum' > 0");
+
+        var spec = new DatasetSpec(
+            Name: dataset,
+            Path: read.Text("data-dir"),
+            HeldOutFraction: read.Double("held-out-fraction", 0, 0.5),
+            Seed: (int)(seed & int.MaxValue),
+            TrainLimit: read.Long("train-limit", 0),
+            TestLimit: read.Long("test-limit", 0),
+            SyntheticSize: read.Int("synthetic-size", 4, 256));
+
+        var mixing = new MixingSettings(
+            Method: MixingMethods.Parse(read.Choice("method", MixingMethods.Names)),
+            Rho: read.Double("rho", 0, 1),
+            EmaEverySteps: read.Int("ema-every-steps", 1),
+            EveryEpochs: read.Double("every-epochs", 0, 100_000, minExclusive: true));
+
+        return new PapaSettings(
+            Population: read.Int("population", 1, 4096),
+            Mixing: mixing,
+            Training: training,
+            Dataset: spec,
+            SoupRecomputesBatchNorm: read.Choice("batchnorm.soup", ["average", "reset"]) == "reset",
+            Devices: read.List("devices", IsDeviceName, "cpu or cuda:N"),
+            TorchThreads: read.Int("torch-threads", 0, 1024),
+            SyncEverySteps: read.Int("sync-every-steps", 1),
+            RoundTimeout: read.Duration("round-timeout"),
+            SaveMembers: read.Bool("save-members"));
+    }
+
+    private static bool IsDeviceName(string name) =>
+        name is "cpu" or "cuda" || (name.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(name.AsSpan(5), out var i) && i >= 0);
+}

@@ -1,0 +1,94 @@
+using System.Globalization;
+using Akka.Configuration;
+
+namespace PapaActors.Actors.Configuration;
+
+/// <summary>Typed reads of `papa.*` keys whose errors name the key, the value and what is allowed.</summary>
+internal sealed class SettingsReader(Config config)
+{
+    private string Raw(string key)
+    {
+        var path = $"{PapaConfig.Root}.{key}";
+        if (!config.HasPath(path))
+            throw new ConfigException($"'{path}' is missing");
+        return config.GetString(path);
+    }
+
+    public int Int(string key, int min, int max = int.MaxValue)
+    {
+        var raw = Raw(key);
+        if (!int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+            throw Bad(key, raw, max == int.MaxValue ? $"an integer >= {min}" : $"an integer from {min} to {max}");
+        return value;
+    }
+
+    public long Long(string key, long min)
+    {
+        var raw = Raw(key);
+        if (!long.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min)
+            throw Bad(key, raw, $"an integer >= {min}");
+        return value;
+    }
+
+    public double Double(string key, double min, double max, bool minExclusive = false)
+    {
+        var raw = Raw(key);
+        if (!double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+            || double.IsNaN(value) || value > max || value < min || (minExclusive && value == min))
+            throw Bad(key, raw, $"a number {(minExclusive ? ">" : ">=")} {min.ToString(CultureInfo.InvariantCulture)} and <= {max.ToString(CultureInfo.InvariantCulture)}");
+        return value;
+    }
+
+    public bool Bool(string key)
+    {
+        var raw = Raw(key);
+        return raw switch
+        {
+            "on" or "true" or "yes" => true,
+            "off" or "false" or "no" => false,
+            _ => throw Bad(key, raw, "on or off"),
+        };
+    }
+
+    public string Choice(string key, IReadOnlyCollection<string> allowed)
+    {
+        var raw = Raw(key);
+        return allowed.Contains(raw) ? raw : throw Bad(key, raw, $"one of {string.Join(" | ", allowed)}");
+    }
+
+    public string Text(string key)
+    {
+        var raw = Raw(key);
+        return raw.Length > 0 ? raw : throw Bad(key, raw, "a non-empty string");
+    }
+
+    public TimeSpan Duration(string key)
+    {
+        var raw = Raw(key);
+        try
+        {
+            var value = config.GetTimeSpan($"{PapaConfig.Root}.{key}");
+            return value >= TimeSpan.Zero ? value : throw Bad(key, raw, "a non-negative duration such as 90s or 10m");
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            throw Bad(key, raw, "a duration such as 90s or 10m");
+        }
+    }
+
+    public IReadOnlyList<string> List(string key, Func<string, bool> valid, string allowed)
+    {
+        var path = $"{PapaConfig.Root}.{key}";
+        var value = config.GetValue(path);
+        if (value is null || !value.IsArray())
+            throw new ConfigException($"'{path}' must be a list such as [a, b]");
+        var items = value.GetArray().Select(v => v.GetString()).ToList();
+        if (items.Count == 0)
+            throw new ConfigException($"'{path}' must not be empty");
+        var bad = items.FirstOrDefault(i => !valid(i));
+        return bad is null ? items : throw Bad(key, bad, allowed);
+    }
+
+    private static ConfigException Bad(string key, string raw, string expected) =>
+        new($"'{PapaConfig.Root}.{key}' = '{raw}' is not allowed: expected {expected}");
+}

@@ -1,0 +1,76 @@
+using Akka.Actor;
+using PapaActors.Actors.Schedule;
+using PapaActors.Models.Weights;
+
+namespace PapaActors.Actors.Messages;
+
+/// <summary>Marks the messages that cross the network; <see cref="Serialization.PapaSerializer"/> writes them all.</summary>
+public interface IPapaMessage;
+
+// ---- Registration: member -> averager, then the averager's answer.
+
+/// <summary>A member announces itself (once its model is built) with the fingerprint of its weight layout.</summary>
+public sealed record RegisterMember(int Index, IActorRef Member, string LayoutFingerprint) : IPapaMessage;
+
+public sealed record MemberAccepted(int Index) : IPapaMessage;
+
+/// <summary>Registration refused (index out of range or taken, layout unlike the others); the member stops.</summary>
+public sealed record MemberRejected(int Index, string Reason) : IPapaMessage;
+
+// ---- The round loop: averager -> members -> averager.
+
+/// <summary>Train the next <paramref name="Steps"/> steps; snapshot and held-out accuracy only when asked.</summary>
+public sealed record Train(int Round, int Steps, bool SendSnapshot, bool EvaluateHeldOut) : IPapaMessage;
+
+public sealed record Trained(
+    int Member,
+    int Round,
+    long Step,
+    double Loss,
+    double LearningRate,
+    long Samples,
+    double Seconds,
+    double? HeldOutAccuracy,
+    WeightSnapshot? Snapshot) : IPapaMessage;
+
+/// <summary>
+/// w &lt;- keep * w + (1 - keep) * weights. PAPA sends the mean with keep = rho, PAPA-all the mean with
+/// keep = 0, PAPA-2 each member's child with keep = 0 (and names its parents).
+/// </summary>
+public sealed record Mix(int Round, WeightSnapshot Weights, double Keep, ParentPair? Parents) : IPapaMessage;
+
+// ---- The end: final snapshots and logits, then soup evaluations on one member.
+
+public sealed record Finish(int Round) : IPapaMessage;
+
+public sealed record MemberFinal(
+    int Member,
+    WeightSnapshot Weights,
+    double TestAccuracy,
+    double HeldOutAccuracy,
+    float[] TestLogits) : IPapaMessage;
+
+/// <summary>
+/// Evaluate other weights (a soup) on held-out data, and on the test set when asked; with
+/// <paramref name="RecomputeBatchNorm"/> the BatchNorm statistics are re-estimated first, and
+/// <paramref name="ReturnWeights"/> sends the weights back with those statistics.
+/// </summary>
+public sealed record EvaluateWeights(int RequestId, WeightSnapshot Weights, bool RecomputeBatchNorm, bool OnTest, bool ReturnWeights) : IPapaMessage;
+
+public sealed record WeightsEvaluated(int RequestId, double HeldOutAccuracy, double? TestAccuracy, WeightSnapshot? Weights) : IPapaMessage;
+
+// ---- Failures.
+
+/// <summary>A member's own supervisor reports why it stopped; the averager ends the run naming it.</summary>
+public sealed record MemberFailed(int Member, string Reason) : IPapaMessage;
+
+/// <summary>One slice of a large message on its way to a remote actor (see <see cref="Transfer.BulkTransport"/>).</summary>
+public sealed record MessageChunk(
+    long TransferId,
+    int Index,
+    int Count,
+    long TotalBytes,
+    uint Checksum,
+    int SerializerId,
+    string Manifest,
+    byte[] Data) : IPapaMessage;

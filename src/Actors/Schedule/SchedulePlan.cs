@@ -1,0 +1,147 @@
+using PapaActors.Actors.Configuration;
+using PapaActors.Models;
+
+namespace PapaActors.Actors.Schedule;
+
+/// <summary>The parents of the child that replaces one member in a PAPA-2 refill.</summary>
+public readonly record struct ParentPair(int First, int Second)
+{
+    public override string ToString() => $"{First}+{Second}";
+}
+
+/// <summary>What happens to the population at the end of a round.</summary>
+public abstract record MixDecision
+{
+    public abstract string Kind { get; }
+}
+
+public sealed record NoMix : MixDecision
+{
+    public static readonly NoMix Instance = new();
+    public override string Kind => "none";
+}
+
+/// <summary>PAPA: every member does w &lt;- keep * w + (1 - keep) * mean.</summary>
+public sealed record PushTowardMean(double Keep) : MixDecision
+{
+    public override string Kind => "push";
+}
+
+/// <summary>PAPA-all: every member is replaced by the mean.</summary>
+public sealed record ReplaceWithMean : MixDecision
+{
+    public static readonly ReplaceWithMean Instance = new();
+    public override string Kind => "mean";
+}
+
+/// <summary>PAPA-2: member j is replaced by the 50/50 average of Parents[j].</summary>
+public sealed record ReplaceWithChildren(IReadOnlyList<ParentPair> Parents) : MixDecision
+{
+    public override string Kind => "children";
+    public bool Equals(ReplaceWithChildren? other) => other is not null && Parents.SequenceEqual(other.Parents);
+    public override int GetHashCode() => Parents.Aggregate(17, (h, p) => h * 31 + p.GetHashCode());
+}
+
+/// <summary>A stretch of training between two synchronisation points, and the mix that ends it.</summary>
+public sealed record RoundPlan(int Round, long FirstStep, int Steps, int Epoch, bool EndsEpoch, MixDecision Mix)
+{
+    public long EndStep => FirstStep + Steps;
+}
+
+/// <summary>
+/// The whole schedule of a run, a pure function of the mixing settings, population, seed and steps per
+/// epoch: which rounds exist, where they end, and how the population is mixed after each. This is what
+/// makes a run replayable: the Averager executes it, the journal records it, `papa replay` recomputes it.
+/// <list type="bullet">
+/// <item>Rounds end at every epoch end, every sync-every-steps steps, and every mixing point.</item>
+/// <item>PAPA pushes every ema-every-steps steps, counted globally (the reference counts within each epoch,
+/// which makes the spacing irregular at epoch boundaries).</item>
+/// <item>PAPA-all and PAPA-2 mix every round(every-epochs * steps-per-epoch) steps.</item>
+/// <item>Nothing is mixed after the last step: the final population is condensed into soups instead.</item>
+/// </list>
+/// </summary>
+public sealed class SchedulePlan
+{
+    public SchedulePlan(MixingSettings mixing, int population, int epochs, long seed, long stepsPerEpoch, int syncEverySteps)
+    {
+        if (stepsPerEpoch < 1)
+            throw new ArgumentOutOfRangeException(nameof(stepsPerEpoch), stepsPerEpoch, "at least one step per epoch");
+        Mixing = mixing;
+        Population = population;
+        Seed = seed;
+        StepsPerEpoch = stepsPerEpoch;
+        TotalSteps = epochs * stepsPerEpoch;
+        MixEverySteps = mixing.Method switch
+        {
+            MixingMethod.Papa => mixing.EmaEverySteps,
+            MixingMethod.PapaAll or MixingMethod.Papa2 => Math.Max(1, (long)Math.Round(mixing.EveryEpochs * stepsPerEpoch)),
+            _ => 0,
+        };
+
+        var ends = new SortedSet<long>();
+        for (var epoch = 1; epoch <= epochs; epoch++)
+            ends.Add(epoch * stepsPerEpoch);
+        for (var step = (long)syncEverySteps; step < TotalSteps; step += syncEverySteps)
+            ends.Add(step);
+        for (var step = MixEverySteps; MixEverySteps > 0 && step < TotalSteps; step += MixEverySteps)
+            ends.Add(step);
+
+        var rounds = new List<RoundPlan>();
+        long first = 0;
+        foreach (var end in ends)
+        {
+            var round = rounds.Count;
+            var epoch = (int)(first / stepsPerEpoch);
+            rounds.Add(new RoundPlan(round, first, (int)(end - first), epoch, end % stepsPerEpoch == 0, DecideMix(round, end)));
+            first = end;
+        }
+        Rounds = rounds;
+    }
+
+    public MixingSettings Mixing { get; }
+    public int Population { get; }
+    public long Seed { get; }
+    public long StepsPerEpoch { get; }
+    public long TotalSteps { get; }
+    public long MixEverySteps { get; }
+    public IReadOnlyList<RoundPlan> Rounds { get; }
+
+    public static SchedulePlan For(PapaSettings settings, long stepsPerEpoch) =>
+        new(settings.Mixing, settings.Population, settings.Epochs, settings.Seed, stepsPerEpoch, settings.SyncEverySteps);
+
+    private MixDecision DecideMix(int round, long endStep)
+    {
+        if (MixEverySteps == 0 || endStep >= TotalSteps || endStep % MixEverySteps != 0)
+            return NoMix.Instance;
+        return Mixing.Method switch
+        {
+            MixingMethod.Papa => new PushTowardMean(Mixing.Rho),
+            MixingMethod.PapaAll => ReplaceWithMean.Instance,
+            MixingMethod.Papa2 => new ReplaceWithChildren(DrawParents(Population, Seeds.DeriveInt(Seed, Seeds.Stream.Schedule, round))),
+            _ => NoMix.Instance,
+        };
+    }
+
+    /// <summary>
+    /// PAPA-2 pairs: a seeded random cycle through all members, pi_0 -> pi_1 -> ... -> pi_0; member pi_k is
+    /// replaced by the child of (pi_k, pi_k+1). Every member is a parent of exactly two children, one of them
+    /// its own replacement (so the momentum and augmentations a slot keeps belong to a parent), and with three
+    /// or more members no pair repeats. The reference draw is biased: it shuffles only the first p pairs of the
+    /// lexicographic pair list, so member 0 parents p-1 of the p children.
+    /// </summary>
+    public static IReadOnlyList<ParentPair> DrawParents(int population, int seed)
+    {
+        var random = new Random(seed);
+        var cycle = Enumerable.Range(0, population).ToArray();
+        // Fisher-Yates written out (not Random.Shuffle) so the draw cannot change with a .NET release.
+        for (var i = cycle.Length - 1; i > 0; i--)
+        {
+            var j = random.Next(i + 1);
+            (cycle[i], cycle[j]) = (cycle[j], cycle[i]);
+        }
+        var parents = new ParentPair[population];
+        for (var k = 0; k < population; k++)
+            parents[cycle[k]] = new ParentPair(cycle[k], cycle[(k + 1) % population]);
+        return parents;
+    }
+}

@@ -1,0 +1,205 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Serialization;
+using Akka.Actor;
+using Akka.Serialization;
+using PapaActors.Actors.Messages;
+using PapaActors.Actors.Schedule;
+using PapaActors.Models.Weights;
+
+namespace PapaActors.Actors.Serialization;
+
+/// <summary>
+/// Binary serializer for every <see cref="IPapaMessage"/>. Weights and logits are written as raw
+/// little-endian float32 (Akka's default JSON serializer would turn each float into text, ~3x larger and
+/// slow); everything else is a compact BinaryWriter record. Hand-written because no schema library here
+/// writes float arrays as raw bytes without generated code.
+/// </summary>
+public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
+{
+    public const int Id = 7101;
+
+    private static readonly Dictionary<Type, string> Manifests = new()
+    {
+        [typeof(RegisterMember)] = "register",
+        [typeof(MemberAccepted)] = "accepted",
+        [typeof(MemberRejected)] = "rejected",
+        [typeof(Train)] = "train",
+        [typeof(Trained)] = "trained",
+        [typeof(Mix)] = "mix",
+        [typeof(Finish)] = "finish",
+        [typeof(MemberFinal)] = "final",
+        [typeof(EvaluateWeights)] = "evaluate",
+        [typeof(WeightsEvaluated)] = "evaluated",
+        [typeof(MemberFailed)] = "failed",
+        [typeof(MessageChunk)] = "chunk",
+    };
+
+    public override int Identifier => Id;
+
+    public static IEnumerable<Type> SupportedTypes => Manifests.Keys;
+
+    public override string Manifest(object o) =>
+        Manifests.TryGetValue(o.GetType(), out var manifest)
+            ? manifest
+            : throw new SerializationException($"PapaSerializer cannot serialize {o.GetType().FullName}: add it to the serializer");
+
+    public override byte[] ToBinary(object obj)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream))
+        {
+            switch (obj)
+            {
+                case RegisterMember m: w.Write(m.Index); WriteRef(w, m.Member); w.Write(m.LayoutFingerprint); break;
+                case MemberAccepted m: w.Write(m.Index); break;
+                case MemberRejected m: w.Write(m.Index); w.Write(m.Reason); break;
+                case Train m: w.Write(m.Round); w.Write(m.Steps); w.Write(m.SendSnapshot); w.Write(m.EvaluateHeldOut); break;
+                case Trained m:
+                    w.Write(m.Member); w.Write(m.Round); w.Write(m.Step); w.Write(m.Loss); w.Write(m.LearningRate);
+                    w.Write(m.Samples); w.Write(m.Seconds); WriteOptional(w, m.HeldOutAccuracy); WriteOptionalSnapshot(w, m.Snapshot);
+                    break;
+                case Mix m:
+                    w.Write(m.Round); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.Keep);
+                    w.Write(m.Parents.HasValue);
+                    if (m.Parents is { } p) { w.Write(p.First); w.Write(p.Second); }
+                    break;
+                case Finish m: w.Write(m.Round); break;
+                case MemberFinal m:
+                    w.Write(m.Member); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.TestAccuracy); w.Write(m.HeldOutAccuracy);
+                    WireFormat.WriteFloats(w, m.TestLogits);
+                    break;
+                case EvaluateWeights m:
+                    w.Write(m.RequestId); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.RecomputeBatchNorm); w.Write(m.OnTest); w.Write(m.ReturnWeights);
+                    break;
+                case WeightsEvaluated m: w.Write(m.RequestId); w.Write(m.HeldOutAccuracy); WriteOptional(w, m.TestAccuracy); WriteOptionalSnapshot(w, m.Weights); break;
+                case MemberFailed m: w.Write(m.Member); w.Write(m.Reason); break;
+                case MessageChunk m:
+                    w.Write(m.TransferId); w.Write(m.Index); w.Write(m.Count); w.Write(m.TotalBytes); w.Write(m.Checksum);
+                    w.Write(m.SerializerId); w.Write(m.Manifest); w.Write(m.Data.Length); w.Write(m.Data);
+                    break;
+                default:
+                    throw new SerializationException($"PapaSerializer cannot serialize {obj.GetType().FullName}: add it to the serializer");
+            }
+        }
+        return stream.ToArray();
+    }
+
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        try
+        {
+            using var r = new BinaryReader(new MemoryStream(bytes, writable: false));
+            object message = manifest switch
+            {
+                "register" => new RegisterMember(r.ReadInt32(), ReadRef(r), r.ReadString()),
+                "accepted" => new MemberAccepted(r.ReadInt32()),
+                "rejected" => new MemberRejected(r.ReadInt32(), r.ReadString()),
+                "train" => new Train(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean()),
+                "trained" => new Trained(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble(),
+                    r.ReadInt64(), r.ReadDouble(), ReadOptional(r), ReadOptionalSnapshot(r)),
+                "mix" => new Mix(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(),
+                    r.ReadBoolean() ? new ParentPair(r.ReadInt32(), r.ReadInt32()) : null),
+                "finish" => new Finish(r.ReadInt32()),
+                "final" => new MemberFinal(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), r.ReadDouble(), WireFormat.ReadFloats(r)),
+                "evaluate" => new EvaluateWeights(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean()),
+                "evaluated" => new WeightsEvaluated(r.ReadInt32(), r.ReadDouble(), ReadOptional(r), ReadOptionalSnapshot(r)),
+                "failed" => new MemberFailed(r.ReadInt32(), r.ReadString()),
+                "chunk" => new MessageChunk(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadUInt32(),
+                    r.ReadInt32(), r.ReadString(), r.ReadBytes(r.ReadInt32())),
+                _ => throw new SerializationException($"unknown PapaSerializer manifest '{manifest}'"),
+            };
+            if (r.BaseStream.Position != bytes.Length)
+                throw new SerializationException($"'{manifest}' message has {bytes.Length - r.BaseStream.Position} bytes past its end");
+            return message;
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or WeightLayoutException or ArgumentException)
+        {
+            throw new SerializationException($"corrupt '{manifest}' message ({bytes.Length} bytes): {e.Message}", e);
+        }
+    }
+
+    private static void WriteRef(BinaryWriter w, IActorRef actor) => w.Write(Akka.Serialization.Serialization.SerializedActorPath(actor));
+
+    private IActorRef ReadRef(BinaryReader r) => system.Provider.ResolveActorRef(r.ReadString());
+
+    private static void WriteOptional(BinaryWriter w, double? value)
+    {
+        w.Write(value.HasValue);
+        if (value is { } v)
+            w.Write(v);
+    }
+
+    private static double? ReadOptional(BinaryReader r) => r.ReadBoolean() ? r.ReadDouble() : null;
+
+    private static void WriteOptionalSnapshot(BinaryWriter w, WeightSnapshot? snapshot)
+    {
+        w.Write(snapshot is not null);
+        if (snapshot is not null)
+            WireFormat.WriteSnapshot(w, snapshot);
+    }
+
+    private static WeightSnapshot? ReadOptionalSnapshot(BinaryReader r) => r.ReadBoolean() ? WireFormat.ReadSnapshot(r) : null;
+}
+
+/// <summary>Snapshots and float arrays on the wire: layout entries, then the values as raw little-endian float32.</summary>
+public static class WireFormat
+{
+    public static void WriteSnapshot(BinaryWriter w, WeightSnapshot snapshot)
+    {
+        var entries = snapshot.Layout.Entries;
+        w.Write(entries.Count);
+        foreach (var entry in entries)
+        {
+            w.Write(entry.Name);
+            w.Write((byte)entry.Kind);
+            w.Write((byte)entry.Shape.Length);
+            foreach (var dimension in entry.Shape)
+                w.Write(dimension);
+        }
+        WriteFloats(w, snapshot.Values);
+    }
+
+    public static WeightSnapshot ReadSnapshot(BinaryReader r)
+    {
+        var count = r.ReadInt32();
+        if (count < 0 || count > 1_000_000)
+            throw new IOException($"implausible entry count {count}");
+        var entries = new List<WeightEntry>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var name = r.ReadString();
+            var kind = (WeightKind)r.ReadByte();
+            if (!Enum.IsDefined(kind))
+                throw new IOException($"entry '{name}' has unknown kind {(byte)kind}");
+            var shape = new long[r.ReadByte()];
+            for (var d = 0; d < shape.Length; d++)
+                shape[d] = r.ReadInt64();
+            entries.Add(new WeightEntry(name, shape, kind));
+        }
+        return new WeightSnapshot(new WeightLayout(entries), ReadFloats(r));
+    }
+
+    public static void WriteFloats(BinaryWriter w, float[] values)
+    {
+        EnsureLittleEndian();
+        w.Write(values.Length);
+        w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+    }
+
+    public static float[] ReadFloats(BinaryReader r)
+    {
+        EnsureLittleEndian();
+        var length = r.ReadInt32();
+        if (length < 0 || (long)length * sizeof(float) > r.BaseStream.Length - r.BaseStream.Position)
+            throw new IOException($"float array of {length} values does not fit in the remaining {r.BaseStream.Length - r.BaseStream.Position} bytes");
+        var values = new float[length];
+        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
+        return values;
+    }
+
+    private static void EnsureLittleEndian()
+    {
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("the weight wire format is little-endian float32; big-endian hosts are not supported");
+    }
+}

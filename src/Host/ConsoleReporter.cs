@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using Akka.Actor;
+using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Messages;
+using PapaActors.Actors.Schedule;
+using Spectre.Console;
+
+namespace PapaActors.Host;
+
+/// <summary>
+/// Prints a progress line per round (at most one every two seconds, plus every epoch end and every
+/// PAPA-all / PAPA-2 mix) and completes <see cref="Outcome"/> when the run ends.
+/// </summary>
+internal sealed class ConsoleReporter : ReceiveActor
+{
+    private static readonly TimeSpan MinimumInterval = TimeSpan.FromSeconds(2);
+    private readonly TaskCompletionSource<IRunEvent> _outcome;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private TimeSpan? _lastLine;
+    private SchedulePlan? _plan;
+    private long _samples;
+
+    public ConsoleReporter(TaskCompletionSource<IRunEvent> outcome)
+    {
+        _outcome = outcome;
+        Receive<RunStarted>(e =>
+        {
+            _plan = e.Plan;
+            _clock.Restart();
+            AnsiConsole.MarkupLineInterpolated(
+                $"[bold]{e.Settings.Method.Name()}[/]: {e.Settings.Population} x {e.Settings.Training.Model} on {e.Settings.Dataset.Name}, {e.Settings.Epochs} epoch(s) of {e.Plan.StepsPerEpoch} steps, {e.Plan.Rounds.Count} rounds");
+        });
+        Receive<RoundCompleted>(OnRound);
+        Receive<RunCompleted>(e => _outcome.TrySetResult(e));
+        Receive<RunFailed>(e => _outcome.TrySetResult(e));
+    }
+
+    public static Props Props(TaskCompletionSource<IRunEvent> outcome) => Akka.Actor.Props.Create(() => new ConsoleReporter(outcome));
+
+    private void OnRound(RoundCompleted round)
+    {
+        _samples += round.Reports.Sum(r => r.Samples);
+        var important = round.Plan.EndsEpoch || round.Plan.Mix is ReplaceWithMean or ReplaceWithChildren;
+        if (!important && _lastLine is { } last && _clock.Elapsed - last < MinimumInterval)
+            return;
+        _lastLine = _clock.Elapsed;
+        var plan = _plan!;
+        var done = round.Plan.EndStep;
+        var seconds = _clock.Elapsed.TotalSeconds;
+        var eta = TimeSpan.FromSeconds(seconds / done * (plan.TotalSteps - done));
+        var heldOut = round.Reports.Where(r => r.HeldOutAccuracy.HasValue).Select(r => r.HeldOutAccuracy!.Value).ToList();
+        var mix = round.Plan.Mix switch
+        {
+            PushTowardMean p => $"push keep={p.Keep:0.####}",
+            ReplaceWithMean => "all <- mean",
+            ReplaceWithChildren c => "children " + string.Join(" ", c.Parents),
+            _ => "",
+        };
+        Console.WriteLine(
+            $"epoch {round.Plan.Epoch + 1}/{plan.TotalSteps / plan.StepsPerEpoch} step {done}/{plan.TotalSteps} " +
+            $"loss {round.Reports.Average(r => r.Loss):0.000} lr {round.Reports[0].LearningRate:0.####} " +
+            (heldOut.Count > 0 ? $"held-out {heldOut.Average():0.0000} " : "") +
+            $"{_samples / seconds:0} samples/s eta {eta:mm\\:ss} {mix}".TrimEnd());
+    }
+}

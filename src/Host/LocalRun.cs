@@ -1,0 +1,87 @@
+using Akka.Actor;
+using Akka.Configuration;
+using PapaActors.Actors;
+using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Messages;
+using PapaActors.Actors.Population;
+using PapaActors.Models;
+using PapaActors.Models.Data;
+using Spectre.Console;
+
+namespace PapaActors.Host;
+
+/// <summary>`papa run`: the whole population in this process.</summary>
+internal static class LocalRun
+{
+    public static async Task<int> ExecuteAsync(string? configFile, IReadOnlyList<string> overrides, string? outFolder, bool verbose)
+    {
+        var config = PapaConfig.Load(configFile, overrides);
+        var settings = PapaSettings.FromConfig(config);
+        var folder = RunFolder.Prepare(outFolder, settings);
+        NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
+
+        var threads = settings.TorchThreads > 0 ? settings.TorchThreads : TorchRuntime.ThreadsPerProcess(settings.Population);
+        TorchRuntime.Configure(threads);
+        using var data = DataLoading.Load(settings.Dataset);
+        AnsiConsole.MarkupLineInterpolated(
+            $"data: {data.Train.Count} train, {data.HeldOut.Count} held-out, {data.Test.Count} test images ({data.Shape}); {threads} torch thread(s) per member");
+
+        var outcome = new TaskCompletionSource<IRunEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var system = PapaActorSystem.Create("papa", config);
+        var reporter = system.ActorOf(ConsoleReporter.Props(outcome), "console");
+        var recorder = system.ActorOf(RunRecorder.Props(folder, PapaConfig.Render(config), reporter), "recorder");
+        system.ActorOf(PopulationSupervisor.Props(settings, data, recorder), "population");
+
+        var result = await outcome.Task;
+        await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        switch (result)
+        {
+            case RunCompleted completed:
+                ResultsTable.Print(completed.Results, folder);
+                RunPlots.Write(folder);
+                return ExitCodes.Success;
+            case RunFailed failed:
+                AnsiConsole.MarkupLineInterpolated($"[red]run failed:[/] {failed.Reason}");
+                AnsiConsole.MarkupLineInterpolated($"What was written so far is in {folder}");
+                return ExitCodes.RunFailed;
+            default:
+                throw new InvalidOperationException($"unexpected outcome {result}");
+        }
+    }
+}
+
+internal static class ExitCodes
+{
+    public const int Success = 0;
+    public const int RunFailed = 1;
+    public const int BadInput = 2;
+}
+
+internal static class RunFolder
+{
+    /// <summary>Creates the run folder; an existing non-empty folder is refused so no earlier run is overwritten.</summary>
+    public static string Prepare(string? outFolder, PapaSettings settings)
+    {
+        var folder = Path.GetFullPath(outFolder ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{settings.Method.Name()}"));
+        if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
+            throw new ConfigException($"the run folder {folder} already exists and is not empty; choose another --out");
+        Directory.CreateDirectory(folder);
+        return folder;
+    }
+}
+
+internal static class DataLoading
+{
+    /// <summary>Loads the dataset, adding how to get Fashion-MNIST when its files are missing.</summary>
+    public static DataSplits Load(DatasetSpec spec)
+    {
+        try
+        {
+            return DatasetLoader.Load(spec);
+        }
+        catch (DatasetFormatException e) when (spec.Name == "fashion-mnist" && !File.Exists(e.Path))
+        {
+            throw new DatasetFormatException(e.Path, "file not found. Fashion-MNIST comes from the Debian package: apt-get install dataset-fashion-mnist", e);
+        }
+    }
+}

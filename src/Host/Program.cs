@@ -1,0 +1,57 @@
+using System.CommandLine;
+using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Schedule;
+using PapaActors.Models.Data;
+using PapaActors.Models.Weights;
+using Spectre.Console;
+
+namespace PapaActors.Host;
+
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        // Spectre wraps redirected output at 80 columns; logs and CI read better unwrapped.
+        if (Console.IsOutputRedirected)
+            AnsiConsole.Profile.Width = 240;
+        var configOption = new Option<string?>("--config", "-c") { Description = "HOCON file with keys under `papa` (see hocon/default.conf for every key)" };
+        var setOption = new Option<string[]>("--set", "-s")
+        {
+            Description = "Override one key, e.g. --set papa.method=papa-all (the `papa.` prefix may be left out); repeatable",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var outOption = new Option<string?>("--out", "-o") { Description = "Run folder to create (default runs/<time>-<method>); must not exist or be empty" };
+        var verboseOption = new Option<bool>("--verbose", "-v") { Description = "Also print info-level logs to the console" };
+
+        var run = new Command("run", "Train a population on one machine, mix it with the configured PAPA method, and condense it into soups")
+        {
+            configOption, setOption, outOption, verboseOption,
+        };
+        run.SetAction(parse => Guard(() => LocalRun.ExecuteAsync(
+            parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(outOption), parse.GetValue(verboseOption))));
+
+        var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
+        {
+            run,
+        };
+        return root.Parse(args).Invoke();
+    }
+
+    /// <summary>Turns bad input into a one-line error and exit code 2, a failed run into exit code 1.</summary>
+    private static int Guard(Func<Task<int>> action)
+    {
+        try
+        {
+            return action().GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is ConfigException or DatasetFormatException or WeightLayoutException or JournalException or FileNotFoundException or ArgumentException)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            return ExitCodes.BadInput;
+        }
+        finally
+        {
+            NLogSetup.Shutdown();
+        }
+    }
+}

@@ -1,0 +1,21 @@
+using TorchSharp;
+
+namespace PapaActors.Models;
+
+/// <summary>
+/// Long-lived TorchSharp scalars. Why this exists: TorchSharp hands a Scalar to libtorch as a raw handle, and a
+/// temporary Scalar (every implicit int/double conversion, and the hidden alpha = 1 of Tensor.add(Tensor)) can be
+/// finalized by a garbage collection on another thread while libtorch still reads it. With several members
+/// training in one process this happens: we measured "alpha must not be a floating point number" crashes and,
+/// worse, silently wrong additions in a 4-thread stress test. So tensor code in this project never lets
+/// TorchSharp create a temporary Scalar: constants come from here (static, never collected) and per-call values
+/// are held in a `using` variable until the call returns.
+/// </summary>
+public static class Scalars
+{
+    public static readonly Scalar One = 1.ToScalar();
+    public static readonly Scalar Zero = 0.ToScalar();
+
+    /// <summary>A scalar for one call; dispose it (with `using`) after the last call that reads it.</summary>
+    public static Scalar Of(double value) => value.ToScalar();
+}

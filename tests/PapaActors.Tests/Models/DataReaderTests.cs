@@ -1,0 +1,159 @@
+using PapaActors.Models.Data;
+using PapaActors.Tests.Support;
+using static TorchSharp.torch;
+
+namespace PapaActors.Tests.Models;
+
+public sealed class DataReaderTests : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void IdxFolderLoadsImagesAndLabelsPlainOrGzipped(bool gzip)
+    {
+        DataFiles.WriteMnistFolder(_folder.Path, train: 50, test: 20, gzip);
+        using var data = DatasetLoader.Load(new DatasetSpec("mnist", _folder.Path, 0.1, Seed: 3));
+
+        Assert.Equal(45, data.Train.Count);
+        Assert.Equal(5, data.HeldOut.Count);
+        Assert.Equal(20, data.Test.Count);
+        Assert.Equal(new ImageShape(1, 28, 28), data.Shape);
+        // Every image's pixels encode its label (label * 20 + i % 7), so labels and images stay paired.
+        var labels = data.Train.LabelArray();
+        var firstPixels = data.Train.Images.flatten(1)[.., 0].to_type(ScalarType.Int32).data<int>().ToArray();
+        Assert.All(labels.Zip(firstPixels), pair => Assert.Equal(pair.First, pair.Second / 20));
+    }
+
+    [Fact]
+    public void HeldOutSplitIsSeededAndDisjointFromTraining()
+    {
+        DataFiles.WriteMnistFolder(_folder.Path, train: 200, test: 10, gzip: false);
+        int[] HeldOutPixels(int seed)
+        {
+            using var data = DatasetLoader.Load(new DatasetSpec("mnist", _folder.Path, 0.2, seed));
+            return data.HeldOut.Images.flatten(1)[.., 0].to_type(ScalarType.Int32).data<int>().ToArray();
+        }
+
+        using var split = DatasetLoader.Load(new DatasetSpec("mnist", _folder.Path, 0.2, Seed: 1));
+        Assert.Equal(160, split.Train.Count);
+        Assert.Equal(40, split.HeldOut.Count);
+        Assert.Equal(HeldOutPixels(1), HeldOutPixels(1));
+        Assert.NotEqual(HeldOutPixels(1), HeldOutPixels(2));
+    }
+
+    [Fact]
+    public void WrongMagicNumberNamesTheFile()
+    {
+        DataFiles.WriteMnistFolder(_folder.Path, 10, 10, gzip: false);
+        var images = _folder.File("train-images-idx3-ubyte");
+        var bytes = File.ReadAllBytes(images);
+        bytes[0] = 0x12;
+        File.WriteAllBytes(images, bytes);
+
+        var error = Assert.Throws<DatasetFormatException>(() => DatasetLoader.Load(new DatasetSpec("mnist", _folder.Path, 0, 1)));
+        Assert.Equal(images, error.Path);
+        Assert.Contains("wrong magic number", error.Message);
+    }
+
+    [Fact]
+    public void TruncatedFileSaysHowManyBytesAreMissing()
+    {
+        DataFiles.WriteMnistFolder(_folder.Path, 10, 10, gzip: false);
+        var images = _folder.File("t10k-images-idx3-ubyte");
+        var bytes = File.ReadAllBytes(images);
+        File.WriteAllBytes(images, bytes[..(bytes.Length - 100)]);
+
+        var error = Assert.Throws<DatasetFormatException>(() => DatasetLoader.Load(new DatasetSpec("mnist", _folder.Path, 0, 1)));
+        Assert.Contains(images, error.Message);
+        Assert.Contains($"promises {10 * 28 * 28} data bytes, found {10 * 28 * 28 - 100}", error.Message);
+    }
+
+    [Fact]
+    public void CorruptGzipIsReportedAsSuch()
+    {
+        DataFiles.WriteMnistFolder(_folder.Path, 10, 10, gzip: true);
+        var labels = _folder.File("train-labels-idx1-ubyte.gz");
+        File.WriteAllBytes(labels, File.ReadAllBytes(labels).Take(30).Concat(new byte[40]).ToArray());
+
+        var error = Assert.Throws<DatasetFormatException>(() => DatasetLoader.Load(new DatasetSpec("mnist", _folder.Path, 0, 1)));
+        Assert.Contains(labels, error.Message);
+    }
+
+    [Fact]
+    public void MissingFileIsNamed()
+    {
+        var error = Assert.Throws<DatasetFormatException>(() => DatasetLoader.Load(new DatasetSpec("fashion-mnist", _folder.Path, 0, 1)));
+        Assert.Contains("train-images-idx3-ubyte", error.Message);
+        Assert.Contains("not found", error.Message);
+    }
+
+    [Fact]
+    public void LabelCountMustMatchImageCount()
+    {
+        DataFiles.WriteMnistFolder(_folder.Path, 10, 10, gzip: false);
+        DataFiles.Write(_folder.File("train-labels-idx1-ubyte"), DataFiles.Idx([9], new byte[9]), gzip: false);
+
+        var error = Assert.Throws<DatasetFormatException>(() => DatasetLoader.Load(new DatasetSpec("mnist", _folder.Path, 0, 1)));
+        Assert.Contains("has 9 labels but train-images-idx3-ubyte has 10 images", error.Message);
+    }
+
+    [Fact]
+    public void CifarBinaryRecordsLoadWithLabelsAndPlanarPixels()
+    {
+        DataFiles.WriteCifar10Folder(_folder.Path, perFile: 12);
+        using var data = DatasetLoader.Load(new DatasetSpec("cifar10", _folder.Path, 0, 1));
+
+        Assert.Equal(60, data.Train.Count);
+        Assert.Equal(12, data.Test.Count);
+        Assert.Equal(new ImageShape(3, 32, 32), data.Shape);
+        var labels = data.Test.LabelArray();
+        Assert.Equal(Enumerable.Range(5, 12).Select(i => i % 10), labels);
+        // pixel p of a record is label * 25 + p % 3: check the first three pixels of the red plane
+        var red = data.Test.Images[0, 0, 0, ..3].to_type(ScalarType.Int32).data<int>().ToArray();
+        Assert.Equal(new[] { labels[0] * 25, labels[0] * 25 + 1, labels[0] * 25 + 2 }, red);
+    }
+
+    [Fact]
+    public void CifarFileOfTheWrongSizeIsRejected()
+    {
+        DataFiles.WriteCifar10Folder(_folder.Path, perFile: 2);
+        var batch = _folder.File("data_batch_3.bin");
+        File.WriteAllBytes(batch, File.ReadAllBytes(batch)[..5000]);
+
+        var error = Assert.Throws<DatasetFormatException>(() => DatasetLoader.Load(new DatasetSpec("cifar10", _folder.Path, 0, 1)));
+        Assert.Contains("data_batch_3.bin", error.Message);
+        Assert.Contains("not a whole number of 3073-byte CIFAR-10 records", error.Message);
+    }
+
+    [Fact]
+    public void RealFashionMnistHasItsDocumentedSizes()
+    {
+        using var data = DatasetLoader.Load(new DatasetSpec("fashion-mnist", "/usr/share/datasets/fashion-mnist", 0.02, Seed: 1));
+
+        Assert.Equal(58_800, data.Train.Count);
+        Assert.Equal(1_200, data.HeldOut.Count);
+        Assert.Equal(10_000, data.Test.Count);
+        Assert.Equal(new ImageShape(1, 28, 28), data.Shape);
+        Assert.Equal(Enumerable.Repeat(1000, 10), data.Test.LabelArray().GroupBy(l => l).OrderBy(g => g.Key).Select(g => g.Count()));
+    }
+
+    [Fact]
+    public void MemberBatchStreamsAreSeededPerMemberAndReshuffledEachEpoch()
+    {
+        using var a = new MemberBatches(trainCount: 100, batchSize: 30, seed: 7, member: 0);
+        using var again = new MemberBatches(100, 30, 7, 0);
+        using var other = new MemberBatches(100, 30, 7, 1);
+        long[] Batch(MemberBatches b, long step) => b.IndicesFor(step).data<long>().ToArray();
+
+        Assert.Equal(3, a.StepsPerEpoch); // 100 / 30, the partial batch is dropped
+        Assert.Equal(Batch(a, 4), Batch(again, 4));
+        Assert.NotEqual(Batch(a, 0), Batch(other, 0));
+        Assert.NotEqual(Batch(a, 0), Batch(a, 3)); // step 3 starts epoch 1 with a new order
+        var epoch = Enumerable.Range(0, 3).SelectMany(s => Batch(a, s)).ToList();
+        Assert.Equal(90, epoch.Distinct().Count());
+    }
+}

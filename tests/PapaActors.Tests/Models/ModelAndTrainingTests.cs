@@ -1,0 +1,167 @@
+using PapaActors.Models;
+using PapaActors.Models.Data;
+using PapaActors.Models.Nets;
+using PapaActors.Models.Training;
+using PapaActors.Models.Weights;
+using PapaActors.Tests.Support;
+using static TorchSharp.torch;
+
+namespace PapaActors.Tests.Models;
+
+public sealed class ModelAndTrainingTests
+{
+    [Fact]
+    public void TorchSharpLoadsAndComputes()
+    {
+        using var a = tensor(new float[] { 1, 2, 3, 4 }, [2, 2]);
+        Assert.Equal(new float[] { 7, 10, 15, 22 }, a.matmul(a).data<float>().ToArray());
+    }
+
+    [Theory]
+    [InlineData("mlp", 1, 28)]
+    [InlineData("cnn", 1, 28)]
+    [InlineData("vgg11", 3, 32)]
+    [InlineData("vgg16", 1, 28)]
+    [InlineData("resnet20", 3, 32)]
+    [InlineData("resnet18", 3, 32)]
+    public void EveryZooModelMapsImagesToClassLogits(string name, int channels, int size)
+    {
+        using var model = ModelZoo.Create(name, new ImageShape(channels, size, size), 10, 0.125, initSeed: 1);
+        using var output = model.forward(randn(2, channels, size, size));
+        Assert.Equal(new long[] { 2, 10 }, output.shape);
+    }
+
+    [Fact]
+    public void InitialisationIsAFunctionOfTheSeedAlone()
+    {
+        WeightSnapshot Init(long seed)
+        {
+            using var model = ModelZoo.Create("resnet20", new ImageShape(3, 8, 8), 10, 0.25, seed);
+            return new ModelState(model).Capture();
+        }
+        // Interleave with draws from the process-global generator: they must not matter.
+        var first = Init(11);
+        manual_seed(99);
+        rand(1000);
+        Assert.Equal(first.Values, Init(11).Values);
+        Assert.NotEqual(first.Values, Init(12).Values);
+    }
+
+    [Fact]
+    public void TrainingStepsLowerTheLossAndFollowTheCosineSchedule()
+    {
+        var settings = TestSettings.Tiny("optimizer.lr=0.1", "optimizer.min-lr=0.001");
+        using var data = DatasetLoader.Load(settings.Dataset);
+        using var member = new MemberModel(0, settings.Training, data, CPU);
+
+        var first = member.Train(4);
+        for (var i = 0; i < 4; i++)
+            member.Train(4);
+        var later = member.Train(4);
+
+        Assert.Equal(24, member.Step);
+        Assert.True(later.MeanLoss < first.MeanLoss, $"loss went from {first.MeanLoss} to {later.MeanLoss}");
+        var schedule = new LearningRateSchedule(0.1, 0.001, TotalSteps: 24, WarmupSteps: 0);
+        Assert.Equal(0.1, schedule.At(0), 12);
+        Assert.Equal(0.0505, schedule.At(12), 12);
+        Assert.True(member.Evaluate(DataSplit.Test, keepLogits: false).Accuracy > 0.5);
+    }
+
+    [Fact]
+    public void WarmupRisesLinearlyToThePeak()
+    {
+        var schedule = new LearningRateSchedule(Peak: 0.4, Minimum: 0, TotalSteps: 100, WarmupSteps: 4);
+        Assert.Equal([0.1, 0.2, 0.3, 0.4, 0.4], Enumerable.Range(0, 5).Select(s => Math.Round(schedule.At(s), 12)));
+        Assert.Equal(0, schedule.At(100), 12);
+    }
+
+    [Fact]
+    public void SameSeedTrainsToBitIdenticalWeights()
+    {
+        var settings = TestSettings.Tiny();
+        using var data = DatasetLoader.Load(settings.Dataset);
+        float[] Train()
+        {
+            using var member = new MemberModel(1, settings.Training, data, CPU);
+            member.Train(10);
+            return member.Capture().Values;
+        }
+        Assert.Equal(Train(), Train());
+    }
+
+    [Fact]
+    public void MembersTrainingOnParallelThreadsMatchSequentialTraining()
+    {
+        // Members share the process (data, libtorch, the GC) but no random or numeric state: training four of
+        // them at once, while another thread forces collections, must give exactly the sequential weights.
+        var settings = TestSettings.Tiny("optimizer.name=adamw", "optimizer.lr=0.01");
+        var sgd = TestSettings.Tiny().Training;
+        using var data = DatasetLoader.Load(settings.Dataset);
+        float[] Train(int index)
+        {
+            using var member = new MemberModel(index, index % 2 == 0 ? sgd : settings.Training, data, CPU);
+            member.Train(12);
+            return member.Capture().Values;
+        }
+        var sequential = Enumerable.Range(0, 4).Select(Train).ToArray();
+
+        var parallel = new float[4][];
+        using var stop = new CancellationTokenSource();
+        var pressure = new Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                GC.KeepAlive(new byte[1 << 20]);
+                GC.Collect();
+            }
+        });
+        pressure.Start();
+        var threads = Enumerable.Range(0, 4).Select(i => new Thread(() => parallel[i] = Train(i))).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        stop.Cancel();
+        pressure.Join();
+
+        for (var i = 0; i < 4; i++)
+            Assert.Equal(sequential[i], parallel[i]);
+    }
+
+    [Fact]
+    public void SoupEvaluationLeavesTheMemberUntouchedAndRecomputesBatchNorm()
+    {
+        var settings = TestSettings.Tiny();
+        using var data = DatasetLoader.Load(settings.Dataset);
+        using var member = new MemberModel(0, settings.Training, data, CPU);
+        member.Train(8);
+        var own = member.Capture();
+        using var other = new MemberModel(1, settings.Training, data, CPU);
+        other.Train(8);
+
+        var soup = WeightMath.Average([own, other.Capture()]);
+        var result = member.EvaluateWeights(soup, recomputeBatchNorm: true, onTest: true, returnWeights: true);
+
+        Assert.Equal(own.Values, member.Capture().Values);
+        Assert.NotNull(result.TestAccuracy);
+        Assert.NotEqual(soup.Entry("features.1.running_mean"), result.Weights!.Entry("features.1.running_mean"));
+        Assert.Equal(soup.Entry("features.0.weight"), result.Weights.Entry("features.0.weight"));
+    }
+
+    [Fact]
+    public void EnsembleAccuracyAveragesLogits()
+    {
+        // Two members, three samples, two classes; each member is wrong once, the mean is right every time.
+        float[] a = [3, 0, 0, 1, 0, 2];
+        float[] b = [-1, 0, 0, 5, 3, 0];
+        Assert.Equal(1.0, Evaluation.EnsembleAccuracy([a, b], [0, 1, 0]));
+        Assert.Equal(2.0 / 3, Evaluation.EnsembleAccuracy([a], [0, 1, 0]), 12);
+    }
+
+    [Fact]
+    public void SeedDerivationSeparatesStreams()
+    {
+        Assert.Equal(Seeds.Derive(1, Seeds.Stream.Init, 3), Seeds.Derive(1, Seeds.Stream.Init, 3));
+        Assert.NotEqual(Seeds.Derive(1, Seeds.Stream.Init, 3), Seeds.Derive(1, Seeds.Stream.DataOrder, 3));
+        Assert.NotEqual(Seeds.Derive(1, Seeds.Stream.Init, 3), Seeds.Derive(2, Seeds.Stream.Init, 3));
+        Assert.True(Seeds.Derive(5, Seeds.Stream.Schedule, 0) >= 0);
+    }
+}
