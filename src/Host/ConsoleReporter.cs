@@ -9,20 +9,18 @@ namespace PapaActors.Host;
 
 /// <summary>
 /// Prints a progress line per round (at most one every two seconds, plus every epoch end and every
-/// PAPA-all / PAPA-2 mix) and completes <see cref="Outcome"/> when the run ends.
+/// PAPA-all / PAPA-2 mix).
 /// </summary>
 internal sealed class ConsoleReporter : ReceiveActor
 {
     private static readonly TimeSpan MinimumInterval = TimeSpan.FromSeconds(2);
-    private readonly TaskCompletionSource<IRunEvent> _outcome;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private TimeSpan? _lastLine;
     private SchedulePlan? _plan;
     private long _samples;
 
-    public ConsoleReporter(TaskCompletionSource<IRunEvent> outcome)
+    public ConsoleReporter()
     {
-        _outcome = outcome;
         Receive<RunStarted>(e =>
         {
             _plan = e.Plan;
@@ -31,11 +29,10 @@ internal sealed class ConsoleReporter : ReceiveActor
                 $"[bold]{e.Settings.Method.Name()}[/]: {e.Settings.Population} x {e.Settings.Training.Model} on {e.Settings.Dataset.Name}, {e.Settings.Epochs} epoch(s) of {e.Plan.StepsPerEpoch} steps, {e.Plan.Rounds.Count} rounds");
         });
         Receive<RoundCompleted>(OnRound);
-        Receive<RunCompleted>(e => _outcome.TrySetResult(e));
-        Receive<RunFailed>(e => _outcome.TrySetResult(e));
+        Receive<IRunEvent>(_ => { });
     }
 
-    public static Props Props(TaskCompletionSource<IRunEvent> outcome) => Akka.Actor.Props.Create(() => new ConsoleReporter(outcome));
+    public static Props Props() => Akka.Actor.Props.Create(() => new ConsoleReporter());
 
     private void OnRound(RoundCompleted round)
     {

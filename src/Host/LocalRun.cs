@@ -13,9 +13,12 @@ namespace PapaActors.Host;
 /// <summary>`papa run`: the whole population in this process.</summary>
 internal static class LocalRun
 {
+    /// <summary>hocon/default.conf, copied next to the program by the build.</summary>
+    public static string DefaultConfig => Path.Combine(AppContext.BaseDirectory, "hocon", "default.conf");
+
     public static async Task<int> ExecuteAsync(string? configFile, IReadOnlyList<string> overrides, string? outFolder, bool verbose)
     {
-        var config = PapaConfig.Load(configFile, overrides);
+        var config = PapaConfig.Load(configFile ?? DefaultConfig, overrides);
         var settings = PapaSettings.FromConfig(config);
         var folder = RunFolder.Prepare(outFolder, settings);
         NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
@@ -26,13 +29,9 @@ internal static class LocalRun
         AnsiConsole.MarkupLineInterpolated(
             $"data: {data.Train.Count} train, {data.HeldOut.Count} held-out, {data.Test.Count} test images ({data.Shape}); {threads} torch thread(s) per member");
 
-        var outcome = new TaskCompletionSource<IRunEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var system = PapaActorSystem.Create("papa", config);
-        var reporter = system.ActorOf(ConsoleReporter.Props(outcome), "console");
-        var recorder = system.ActorOf(RunRecorder.Props(folder, PapaConfig.Render(config), reporter), "recorder");
-        system.ActorOf(PopulationSupervisor.Props(settings, data, recorder), "population");
-
-        var result = await outcome.Task;
+        var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
+        var result = await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder, reporter);
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
         switch (result)
         {

@@ -14,7 +14,7 @@ public static class Program
         // Spectre wraps redirected output at 80 columns; logs and CI read better unwrapped.
         if (Console.IsOutputRedirected)
             AnsiConsole.Profile.Width = 240;
-        var configOption = new Option<string?>("--config", "-c") { Description = "HOCON file with keys under `papa` (see hocon/default.conf for every key)" };
+        var configOption = new Option<string?>("--config", "-c") { Description = "HOCON file with keys under `papa` (default: hocon/default.conf; every key is documented in hocon/reference.conf)" };
         var setOption = new Option<string[]>("--set", "-s")
         {
             Description = "Override one key, e.g. --set papa.method=papa-all (the `papa.` prefix may be left out); repeatable",
@@ -30,9 +30,18 @@ public static class Program
         run.SetAction(parse => Guard(() => LocalRun.ExecuteAsync(
             parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(outOption), parse.GetValue(verboseOption))));
 
+        var stepsOption = new Option<int>("--steps") { Description = "Training steps per member", DefaultValueFactory = _ => 200 };
+        var throughput = new Command("throughput", "Samples/s of a population of actors against the same members trained one after another")
+        {
+            configOption, setOption, stepsOption,
+        };
+        throughput.SetAction(parse => Guard(() => Benchmarks.ThroughputAsync(
+            parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(stepsOption))));
+        var bench = new Command("bench", "Measure and print figures") { throughput };
+
         var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
         {
-            run,
+            run, bench,
         };
         return root.Parse(args).Invoke();
     }

@@ -9,14 +9,14 @@ namespace PapaActors.Actors.Configuration;
 
 /// <summary>
 /// Loads run configuration: `--set` overrides, then the user's file, then the documented defaults
-/// (hocon/default.conf, embedded in this assembly). Every key under `papa` must exist in the defaults.
+/// (hocon/reference.conf, embedded in this assembly). Every key under `papa` must exist in the defaults.
 /// </summary>
 public static class PapaConfig
 {
     public const string Root = "papa";
     private static readonly string[] AllowedRoots = [Root, "akka"];
 
-    public static Config Defaults { get; } = ConfigurationFactory.ParseString(ReadResource("PapaActors.default.conf"));
+    public static Config Defaults { get; } = ConfigurationFactory.ParseString(ReadResource("PapaActors.reference.conf"));
 
     /// <summary>Akka settings shared by every ActorSystem of the project (hocon/akka.conf, embedded).</summary>
     public static Config AkkaDefaults { get; } = ConfigurationFactory.ParseString(ReadResource("PapaActors.akka.conf"));

@@ -36,7 +36,8 @@ public sealed record PapaSettings(
     int TorchThreads,
     int SyncEverySteps,
     TimeSpan RoundTimeout,
-    bool SaveMembers)
+    bool SaveMembers,
+    long ChunkBytes)
 {
     public MixingMethod Method => Mixing.Method;
     public int Epochs => Training.Epochs;
@@ -98,7 +99,8 @@ public sealed record PapaSettings(
             TorchThreads: read.Int("torch-threads", 0, 1024),
             SyncEverySteps: read.Int("sync-every-steps", 1),
             RoundTimeout: read.Duration("round-timeout"),
-            SaveMembers: read.Bool("save-members"));
+            SaveMembers: read.Bool("save-members"),
+            ChunkBytes: read.ByteSize("transfer.chunk-bytes", 1024, 64 << 20));
     }
 
     private static bool IsDeviceName(string name) =>

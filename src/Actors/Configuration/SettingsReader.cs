@@ -76,6 +76,21 @@ internal sealed class SettingsReader(Config config)
         }
     }
 
+    public long ByteSize(string key, long min, long max)
+    {
+        var raw = Raw(key);
+        long? value;
+        try
+        {
+            value = config.GetByteSize($"{PapaConfig.Root}.{key}");
+        }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            value = null;
+        }
+        return value is { } v && v >= min && v <= max ? v : throw Bad(key, raw, $"a size from {min} to {max} bytes, such as 512KiB");
+    }
+
     public IReadOnlyList<string> List(string key, Func<string, bool> valid, string allowed)
     {
         var path = $"{PapaConfig.Root}.{key}";

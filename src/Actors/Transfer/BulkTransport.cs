@@ -1,6 +1,7 @@
 using System.IO.Hashing;
 using Akka.Actor;
 using Akka.Serialization;
+using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 
 namespace PapaActors.Actors.Transfer;
@@ -13,7 +14,7 @@ namespace PapaActors.Actors.Transfer;
 /// </summary>
 public sealed class BulkTransport : IExtension
 {
-    public const int DefaultChunkBytes = 512 * 1024;
+    private const string ChunkBytesKey = "transfer.chunk-bytes";
     private readonly ExtendedActorSystem _system;
     private long _nextTransferId;
 
@@ -21,15 +22,11 @@ public sealed class BulkTransport : IExtension
     {
         _system = system;
         var config = system.Settings.Config;
-        ChunkBytes = config.HasPath("papa.transfer.chunk-bytes")
-            ? (int)config.GetByteSize("papa.transfer.chunk-bytes")!.Value
-            : DefaultChunkBytes;
+        ChunkBytes = (int)new SettingsReader(config.WithFallback(PapaConfig.Defaults)).ByteSize(ChunkBytesKey, 1024, 64 << 20);
         const string frameKey = "akka.remote.dot-netty.tcp.maximum-frame-size";
         if (config.HasPath(frameKey) && ChunkBytes + ChunkOverheadBytes > config.GetByteSize(frameKey))
-            throw new Configuration.ConfigException(
-                $"'papa.transfer.chunk-bytes' ({ChunkBytes}) plus {ChunkOverheadBytes} bytes of envelope must fit in '{frameKey}' ({config.GetByteSize(frameKey)})");
-        if (ChunkBytes < 1024)
-            throw new Configuration.ConfigException($"'papa.transfer.chunk-bytes' ({ChunkBytes}) must be at least 1 KiB");
+            throw new ConfigException(
+                $"'papa.{ChunkBytesKey}' ({ChunkBytes}) plus {ChunkOverheadBytes} bytes of envelope must fit in '{frameKey}' ({config.GetByteSize(frameKey)})");
         _nextTransferId = Random.Shared.NextInt64(1, long.MaxValue / 2);
     }
 
@@ -90,6 +87,7 @@ public sealed class ChunkAssembler(Akka.Serialization.Serialization serializatio
     }
 
     private readonly Dictionary<IActorRef, Pending> _pending = [];
+    private readonly Dictionary<IActorRef, long> _failed = [];
 
     /// <summary>What to deliver now: nothing (more chunks to come), the whole message, and/or failures.</summary>
     public IReadOnlyList<object> Accept(MessageChunk chunk, IActorRef sender)
@@ -107,6 +105,10 @@ public sealed class ChunkAssembler(Akka.Serialization.Serialization serializatio
             }
             pending = new Pending(chunk);
             _pending[sender] = pending;
+        }
+        else if (pending is null && _failed.TryGetValue(sender, out var failedId) && failedId == chunk.TransferId)
+        {
+            return delivered; // the rest of a transfer already reported as failed
         }
         else if (pending is null || pending.First.TransferId != chunk.TransferId || pending.NextIndex != chunk.Index)
         {
@@ -139,6 +141,7 @@ public sealed class ChunkAssembler(Akka.Serialization.Serialization serializatio
     private TransferFailed Fail(IActorRef sender, long transferId, string reason)
     {
         _pending.Remove(sender);
+        _failed[sender] = transferId;
         return new TransferFailed(sender.Path.ToString(), transferId, reason);
     }
 }

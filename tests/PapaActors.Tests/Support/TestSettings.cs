@@ -19,7 +19,7 @@ public static class TestSettings
 
     /// <summary>Akka settings for actor tests: every message serialized (also locally), TestKit logging.</summary>
     public static Config ActorTestConfig(Config run) =>
-        Actors.PapaActorSystem.BuildConfig(run, ConfigurationFactory.ParseString(
+        PapaActors.Actors.PapaActorSystem.BuildConfig(run, ConfigurationFactory.ParseString(
             """
             akka.actor.serialize-messages = on
             akka.loggers = ["Akka.TestKit.TestEventListener, Akka.TestKit"]

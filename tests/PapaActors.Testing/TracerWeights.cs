@@ -1,0 +1,25 @@
+using PapaActors.Models.Weights;
+
+namespace PapaActors.Testing;
+
+/// <summary>
+/// Fake weights that make every mix readable: member j's weights are the one-hot vector e_j of length p, so
+/// the weights a member receives in a Mix are, entry by entry, the share each member has in them
+/// (the mean is 1/p everywhere; a PAPA-2 child of a and b is 0.5 at a and b).
+/// </summary>
+public static class TracerWeights
+{
+    public const string EntryName = "tracer";
+
+    public static WeightLayout Layout(int population) => new([new WeightEntry(EntryName, [population], WeightKind.Parameter)]);
+
+    public static WeightSnapshot For(int member, int population)
+    {
+        var values = new float[population];
+        values[member] = 1;
+        return new WeightSnapshot(Layout(population), values);
+    }
+
+    /// <summary>Each member's share in <paramref name="weights"/>, rounded to 6 decimals (float sums are not exact).</summary>
+    public static IReadOnlyList<double> Shares(WeightSnapshot weights) => weights.Values.Select(v => Math.Round((double)v, 6)).ToList();
+}

@@ -1,0 +1,159 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using PapaActors.Actors.Messages;
+using PapaActors.Actors.Schedule;
+using PapaActors.Testing;
+using PapaActors.Tests.Support;
+
+namespace PapaActors.Tests.Actors;
+
+/// <summary>The real AveragerActor with TestProbes as members; every message is serialized on the way.</summary>
+public sealed class AveragerTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
+{
+    private AveragerHarness Harness(params string[] overrides) =>
+        new(this, TestSettings.Tiny(["population=4", "epochs=2", "sync-every-steps=100", .. overrides]), stepsPerEpoch: 12);
+
+    [Fact]
+    public void PapaPushesEveryMemberTowardTheMeanWithKeepRho()
+    {
+        var harness = Harness("method=papa", "ema-every-steps=5", "rho=0.75");
+        harness.RegisterAll();
+
+        var rounds = harness.PlayAllRounds();
+
+        Assert.Equal([5L, 10, 12, 15, 20, 24], rounds.Select(r => r.Completed.Plan.EndStep));
+        var mixing = rounds.Where(r => r.Mixes.Count > 0).ToList();
+        Assert.Equal([5L, 10, 15, 20], mixing.Select(r => r.Completed.Plan.EndStep));
+        foreach (var mix in mixing.SelectMany(r => r.Mixes))
+        {
+            Assert.Equal(0.75, mix.Keep);
+            Assert.Null(mix.Parents);
+            Assert.Equal([0.25, 0.25, 0.25, 0.25], TracerWeights.Shares(mix.Weights));
+        }
+        Assert.All(rounds, r => Assert.All(r.Trains, t => Assert.Equal(r.Mixes.Count > 0, t.SendSnapshot)));
+        Assert.Equal([false, false, true, false, false, true], rounds.Select(r => r.Trains[0].EvaluateHeldOut));
+    }
+
+    [Fact]
+    public void PapaAllReplacesEveryMemberWithTheMean()
+    {
+        var harness = Harness("method=papa-all", "every-epochs=0.5");
+        harness.RegisterAll();
+
+        var mixing = harness.PlayAllRounds().Where(r => r.Mixes.Count > 0).ToList();
+
+        Assert.Equal([6L, 12, 18], mixing.Select(r => r.Completed.Plan.EndStep));
+        Assert.All(mixing.SelectMany(r => r.Mixes), mix =>
+        {
+            Assert.Equal(0, mix.Keep);
+            Assert.Equal([0.25, 0.25, 0.25, 0.25], TracerWeights.Shares(mix.Weights));
+        });
+    }
+
+    [Fact]
+    public void Papa2GivesEachMemberTheChildOfItsPlannedParents()
+    {
+        var harness = Harness("method=papa-2", "every-epochs=0.5");
+        harness.RegisterAll();
+
+        var mixing = harness.PlayAllRounds().Where(r => r.Mixes.Count > 0).ToList();
+
+        Assert.Equal(3, mixing.Count);
+        foreach (var round in mixing)
+        {
+            var planned = ((ReplaceWithChildren)round.Completed.Plan.Mix).Parents;
+            for (var member = 0; member < 4; member++)
+            {
+                var mix = round.Mixes[member];
+                Assert.Equal(0, mix.Keep);
+                Assert.Equal(planned[member], mix.Parents);
+                var expected = new double[4];
+                expected[planned[member].First] += 0.5;
+                expected[planned[member].Second] += 0.5;
+                Assert.Equal(expected, TracerWeights.Shares(mix.Weights));
+            }
+        }
+    }
+
+    [Fact]
+    public void NoneNeverMixesNorAsksForSnapshots()
+    {
+        var harness = Harness("method=none");
+        harness.RegisterAll();
+
+        var rounds = harness.PlayAllRounds();
+
+        Assert.All(rounds, r => Assert.Empty(r.Mixes));
+        Assert.All(rounds.SelectMany(r => r.Trains), t => Assert.False(t.SendSnapshot));
+    }
+
+    [Fact]
+    public void SoupsAreBuiltFromTheFinalPopulationAndTheGreedySoupOnlyKeepsStrictImprovements()
+    {
+        var harness = Harness("method=none");
+        harness.RegisterAll();
+        harness.PlayAllRounds();
+
+        // Held-out order: member 1 (0.9), 2 (0.8), 0 (0.7), 3 (0.6). A soup scores 0.9 plus 0.05 per share of
+        // member 3 minus 0.05 per share of member 0: member 2 ties (not kept), 0 lowers, 3 raises the score.
+        double Score(IReadOnlyList<double> shares) => 0.9 + 0.05 * shares[3] - 0.05 * shares[0];
+        var (requests, completed) = harness.Finish(m => new[] { 0.7, 0.9, 0.8, 0.6 }[m], Score);
+
+        Assert.Equal([
+            [0.25, 0.25, 0.25, 0.25], // average soup
+            [0, 1, 0, 0],             // greedy start: the best member
+            [0, 0.5, 0.5, 0],         // + member 2: no strict improvement
+            [0.5, 0.5, 0, 0],         // + member 0: worse
+            [0, 0.5, 0, 0.5],         // + member 3: better, kept
+            [0, 0.5, 0, 0.5],         // the final greedy soup, on the test set
+        ], requests.Select(r => TracerWeights.Shares(r.Weights)));
+        Assert.Equal([true, false, false, false, false, true], requests.Select(r => r.OnTest));
+        var results = completed.Results;
+        Assert.Equal([1, 3], results.GreedySoup.MembersUsed);
+        Assert.Equal(0.925, results.GreedySoup.TestAccuracy, 12);
+        Assert.Equal([0, 1, 2, 3], results.AverageSoup.MembersUsed);
+        Assert.Equal(1.0, results.EnsembleTestAccuracy);
+        Assert.Equal(harness.Plan.TotalSteps * 8 * 4, results.TrainingSamples);
+    }
+
+    [Fact]
+    public void RegistrationsOutOfRangeTakenOrOfAnotherLayoutAreRefused()
+    {
+        var harness = Harness();
+        var fingerprint = TracerWeights.Layout(4).Fingerprint;
+        var intruder = CreateTestProbe();
+
+        harness.Averager.Tell(new RegisterMember(0, harness.Members[0].Ref, fingerprint), harness.Members[0].Ref);
+        harness.Members[0].ExpectMsg<MemberAccepted>();
+        harness.Averager.Tell(new RegisterMember(0, intruder.Ref, fingerprint), intruder.Ref);
+        Assert.Contains("member index 0 is already registered by", intruder.ExpectMsg<MemberRejected>().Reason);
+        harness.Averager.Tell(new RegisterMember(4, intruder.Ref, fingerprint), intruder.Ref);
+        Assert.Contains("member index 4 is outside the population 0..3", intruder.ExpectMsg<MemberRejected>().Reason);
+        harness.Averager.Tell(new RegisterMember(1, intruder.Ref, "0000000000000000"), intruder.Ref);
+        Assert.Contains("has weight layout 0000000000000000, the population has", intruder.ExpectMsg<MemberRejected>().Reason);
+        harness.Listener.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void AFailingMemberEndsTheRunNamingItAndTheCause()
+    {
+        var harness = Harness();
+        harness.RegisterAll();
+        harness.Members.ToList().ForEach(m => m.ExpectMsg<Train>());
+
+        harness.Averager.Tell(new MemberFailed(2, "IOException: disk full"), harness.Members[2].Ref);
+
+        Assert.Equal("member 2 failed: IOException: disk full", harness.Listener.ExpectMsg<RunFailed>().Reason);
+    }
+
+    [Fact]
+    public void AMemberThatStopsEndsTheRun()
+    {
+        var harness = Harness();
+        harness.RegisterAll();
+
+        Sys.Stop(harness.Members[3].Ref);
+
+        Assert.StartsWith("member 3 stopped unexpectedly", harness.Listener.ExpectMsg<RunFailed>().Reason);
+    }
+}

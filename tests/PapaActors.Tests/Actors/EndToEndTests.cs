@@ -1,0 +1,121 @@
+using System.Text.Json.Nodes;
+using Akka.Configuration;
+using Akka.TestKit.Xunit2;
+using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Messages;
+using PapaActors.Actors.Population;
+using PapaActors.Actors.Schedule;
+using PapaActors.Models;
+using PapaActors.Models.Data;
+using PapaActors.Models.Nets;
+using PapaActors.Models.Weights;
+using PapaActors.Tests.Support;
+
+namespace PapaActors.Tests.Actors;
+
+/// <summary>Whole populations training for real (tiny models, small data), with every message serialized.</summary>
+public sealed class EndToEndTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
+{
+    private static readonly string[] FashionSlice =
+    [
+        "dataset=fashion-mnist", "data-dir=/usr/share/datasets/fashion-mnist", "train-limit=3000", "test-limit=300",
+        "batch-size=50", "population=3", "epochs=2", "ema-every-steps=5", "rho=0.9", "sync-every-steps=10",
+    ];
+
+    private async Task<(IRunEvent Outcome, PapaSettings Settings)> Run(string folder, params string[] overrides)
+    {
+        TorchRuntime.Configure(1);
+        var config = TestSettings.TinyConfig(overrides);
+        var settings = PapaSettings.FromConfig(config);
+        using var data = DatasetLoader.Load(settings.Dataset);
+        var outcome = await LocalPopulation.RunAsync(Sys, settings, PapaConfig.Render(config), data, folder);
+        return (outcome, settings);
+    }
+
+    [Fact]
+    public async Task APapaRunOnFashionMnistLeavesACompleteRunFolder()
+    {
+        using var folder = new TempFolder();
+        var (outcome, settings) = await Run(folder.Path, FashionSlice);
+
+        var results = Assert.IsType<RunCompleted>(outcome).Results;
+        Assert.True(results.AverageSoup.TestAccuracy > 0.5, $"average soup {results.AverageSoup.TestAccuracy}, members {string.Join(", ", results.Members.Select(m => m.TestAccuracy))}");
+        Assert.Equal(3, results.Members.Count);
+
+        var json = JsonNode.Parse(File.ReadAllText(folder.File("results.json")))!;
+        Assert.Equal("completed", (string)json["status"]!);
+        Assert.Equal("papa", (string)json["method"]!);
+        Assert.Equal(3, json["members"]!.AsArray().Count);
+        Assert.Equal(results.AverageSoup.TestAccuracy, (double)json["average_soup"]!["test_accuracy"]!);
+        Assert.Equal(results.GreedySoup.MembersUsed, json["greedy_soup"]!["members_used"]!.AsArray().Select(n => (int)n!));
+        Assert.True((double)json["samples_per_second"]! > 0);
+        foreach (var key in new[] { "mean_member_test_accuracy", "ensemble", "wall_seconds", "epochs", "population" })
+            Assert.NotNull(json[key]);
+
+        var journal = ScheduleJournal.Read(folder.File(ScheduleJournal.FileName));
+        var plan = SchedulePlan.For(settings, stepsPerEpoch: 54);
+        Assert.Equal(plan.Rounds, journal.Rounds);
+        Assert.True(journal.Ended);
+
+        var metrics = File.ReadAllLines(folder.File("metrics.csv"));
+        Assert.Equal("member,round,epoch,step,train_loss,learning_rate,held_out_accuracy,samples_per_second", metrics[0]);
+        Assert.Equal(3 * plan.Rounds.Count, metrics.Length - 1);
+        Assert.Equal(3 * 2, metrics.Skip(1).Count(l => l.Split(',')[6].Length > 0)); // held-out accuracy at each epoch end
+
+        using var model = ModelZoo.Create(settings.Training.Model, new ImageShape(1, 28, 28), 10, settings.Training.ModelWidth, 0);
+        var layout = new ModelState(model).Layout;
+        Assert.Equal(results.AverageSoup.Weights.Values, SafetensorsFile.Load(folder.File("soup-average.safetensors"), layout).Values);
+        Assert.Equal(results.GreedySoup.Weights.Values, SafetensorsFile.Load(folder.File("soup-greedy.safetensors"), layout).Values);
+        Assert.Equal(settings, PapaSettings.FromConfig(ConfigurationFactory.ParseString(File.ReadAllText(folder.File("config.conf")))) with { Devices = settings.Devices });
+    }
+
+    [Fact]
+    public async Task TheSameConfigAndSeedGiveBitIdenticalResultsAndSoups()
+    {
+        using var first = new TempFolder();
+        using var second = new TempFolder();
+        await Run(first.Path, "method=papa-2", "every-epochs=0.5");
+        await Run(second.Path, "method=papa-2", "every-epochs=0.5");
+
+        Assert.Equal(Accuracies(first.File("results.json")), Accuracies(second.File("results.json")));
+        Assert.Equal(File.ReadAllBytes(first.File("soup-average.safetensors")), File.ReadAllBytes(second.File("soup-average.safetensors")));
+        Assert.Equal(File.ReadAllBytes(first.File("soup-greedy.safetensors")), File.ReadAllBytes(second.File("soup-greedy.safetensors")));
+        Assert.Equal(File.ReadAllText(first.File(ScheduleJournal.FileName)), File.ReadAllText(second.File(ScheduleJournal.FileName)));
+    }
+
+    [Theory]
+    [InlineData("none")]
+    [InlineData("papa-all")]
+    [InlineData("papa-2")]
+    public async Task EveryMethodCompletesAndSavesMembersWhenAsked(string method)
+    {
+        using var folder = new TempFolder();
+        var (outcome, _) = await Run(folder.Path, $"method={method}", "epochs=1", "every-epochs=0.5", "save-members=on");
+
+        Assert.IsType<RunCompleted>(outcome);
+        Assert.All(Enumerable.Range(0, 3), i => Assert.True(File.Exists(folder.File($"member-{i}.safetensors"))));
+    }
+
+    [Fact]
+    public async Task AMemberThatCannotStartFailsTheRunByNameAndKeepsTheFolder()
+    {
+        using var folder = new TempFolder();
+        var (outcome, _) = await Run(folder.Path, "devices=[cpu, \"cuda:0\"]");
+
+        var failure = Assert.IsType<RunFailed>(outcome);
+        Assert.Contains("member 1 failed: ArgumentException: device 'cuda:0' asked for, but CUDA is not available", failure.Reason);
+        Assert.True(File.Exists(folder.File("config.conf")));
+        var json = JsonNode.Parse(File.ReadAllText(folder.File("results.json")))!;
+        Assert.Equal("failed", (string)json["status"]!);
+        Assert.Contains("member 1 failed", (string)json["reason"]!);
+    }
+
+    private static string Accuracies(string resultsFile)
+    {
+        var json = JsonNode.Parse(File.ReadAllText(resultsFile))!;
+        return string.Join(";", json["members"]!.AsArray().Select(m => (double)m!["test_accuracy"]!)
+            .Append((double)json["ensemble"]!["test_accuracy"]!)
+            .Append((double)json["average_soup"]!["test_accuracy"]!)
+            .Append((double)json["greedy_soup"]!["test_accuracy"]!));
+    }
+}

@@ -1,0 +1,136 @@
+using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Schedule;
+using PapaActors.Tests.Support;
+
+namespace PapaActors.Tests.Actors;
+
+public sealed class ScheduleTests
+{
+    private static SchedulePlan Plan(MixingMethod method, int population = 4, int epochs = 2, long stepsPerEpoch = 25,
+        int emaEvery = 10, double everyEpochs = 1, int sync = 50, long seed = 1) =>
+        new(new MixingSettings(method, 0.99, emaEvery, everyEpochs), population, epochs, seed, stepsPerEpoch, sync);
+
+    private static IEnumerable<(long End, MixDecision Mix)> Mixes(SchedulePlan plan) =>
+        plan.Rounds.Where(r => r.Mix is not NoMix).Select(r => (r.EndStep, r.Mix));
+
+    [Fact]
+    public void PapaPushesEveryKStepsCountedAcrossEpochsButNotAfterTheLastStep()
+    {
+        var plan = Plan(MixingMethod.Papa);
+
+        Assert.Equal([10L, 20, 25, 30, 40, 50], plan.Rounds.Select(r => r.EndStep));
+        Assert.Equal([10L, 20, 30, 40], Mixes(plan).Select(m => m.End));
+        Assert.All(Mixes(plan), m => Assert.Equal(new PushTowardMean(0.99), m.Mix));
+        Assert.Equal([false, false, true, false, false, true], plan.Rounds.Select(r => r.EndsEpoch));
+        Assert.Equal([0, 0, 0, 1, 1, 1], plan.Rounds.Select(r => r.Epoch));
+    }
+
+    [Fact]
+    public void PapaAllReplacesEveryMemberWithTheMeanEveryKEpochs()
+    {
+        var plan = Plan(MixingMethod.PapaAll, epochs: 4, everyEpochs: 2);
+        Assert.Equal([50L], Mixes(plan).Select(m => m.End));
+        Assert.IsType<ReplaceWithMean>(Mixes(plan).Single().Mix);
+
+        var fractional = Plan(MixingMethod.PapaAll, epochs: 1, stepsPerEpoch: 40, everyEpochs: 0.25);
+        Assert.Equal([10L, 20, 30], Mixes(fractional).Select(m => m.End));
+    }
+
+    [Fact]
+    public void NoneNeverMixesAndSynchronisesEverySyncInterval()
+    {
+        var plan = Plan(MixingMethod.None, epochs: 2, stepsPerEpoch: 25, sync: 20);
+        Assert.Empty(Mixes(plan));
+        Assert.Equal([20L, 25, 40, 50], plan.Rounds.Select(r => r.EndStep));
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(5)]
+    [InlineData(10)]
+    public void Papa2ChildrenComeFromACycleSoEveryMemberParentsTwoChildrenOneOfThemItsOwn(int population)
+    {
+        var plan = Plan(MixingMethod.Papa2, population, epochs: 6, everyEpochs: 1);
+        var refills = Mixes(plan).Select(m => ((ReplaceWithChildren)m.Mix).Parents).ToList();
+
+        Assert.Equal(5, refills.Count);
+        foreach (var parents in refills)
+        {
+            Assert.Equal(population, parents.Count);
+            for (var member = 0; member < population; member++)
+            {
+                Assert.Equal(member, parents[member].First);
+                Assert.Equal(2, parents.Count(p => p.First == member) + parents.Count(p => p.Second == member));
+            }
+            if (population >= 3)
+            {
+                Assert.All(parents, p => Assert.NotEqual(p.First, p.Second));
+                Assert.Equal(population, parents.Select(p => (Math.Min(p.First, p.Second), Math.Max(p.First, p.Second))).Distinct().Count());
+            }
+        }
+    }
+
+    [Fact]
+    public void Papa2PairsArePureFunctionsOfSeedAndRound()
+    {
+        List<IReadOnlyList<ParentPair>> Pairs(long seed) =>
+            Mixes(Plan(MixingMethod.Papa2, 6, epochs: 5, seed: seed)).Select(m => ((ReplaceWithChildren)m.Mix).Parents).ToList();
+
+        Assert.Equal(Pairs(7), Pairs(7));
+        Assert.NotEqual(Pairs(7).Select(p => string.Join(",", p)), Pairs(8).Select(p => string.Join(",", p)));
+        Assert.True(Pairs(7).Select(p => string.Join(",", p)).Distinct().Count() > 1, "different rounds draw different pairs");
+    }
+
+    [Fact]
+    public void Papa2ParentsAreSpreadEvenlyUnlikeTheReferenceDraw()
+    {
+        // Over 200 refills of 10 members each member should parent ~2 of 10 children every time; the reference
+        // draw made member 0 a parent of 9 of them.
+        var parents = Enumerable.Range(0, 200).SelectMany(seed => SchedulePlan.DrawParents(10, seed)).ToList();
+        var counts = Enumerable.Range(0, 10).Select(m => parents.Count(p => p.First == m || p.Second == m)).ToList();
+        Assert.All(counts, c => Assert.Equal(400, c));
+    }
+
+    [Fact]
+    public void JournalRoundTripsEveryDecision()
+    {
+        using var folder = new TempFolder();
+        var plan = Plan(MixingMethod.Papa2, 4, epochs: 3, everyEpochs: 1, sync: 10);
+        var path = folder.File(ScheduleJournal.FileName);
+        File.WriteAllLines(path, plan.Rounds.Select(ScheduleJournal.RoundLine).Prepend(ScheduleJournal.HeaderLine(plan)).Append(ScheduleJournal.EndLine(plan.Rounds.Count)));
+
+        var journal = ScheduleJournal.Read(path);
+
+        Assert.Equal(new ScheduleJournal.Header("papa-2", 4, 1, 25, 75, plan.Rounds.Count), journal.Header);
+        Assert.Equal(plan.Rounds, journal.Rounds);
+        Assert.True(journal.Ended);
+        Assert.Contains("\"mix\":\"children\",\"parents\":[[", File.ReadAllText(path));
+    }
+
+    [Theory]
+    [InlineData("{\"type\":\"round\",\"round\":0", "line 2: not valid JSON")]
+    [InlineData("{\"type\":\"checkpoint\",\"round\":0}", "line 2: unknown event type 'checkpoint'")]
+    [InlineData("{\"type\":\"round\",\"round\":5,\"first_step\":0,\"steps\":10,\"epoch\":0,\"ends_epoch\":false,\"mix\":\"none\"}", "line 2: round 5 where round 0 was expected")]
+    [InlineData("{\"type\":\"round\",\"round\":0,\"first_step\":0,\"steps\":10,\"epoch\":0,\"ends_epoch\":false,\"mix\":\"swap\"}", "line 2: unknown mix 'swap'")]
+    public void BadJournalLinesAreNamed(string line, string message)
+    {
+        using var folder = new TempFolder();
+        var path = folder.File(ScheduleJournal.FileName);
+        File.WriteAllLines(path, [ScheduleJournal.HeaderLine(Plan(MixingMethod.Papa)), line]);
+
+        var error = Assert.Throws<JournalException>(() => ScheduleJournal.Read(path));
+        Assert.Contains(message, error.Message);
+    }
+
+    [Fact]
+    public void JournalOfAnotherFormatVersionIsRefused()
+    {
+        using var folder = new TempFolder();
+        var path = folder.File(ScheduleJournal.FileName);
+        File.WriteAllText(path, ScheduleJournal.HeaderLine(Plan(MixingMethod.Papa)).Replace("\"version\":1", "\"version\":7"));
+
+        var error = Assert.Throws<JournalException>(() => ScheduleJournal.Read(path));
+        Assert.Contains("journal format papa-schedule v7; this build reads papa-schedule v1", error.Message);
+    }
+}

@@ -1,0 +1,68 @@
+using System.Runtime.Serialization;
+using Akka.Serialization;
+using Akka.TestKit.Xunit2;
+using PapaActors.Actors.Messages;
+using PapaActors.Actors.Serialization;
+using PapaActors.Actors.Transfer;
+using PapaActors.Tests.Support;
+
+namespace PapaActors.Tests.Actors;
+
+public sealed class SerializationTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
+{
+    [Fact]
+    public void EveryWireMessageHasASampleAndIsBoundToThePapaSerializer()
+    {
+        var sampled = Samples.AllWireMessages(TestActor).Select(m => m.GetType()).ToHashSet();
+        Assert.Equal(Samples.WireMessageTypes().OrderBy(t => t.Name), sampled.OrderBy(t => t.Name));
+        Assert.Equal(Samples.WireMessageTypes().OrderBy(t => t.Name), PapaSerializer.SupportedTypes.OrderBy(t => t.Name));
+        Assert.All(Samples.AllWireMessages(TestActor), m => Assert.IsType<PapaSerializer>(Sys.Serialization.FindSerializerFor(m)));
+    }
+
+    [Fact]
+    public void EveryWireMessageRoundTripsFieldByField()
+    {
+        foreach (var message in Samples.AllWireMessages(TestActor))
+        {
+            var serializer = (SerializerWithStringManifest)Sys.Serialization.FindSerializerFor(message);
+            var bytes = serializer.ToBinary(message);
+            Samples.AssertSame(message, serializer.FromBinary(bytes, serializer.Manifest(message)));
+        }
+    }
+
+    [Fact]
+    public void WeightsTravelAsRawLittleEndianFloats()
+    {
+        var snapshot = Samples.Snapshot();
+        var serializer = Sys.Serialization.FindSerializerFor(snapshot);
+        var bytes = Sys.Serialization.FindSerializerFor(new Mix(1, snapshot, 0.5, null)).ToBinary(new Mix(1, snapshot, 0.5, null));
+
+        var raw = snapshot.Values.SelectMany(BitConverter.GetBytes).ToArray();
+        Assert.True(bytes.AsSpan().IndexOf(raw) >= 0, "the float values appear verbatim in the message");
+        Assert.True(bytes.Length < raw.Length + 200, $"{bytes.Length} bytes for {raw.Length} bytes of floats");
+        Assert.NotNull(serializer);
+    }
+
+    [Fact]
+    public void CorruptOrTruncatedBytesAreAClearError()
+    {
+        var message = new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Samples.Snapshot());
+        var serializer = (SerializerWithStringManifest)Sys.Serialization.FindSerializerFor(message);
+        var bytes = serializer.ToBinary(message);
+
+        var truncated = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes[..(bytes.Length - 5)], "trained"));
+        Assert.Contains("corrupt 'trained' message", truncated.Message);
+        var unknown = Assert.Throws<SerializationException>(() => serializer.FromBinary(bytes, "checkpoint"));
+        Assert.Contains("unknown PapaSerializer manifest 'checkpoint'", unknown.Message);
+        var padded = Assert.Throws<SerializationException>(() => serializer.FromBinary([.. bytes, 0], "trained"));
+        Assert.Contains("1 bytes past its end", padded.Message);
+    }
+
+    [Fact]
+    public void UnknownMessageTypesAreRefusedByName()
+    {
+        var serializer = new PapaSerializer((Akka.Actor.ExtendedActorSystem)Sys);
+        var error = Assert.Throws<SerializationException>(() => serializer.Manifest(new TransferFailed("x", 1, "y")));
+        Assert.Contains("cannot serialize PapaActors.Actors.Transfer.TransferFailed", error.Message);
+    }
+}

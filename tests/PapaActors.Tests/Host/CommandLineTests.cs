@@ -1,0 +1,70 @@
+using PapaActors.Tests.Support;
+
+namespace PapaActors.Tests.Host;
+
+public sealed class CommandLineTests
+{
+    private static readonly string[] Tiny =
+    [
+        "--set", "dataset=synthetic", "--set", "train-limit=300", "--set", "test-limit=100", "--set", "model-width=0.25",
+        "--set", "population=2", "--set", "epochs=1", "--set", "batch-size=30", "--set", "batchnorm.reset-batches=2",
+    ];
+
+    [Fact]
+    public void HelpExplainsTheRunOptions()
+    {
+        var result = Cli.Run("run", "--help");
+        Assert.Equal(0, result.ExitCode);
+        foreach (var option in new[] { "--config", "--set", "--out", "hocon/reference.conf" })
+            Assert.Contains(option, result.Output);
+    }
+
+    [Theory]
+    [InlineData("papa.bogus=1", "unknown key 'papa.bogus'")]
+    [InlineData("method=papa3", "'papa.method' = 'papa3' is not allowed: expected one of none | papa | papa-all | papa-2")]
+    [InlineData("epochs", "--set expects key=value, got 'epochs'")]
+    public void BadConfigurationExitsWithCode2AndNamesTheKey(string assignment, string message)
+    {
+        using var folder = new TempFolder();
+        var result = Cli.Run("run", "--set", assignment, "--out", folder.File("run"));
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Output);
+        Assert.False(Directory.Exists(folder.File("run")), "nothing is written for a rejected config");
+    }
+
+    [Fact]
+    public void MissingDatasetSaysHowToInstallIt()
+    {
+        using var folder = new TempFolder();
+        var result = Cli.Run("run", "--set", $"data-dir={folder.File("nothing-here")}", "--out", folder.File("run"));
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("train-images-idx3-ubyte", result.Output);
+        Assert.Contains("apt-get install dataset-fashion-mnist", result.Output);
+    }
+
+    [Fact]
+    public void AnExistingRunFolderIsNeverOverwritten()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.File("results.json"), "{}");
+        var result = Cli.Run(["run", .. Tiny, "--out", folder.Path]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("already exists and is not empty", result.Output);
+        Assert.Equal("{}", File.ReadAllText(folder.File("results.json")));
+    }
+
+    [Fact]
+    public void ATinyRunPrintsTheResultsTableAndWritesPlots()
+    {
+        using var folder = new TempFolder();
+        var run = folder.File("run");
+        var result = Cli.Run(["run", .. Tiny, "--out", run]);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        foreach (var row in new[] { "members (mean)", "ensemble (mean of logits)", "average soup", "greedy soup", "samples/s" })
+            Assert.Contains(row, result.Output);
+        foreach (var file in new[] { "results.json", "metrics.csv", "schedule.jsonl", "config.conf", "run.log", "loss.png", "held-out-accuracy.png", "soup-average.safetensors" })
+            Assert.True(File.Exists(Path.Combine(run, file)), $"{file} is missing");
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(run, "loss.png"))[..4]);
+    }
+}

@@ -1,0 +1,68 @@
+using System.Reflection;
+using Akka.Actor;
+using PapaActors.Actors.Messages;
+using PapaActors.Actors.Schedule;
+using PapaActors.Models.Weights;
+
+namespace PapaActors.Tests.Support;
+
+/// <summary>One filled-in instance of every wire message, and a field-by-field comparison for them.</summary>
+public static class Samples
+{
+    public static WeightSnapshot Snapshot(int seed = 1) => new(
+        new WeightLayout([
+            new WeightEntry("features.0.weight", [2, 3], WeightKind.Parameter),
+            new WeightEntry("features.1.running_var", [2], WeightKind.Buffer),
+            new WeightEntry("features.1.num_batches_tracked", [], WeightKind.Counter),
+        ]),
+        Enumerable.Range(0, 9).Select(i => (float)(seed * 10 + i) / 7 - 1e-7f * i).ToArray());
+
+    public static IReadOnlyList<object> AllWireMessages(IActorRef actor) =>
+    [
+        new RegisterMember(3, actor, "a1b2c3d4e5f60718"),
+        new MemberAccepted(3),
+        new MemberRejected(9, "member index 9 is outside the population 0..3"),
+        new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: false),
+        new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2)),
+        new Trained(2, 13, 140, double.NaN, 0.049, 1280, 0.8, null, null),
+        new Mix(12, Snapshot(3), 0.99, null),
+        new Mix(13, Snapshot(4), 0, new ParentPair(1, 3)),
+        new Finish(40),
+        new MemberFinal(1, Snapshot(5), 0.9, 0.91, [1.5f, -2, float.MaxValue, float.Epsilon]),
+        new EvaluateWeights(7, Snapshot(6), RecomputeBatchNorm: true, OnTest: false, ReturnWeights: true),
+        new WeightsEvaluated(7, 0.88, null, Snapshot(7)),
+        new WeightsEvaluated(8, 0.88, 0.87, null),
+        new MemberFailed(2, "ArgumentException: device 'cuda:0' asked for"),
+        new MessageChunk(99, 1, 3, 1_000_000, 0xDEADBEEF, 7101, "trained", [1, 2, 3]),
+    ];
+
+    public static IEnumerable<Type> WireMessageTypes() =>
+        typeof(IPapaMessage).Assembly.GetTypes().Where(t => typeof(IPapaMessage).IsAssignableFrom(t) && !t.IsInterface);
+
+    /// <summary>Compares every public property; arrays and snapshots by content.</summary>
+    public static void AssertSame(object expected, object actual)
+    {
+        Assert.Equal(expected.GetType(), actual.GetType());
+        foreach (var property in expected.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.Name != "EqualityContract"))
+        {
+            var (e, a) = (property.GetValue(expected), property.GetValue(actual));
+            switch (e)
+            {
+                case WeightSnapshot snapshot:
+                    var other = Assert.IsType<WeightSnapshot>(a);
+                    Assert.Equal(snapshot.Layout.Fingerprint, other.Layout.Fingerprint);
+                    Assert.Equal(snapshot.Values, other.Values);
+                    break;
+                case float[] floats:
+                    Assert.Equal(floats, Assert.IsType<float[]>(a));
+                    break;
+                case byte[] bytes:
+                    Assert.Equal(bytes, Assert.IsType<byte[]>(a));
+                    break;
+                default:
+                    Assert.Equal(e, a);
+                    break;
+            }
+        }
+    }
+}
