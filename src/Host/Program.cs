@@ -39,9 +39,17 @@ public static class Program
             parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(stepsOption))));
         var bench = new Command("bench", "Measure and print figures") { throughput };
 
+        var folderArgument = new Argument<string>("RUN_DIR") { Description = "A run folder written by `papa run` (config.conf and schedule.jsonl)" };
+        var timeoutOption = new Option<TimeSpan>("--timeout") { Description = "Give up after this long", DefaultValueFactory = _ => TimeSpan.FromMinutes(5) };
+        var replay = new Command("replay", "Recompute a run's schedule (no training) and check every decision against its journal; exit 1 at the first difference")
+        {
+            folderArgument, timeoutOption,
+        };
+        replay.SetAction(parse => Guard(() => Replay.ExecuteAsync(parse.GetValue(folderArgument)!, parse.GetValue(timeoutOption))));
+
         var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
         {
-            run, bench,
+            run, replay, bench,
         };
         return root.Parse(args).Invoke();
     }

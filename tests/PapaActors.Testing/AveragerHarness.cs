@@ -3,6 +3,7 @@ using Akka.TestKit;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
+using PapaActors.Actors.Replay;
 using PapaActors.Actors.Schedule;
 
 namespace PapaActors.Testing;
@@ -11,17 +12,28 @@ namespace PapaActors.Testing;
 /// The real <see cref="AveragerActor"/> with TestProbes in place of members: no model, no data, no training.
 /// The test plays the members (answering Train with chosen losses and <see cref="TracerWeights"/>) and observes
 /// every message the Averager sends, in order. The listener probe sees the run events (RunStarted,
-/// RoundCompleted, RunCompleted, RunFailed).
+/// RoundCompleted, RunCompleted, RunFailed). Configure the TestKit with <see cref="PapaTestKitConfig"/> for
+/// serialized messages and virtual time.
 /// </summary>
 public sealed class AveragerHarness
 {
-    public AveragerHarness(TestKitBase kit, PapaSettings settings, long stepsPerEpoch, int[]? testLabels = null)
+    private static int _instances;
+    private readonly TestKitBase _kit;
+
+    /// <summary>A harness for the run settings the TestKit's ActorSystem was configured with.</summary>
+    public AveragerHarness(TestKitBase kit, long stepsPerEpoch) : this(kit, PapaTestKitConfig.Settings(kit.Sys), stepsPerEpoch)
     {
+    }
+
+    public AveragerHarness(TestKitBase kit, PapaSettings settings, long stepsPerEpoch)
+    {
+        _kit = kit;
+        var instance = Interlocked.Increment(ref _instances);
         Settings = settings;
         Plan = SchedulePlan.For(settings, stepsPerEpoch);
-        Listener = kit.CreateTestProbe("listener");
-        Members = Enumerable.Range(0, settings.Population).Select(i => kit.CreateTestProbe($"member-{i}")).ToList();
-        Averager = kit.Sys.ActorOf(AveragerActor.Props(settings, Plan, testLabels ?? [0, 1], Listener.Ref), "averager");
+        Listener = kit.CreateTestProbe($"listener-{instance}");
+        Members = Enumerable.Range(0, settings.Population).Select(i => kit.CreateTestProbe($"member-{i}-{instance}")).ToList();
+        Averager = kit.Sys.ActorOf(AveragerActor.Props(settings, Plan, [0, 1], Listener.Ref), $"averager-{instance}");
     }
 
     public PapaSettings Settings { get; }
@@ -30,6 +42,15 @@ public sealed class AveragerHarness
     public TestProbe Listener { get; }
     public IReadOnlyList<TestProbe> Members { get; }
     public int Population => Members.Count;
+
+    /// <summary>Moves virtual time forward (the TestKit must use <see cref="PapaTestKitConfig"/>).</summary>
+    public void AdvanceTime(TimeSpan by) =>
+        (_kit.Sys.Scheduler as TestScheduler ?? throw new InvalidOperationException(
+            "the ActorSystem does not run on virtual time: configure the TestKit with PapaTestKitConfig.For(...)")).Advance(by);
+
+    /// <summary>Every Mix of the rounds played, in order: round, receiving member, keep, parents, shares.</summary>
+    public static IReadOnlyList<ObservedMix> MixesOf(IEnumerable<RoundOutcome> rounds) =>
+        rounds.SelectMany(r => r.Mixes.Select((m, member) => new ObservedMix(m.Round, member, m.Keep, m.Parents, TracerWeights.Shares(m.Weights)))).ToList();
 
     /// <summary>Every probe registers (in member order) and is accepted; returns the RunStarted event.</summary>
     public RunStarted RegisterAll()
@@ -89,6 +110,18 @@ public sealed class AveragerHarness
         }
         return (requests, Listener.ExpectMsg<RunCompleted>());
     }
+}
+
+/// <summary>A Mix as the member it was sent to received it; <paramref name="Shares"/> are each member's part in the weights.</summary>
+public sealed record ObservedMix(int Round, int Member, double Keep, ParentPair? Parents, IReadOnlyList<double> Shares)
+{
+    public bool Equals(ObservedMix? other) =>
+        other is not null && (Round, Member, Keep, Parents) == (other.Round, other.Member, other.Keep, other.Parents) && Shares.SequenceEqual(other.Shares);
+
+    public override int GetHashCode() => HashCode.Combine(Round, Member, Keep, Parents);
+
+    public override string ToString() =>
+        $"round {Round} -> member {Member}: keep {Keep}{(Parents is { } p ? $", parents {p}" : "")}, shares [{string.Join(", ", Shares)}]";
 }
 
 /// <summary>What one round looked like from the members' side.</summary>

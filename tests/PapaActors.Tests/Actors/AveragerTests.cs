@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
+using PapaActors.Actors.Replay;
 using PapaActors.Testing;
 using PapaActors.Tests.Support;
 

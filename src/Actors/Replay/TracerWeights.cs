@@ -1,6 +1,6 @@
 using PapaActors.Models.Weights;
 
-namespace PapaActors.Testing;
+namespace PapaActors.Actors.Replay;
 
 /// <summary>
 /// Fake weights that make every mix readable: member j's weights are the one-hot vector e_j of length p, so

@@ -1,0 +1,30 @@
+using Akka.Actor;
+using PapaActors.Actors.Messages;
+
+namespace PapaActors.Actors.Replay;
+
+/// <summary>
+/// A member without a model: it registers, answers Train at once (snapshots are <see cref="TracerWeights"/>),
+/// answers Finish and soup evaluations with fixed figures, and reports every Mix it receives to an observer.
+/// Lets the real Averager run a whole schedule in milliseconds.
+/// </summary>
+public sealed class ScriptedMember : ReceiveActor
+{
+    public ScriptedMember(int index, int population, int testSamples, IActorRef averager, IActorRef observer)
+    {
+        Receive<MemberAccepted>(_ => { });
+        Receive<MemberRejected>(r => throw new InvalidOperationException($"scripted member {index} refused: {r.Reason}"));
+        Receive<Train>(t => Sender.Tell(new Trained(index, t.Round, 0, 0, 0, t.Steps, 0,
+            t.EvaluateHeldOut ? 0.5 : null, t.SendSnapshot ? TracerWeights.For(index, population) : null)));
+        Receive<Mix>(m => observer.Tell(new MixReceived(index, m)));
+        Receive<Finish>(_ => Sender.Tell(new MemberFinal(index, TracerWeights.For(index, population), 0.5, 0.5, new float[testSamples * 2])));
+        Receive<EvaluateWeights>(e => Sender.Tell(new WeightsEvaluated(e.RequestId, 0.5, e.OnTest ? 0.5 : null, e.ReturnWeights ? e.Weights : null)));
+        averager.Tell(new RegisterMember(index, Self, TracerWeights.Layout(population).Fingerprint));
+    }
+
+    public static Props Props(int index, int population, int testSamples, IActorRef averager, IActorRef observer) =>
+        Akka.Actor.Props.Create(() => new ScriptedMember(index, population, testSamples, averager, observer));
+}
+
+/// <summary>A Mix as one scripted member received it.</summary>
+public sealed record MixReceived(int Member, Mix Mix) : INoSerializationVerificationNeeded;

@@ -1,0 +1,27 @@
+using Akka.Actor;
+using Akka.Configuration;
+using PapaActors.Actors;
+using PapaActors.Actors.Configuration;
+
+namespace PapaActors.Testing;
+
+/// <summary>
+/// ActorSystem configuration for schedule tests: a run configuration (the reference defaults plus your
+/// overrides), every message serialized as it would be between nodes, and virtual time
+/// (Akka.TestKit.TestScheduler), so round timeouts fire only when the test advances the clock.
+/// </summary>
+public static class PapaTestKitConfig
+{
+    public static Config For(params string[] overrides) => For(PapaConfig.Load(null, overrides));
+
+    public static Config For(Config runConfig) => PapaActorSystem.BuildConfig(runConfig, ConfigurationFactory.ParseString(
+        """
+        akka.actor.serialize-messages = on
+        akka.scheduler.implementation = "Akka.TestKit.TestScheduler, Akka.TestKit"
+        akka.loggers = ["Akka.TestKit.TestEventListener, Akka.TestKit"]
+        akka.loglevel = WARNING
+        """));
+
+    /// <summary>The run settings an ActorSystem was configured with.</summary>
+    public static PapaSettings Settings(ActorSystem system) => PapaSettings.FromConfig(system.Settings.Config);
+}
