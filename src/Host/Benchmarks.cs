@@ -1,11 +1,17 @@
 using System.Diagnostics;
+using Akka.Actor;
+using Akka.Configuration;
 using PapaActors.Actors;
+using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Models;
 using PapaActors.Models.Data;
+using PapaActors.Models.Nets;
 using PapaActors.Models.Training;
+using PapaActors.Models.Weights;
+using PapaActors.Actors.Transfer;
 using Spectre.Console;
 using static TorchSharp.torch;
 
@@ -63,4 +69,115 @@ internal static class Benchmarks
         AnsiConsole.Write(table);
         return ExitCodes.Success;
     }
+
+    /// <summary>
+    /// Weight transfer over loopback: a resnet20 and a vgg11 snapshot (CIFAR shapes, full width) sent as
+    /// <see cref="Mix"/> messages from one ActorSystem to another, one after the other; each includes
+    /// serialization, chunking, sending, reassembly, checksum and deserialization, and the receiver's ack.
+    /// </summary>
+    public static async Task<int> TransferAsync(IReadOnlyList<string> overrides, int repeats)
+    {
+        NLogSetup.Configure(null, verbose: false);
+        TorchRuntime.Configure(Environment.ProcessorCount);
+        // The cluster transport settings (frame and buffer sizes), as plain remoting between two systems.
+        var remote = ConfigurationFactory.ParseString("akka.actor.provider = remote")
+            .WithFallback(ClusterNodes.NodeConfig(PapaConfig.Load(null, overrides), ClusterNodes.MemberRole, "127.0.0.1", 0, []));
+        using var sender = ActorSystem.Create("sender", remote);
+        using var receiver = ActorSystem.Create("receiver", remote);
+        var echoAddress = ((ExtendedActorSystem)receiver).Provider.DefaultAddress;
+        receiver.ActorOf(Props.Create(() => new Echo()), "echo");
+        var echo = await sender.ActorSelection(new RootActorPath(echoAddress) / "user" / "echo").ResolveOne(TimeSpan.FromSeconds(10));
+
+        var table = new Table().AddColumn("snapshot").AddColumn(new TableColumn("size").RightAligned()).AddColumn(new TableColumn("MB/s").RightAligned())
+            .AddColumn(new TableColumn("ms per transfer").RightAligned()).AddColumn("chunks");
+        foreach (var name in new[] { "resnet20", "vgg11" })
+        {
+            WeightSnapshot snapshot;
+            using (var model = ModelZoo.Create(name, new ImageShape(3, 32, 32), 10, 1.0, initSeed: 1))
+                snapshot = new ModelState(model).Capture();
+            var megabytes = snapshot.Values.Length * 4 / 1e6;
+            var chunks = BulkTransport.For(sender).Split(new Mix(0, snapshot, 0, null)).Count;
+            await TransferAll(sender, echo, snapshot, 2); // warm-up
+            var clock = Stopwatch.StartNew();
+            await TransferAll(sender, echo, snapshot, repeats);
+            var seconds = clock.Elapsed.TotalSeconds;
+            table.AddRow(name, $"{megabytes:0.0} MB", $"{megabytes * repeats / seconds:0}", $"{seconds * 1000 / repeats:0.0}", $"{chunks} x {BulkTransport.For(sender).ChunkBytes / 1024} KiB");
+        }
+        AnsiConsole.Write(table);
+        return ExitCodes.Success;
+    }
+
+    private static Task TransferAll(ActorSystem system, IActorRef echo, WeightSnapshot snapshot, int repeats)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        system.ActorOf(Props.Create(() => new Driver(echo, snapshot, repeats, done)));
+        return done.Task;
+    }
+
+    /// <summary>Sends one snapshot at a time and the next when the previous is acknowledged.</summary>
+    private sealed class Driver : ReceiveActor
+    {
+        public Driver(IActorRef echo, WeightSnapshot snapshot, int repeats, TaskCompletionSource done)
+        {
+            var sent = 0;
+            void Next() => BulkTransport.For(Context.System).Send(echo, new Mix(sent++, snapshot, 0, null), Self);
+            Receive<Akka.Actor.Status.Success>(_ =>
+            {
+                if (sent == repeats)
+                {
+                    done.TrySetResult();
+                    Context.Stop(Self);
+                }
+                else
+                {
+                    Next();
+                }
+            });
+            Next();
+        }
+    }
+
+    private sealed class Echo : BulkReceivingActor
+    {
+        public Echo() => Receive<Mix>(m => Sender.Tell(new Akka.Actor.Status.Success(m.Round)));
+    }
+
+    /// <summary>
+    /// The cost of running PAPA (a push every 10 steps) across a cluster: the same run in one ActorSystem and
+    /// across three ActorSystems on loopback (an averager node, two member nodes); training seconds of both.
+    /// </summary>
+    public static async Task<int> ClusterOverheadAsync(string? configFile, IReadOnlyList<string> overrides)
+    {
+        var config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, ["epochs=1", "train-limit=12000", .. overrides]);
+        var settings = PapaSettings.FromConfig(config);
+        NLogSetup.Configure(null, verbose: false);
+        TorchRuntime.Configure(settings.TorchThreads > 0 ? settings.TorchThreads : TorchRuntime.ThreadsPerProcess(settings.Population));
+        using var data = DataLoading.Load(settings.Dataset);
+        var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-{Guid.NewGuid():N}");
+
+        RunResults local;
+        using (var system = PapaActorSystem.Create("bench", config))
+            local = Completed(await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, Path.Combine(folder, "local")));
+        var half = settings.Population / 2;
+        IReadOnlyList<IReadOnlyList<int>> groups = [Enumerable.Range(0, half).ToList(), Enumerable.Range(half, settings.Population - half).ToList()];
+        var (outcome, _) = await ClusterNodes.RunInProcessAsync(config, data, Path.Combine(folder, "cluster"), groups, TimeSpan.FromHours(1));
+        var clustered = Completed(outcome);
+        Directory.Delete(folder, recursive: true);
+
+        var rounds = SchedulePlanRounds(settings, data);
+        var table = new Table().AddColumn("run").AddColumn(new TableColumn("training s").RightAligned()).AddColumn(new TableColumn("samples/s").RightAligned());
+        table.AddRow("one ActorSystem", $"{local.TrainingSeconds:0.00}", $"{local.TrainingSamples / local.TrainingSeconds:0}");
+        table.AddRow("cluster: averager + 2 member nodes", $"{clustered.TrainingSeconds:0.00}", $"{clustered.TrainingSamples / clustered.TrainingSeconds:0}");
+        table.AddRow("[bold]ratio cluster / local[/]", $"[bold]{clustered.TrainingSeconds / local.TrainingSeconds:0.000}[/]",
+            $"{(clustered.TrainingSeconds - local.TrainingSeconds) * 1000 / rounds:0.0} ms per round ({rounds} rounds)");
+        AnsiConsole.MarkupLineInterpolated($"{settings.Method.Name()}: {settings.Population} x {settings.Training.Model}, push every {settings.Mixing.EmaEverySteps} steps");
+        AnsiConsole.Write(table);
+        return ExitCodes.Success;
+    }
+
+    private static int SchedulePlanRounds(PapaSettings settings, DataSplits data) =>
+        Actors.Schedule.SchedulePlan.For(settings, MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize)).Rounds.Count;
+
+    private static RunResults Completed(IRunEvent outcome) =>
+        outcome is RunCompleted completed ? completed.Results : throw new InvalidOperationException(((RunFailed)outcome).Reason);
 }

@@ -33,6 +33,12 @@ internal static class LocalRun
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
         var result = await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder, reporter);
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        return Report(result, folder);
+    }
+
+    /// <summary>Prints the outcome of a run (table and plots, or the failure) and returns the exit code.</summary>
+    public static int Report(IRunEvent result, string folder)
+    {
         switch (result)
         {
             case RunCompleted completed:

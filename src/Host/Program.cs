@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Schedule;
 using PapaActors.Models.Data;
@@ -37,7 +38,15 @@ public static class Program
         };
         throughput.SetAction(parse => Guard(() => Benchmarks.ThroughputAsync(
             parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(stepsOption))));
-        var bench = new Command("bench", "Measure and print figures") { throughput };
+        var repeatsOption = new Option<int>("--repeats") { Description = "Transfers per snapshot", DefaultValueFactory = _ => 20 };
+        var transfer = new Command("transfer", "Weight transfer throughput between two ActorSystems over loopback (resnet20, vgg11)") { setOption, repeatsOption };
+        transfer.SetAction(parse => Guard(() => Benchmarks.TransferAsync(parse.GetValue(setOption) ?? [], parse.GetValue(repeatsOption))));
+        var clusterOverhead = new Command("cluster", "Training time of the same run in one ActorSystem and as a 3-node cluster on loopback")
+        {
+            configOption, setOption,
+        };
+        clusterOverhead.SetAction(parse => Guard(() => Benchmarks.ClusterOverheadAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [])));
+        var bench = new Command("bench", "Measure and print figures") { throughput, transfer, clusterOverhead };
 
         var folderArgument = new Argument<string>("RUN_DIR") { Description = "A run folder written by `papa run` (config.conf and schedule.jsonl)" };
         var timeoutOption = new Option<TimeSpan>("--timeout") { Description = "Give up after this long", DefaultValueFactory = _ => TimeSpan.FromMinutes(5) };
@@ -47,11 +56,52 @@ public static class Program
         };
         replay.SetAction(parse => Guard(() => Replay.ExecuteAsync(parse.GetValue(folderArgument)!, parse.GetValue(timeoutOption))));
 
+        var roleOption = new Option<string>("--role")
+        {
+            Description = "averager: runs the Averager, the journal and the run folder; member: runs the members given by --members",
+            Required = true,
+        };
+        roleOption.AcceptOnlyFromAmong(ClusterNodes.AveragerRole, ClusterNodes.MemberRole);
+        var hostOption = new Option<string>("--hostname") { Description = "Address this node listens on", DefaultValueFactory = _ => "127.0.0.1" };
+        var portOption = new Option<int>("--port") { Description = "Port this node listens on (0: any free port)", DefaultValueFactory = _ => 0 };
+        var seedOption = new Option<string[]>("--seed-node")
+        {
+            Description = "Address of the averager node, akka.tcp://papa@HOST:PORT (members need it; an averager without one seeds itself)",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var membersOption = new Option<int[]>("--members") { Description = "Member indices to run on this node, e.g. 0,1", CustomParser = ParseIndices };
+        var devicesOption = new Option<string[]?>("--devices") { Description = "Devices of this node's members (round-robin), e.g. cpu or cuda:0,cuda:1; default papa.devices", CustomParser = ParseList };
+        var node = new Command("node", "Run one node of a cluster run: `--role averager` once, `--role member` on every machine with members")
+        {
+            roleOption, hostOption, portOption, seedOption, membersOption, devicesOption, configOption, setOption, outOption, verboseOption,
+        };
+        node.SetAction(parse => Guard(() => parse.GetValue(roleOption) == ClusterNodes.AveragerRole
+            ? ClusterNode.AveragerAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(outOption),
+                parse.GetValue(hostOption)!, parse.GetValue(portOption), parse.GetValue(seedOption) ?? [], parse.GetValue(verboseOption))
+            : ClusterNode.MemberAsync(parse.GetValue(setOption) ?? [], parse.GetValue(configOption), parse.GetValue(hostOption)!, parse.GetValue(portOption),
+                parse.GetValue(seedOption) ?? [], parse.GetValue(membersOption) ?? [], parse.GetValue(devicesOption), parse.GetValue(verboseOption))));
+
         var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
         {
-            run, replay, bench,
+            run, node, replay, bench,
         };
         return root.Parse(args).Invoke();
+    }
+
+    private static string[] ParseList(System.CommandLine.Parsing.ArgumentResult result) =>
+        result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
+
+    private static int[] ParseIndices(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var indices = new List<int>();
+        foreach (var item in ParseList(result))
+        {
+            if (int.TryParse(item, out var index) && index >= 0)
+                indices.Add(index);
+            else
+                result.AddError($"--members: '{item}' is not a member index (0, 1, ...)");
+        }
+        return indices.ToArray();
     }
 
     /// <summary>Turns bad input into a one-line error and exit code 2, a failed run into exit code 1.</summary>

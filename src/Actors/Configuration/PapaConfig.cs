@@ -21,6 +21,9 @@ public static class PapaConfig
     /// <summary>Akka settings shared by every ActorSystem of the project (hocon/akka.conf, embedded).</summary>
     public static Config AkkaDefaults { get; } = ConfigurationFactory.ParseString(ReadResource("PapaActors.akka.conf"));
 
+    /// <summary>Akka.Cluster settings of cluster nodes (hocon/cluster.conf, embedded).</summary>
+    public static Config ClusterDefaults { get; } = ConfigurationFactory.ParseString(ReadResource("PapaActors.cluster.conf"));
+
     public static Config Load(string? file, IEnumerable<string> overrides)
     {
         var user = ConfigurationFactory.Empty;

@@ -59,6 +59,16 @@ public sealed record EvaluateWeights(int RequestId, WeightSnapshot Weights, bool
 
 public sealed record WeightsEvaluated(int RequestId, double HeldOutAccuracy, double? TestAccuracy, WeightSnapshot? Weights) : IPapaMessage;
 
+/// <summary>The run is over (completed or failed): members stop, and member nodes shut down when theirs have.</summary>
+public sealed record RunEnded(bool Completed, string Summary) : IPapaMessage;
+
+// ---- Cluster: a member node asks the Averager's node for the run configuration before it builds members.
+
+public sealed record RequestRunConfig(string Node) : IPapaMessage;
+
+/// <summary>The resolved `papa` section of the run, as HOCON text (see PapaConfig.Render).</summary>
+public sealed record RunConfigText(string Hocon) : IPapaMessage;
+
 // ---- Failures.
 
 /// <summary>A member's own supervisor reports why it stopped; the averager ends the run naming it.</summary>

@@ -112,10 +112,11 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _log.Info("member {0} registered from {1} ({2}/{3})", index, member.Path, _members.Count(m => m is not null), Population);
         if (_members.All(m => m is not null))
         {
-            _listener.Tell(new RunStarted(_settings, _plan, _members.Select(m => m!.Path.ToString()).ToList()));
             _trainingClock.Start();
             Become(Training);
             StartRound(0);
+            // After the round's timer is set: whoever waits for this event may then move virtual time.
+            _listener.Tell(new RunStarted(_settings, _plan, _members.Select(m => m!.Path.ToString()).ToList()));
         }
     }
 
@@ -133,7 +134,15 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
 
     private void ReceiveFailures()
     {
-        Receive<MemberFailed>(f => Fail($"member {f.Member} failed: {f.Reason}"));
+        Receive<MemberFailed>(f =>
+        {
+            // A member refused at registration (say, a duplicate index on another node) must not end the run.
+            var slot = f.Member >= 0 && f.Member < Population ? _members[f.Member] : null;
+            if (slot is null || slot.Equals(Sender))
+                Fail($"member {f.Member} failed: {f.Reason}");
+            else
+                _log.Warning("ignoring a failure report for member {0} from {1}, which is not that member", f.Member, Sender.Path);
+        });
         Receive<Terminated>(t =>
         {
             var index = Array.FindIndex(_members, m => m is not null && m.Equals(t.ActorRef));
@@ -149,9 +158,9 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Array.Clear(_reports);
         var plan = _plan.Rounds[round];
         var train = new Train(round, plan.Steps, SendSnapshot: plan.Mix is not NoMix, EvaluateHeldOut: plan.EndsEpoch);
+        StartTimeout(round);
         foreach (var member in _members)
             member!.Tell(train);
-        StartTimeout(round);
     }
 
     private void OnTrained(Trained report)
@@ -214,9 +223,9 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _trainingClock.Stop();
         Become(Finishing);
         _round = _plan.Rounds.Count;
+        StartTimeout(_round);
         foreach (var member in _members)
             member!.Tell(new Finish(_round));
-        StartTimeout(_round);
     }
 
     private void OnFinal(MemberFinal final)
@@ -236,7 +245,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _log.Info("run complete: ensemble {0:F4}, average soup {1:F4}, greedy soup {2:F4}",
             results.EnsembleTestAccuracy, results.AverageSoup.TestAccuracy, results.GreedySoup.TestAccuracy);
         _listener.Tell(new RunCompleted(results));
-        Become(Stopped);
+        EndRun(new RunEnded(Completed: true, $"average soup {results.AverageSoup.TestAccuracy:P2}, greedy soup {results.GreedySoup.TestAccuracy:P2}"));
     }
 
     private void StartTimeout(int round)
@@ -253,6 +262,13 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _log.Error("run failed: {0}", reason);
         Timers.CancelAll();
         _listener.Tell(new RunFailed(reason));
+        EndRun(new RunEnded(Completed: false, reason));
+    }
+
+    private void EndRun(RunEnded ended)
+    {
+        foreach (var member in _members.OfType<IActorRef>())
+            member.Tell(ended);
         Become(Stopped);
     }
 

@@ -33,7 +33,12 @@ public sealed class MemberActor : BulkReceivingActor
         _averager = averager;
 
         Receive<MemberAccepted>(_ => _log.Info("member {0} registered with the averager", _index));
-        Receive<MemberRejected>(m => throw new InvalidOperationException($"registration refused: {m.Reason}"));
+        Receive<MemberRejected>(m => throw new RegistrationRefusedException(m.Index, m.Reason));
+        Receive<RunEnded>(e =>
+        {
+            Context.Parent.Tell(e);
+            Context.Stop(Self);
+        });
         Receive<Train>(OnTrain);
         Receive<Mix>(m => Model.Mix(m.Weights, m.Keep, recomputeBatchNorm: false, resetOptimizer: false));
         Receive<Finish>(_ => OnFinish());
@@ -102,6 +107,13 @@ public sealed class MemberActor : BulkReceivingActor
     {
         var cause = e is ActorInitializationException { InnerException: { } inner } ? inner : e;
         _log.Error(cause, "member {0} failed", _index);
-        _averager.Tell(new MemberFailed(_index, $"{cause.GetType().Name}: {cause.Message}"));
+        if (cause is not RegistrationRefusedException)
+            _averager.Tell(new MemberFailed(_index, $"{cause.GetType().Name}: {cause.Message}"));
     }
+}
+
+/// <summary>The Averager refused this member (index out of range or taken, other weight layout).</summary>
+public sealed class RegistrationRefusedException(int index, string reason) : Exception($"member {index} was refused by the averager: {reason}")
+{
+    public int Index { get; } = index;
 }

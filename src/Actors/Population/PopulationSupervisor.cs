@@ -21,6 +21,8 @@ public sealed class PopulationSupervisor : ReceiveActor
             var device = settings.Devices[i % settings.Devices.Count];
             Context.ActorOf(MemberActor.Props(i, settings.Training, data, device, averager), $"member-{i}");
         }
+        Receive<Messages.RunEnded>(_ => { }); // members pass it up as they stop; the host ends the local run
+
     }
 
     public static Props Props(PapaSettings settings, DataSplits data, IActorRef listener) =>

@@ -31,6 +31,9 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         [typeof(EvaluateWeights)] = "evaluate",
         [typeof(WeightsEvaluated)] = "evaluated",
         [typeof(MemberFailed)] = "failed",
+        [typeof(RunEnded)] = "ended",
+        [typeof(RequestRunConfig)] = "config?",
+        [typeof(RunConfigText)] = "config",
         [typeof(MessageChunk)] = "chunk",
     };
 
@@ -45,7 +48,8 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
 
     public override byte[] ToBinary(object obj)
     {
-        using var stream = new MemoryStream();
+        // Sized up front: growing a MemoryStream to tens of MB copies the weights several times over.
+        using var stream = new MemoryStream(EstimatedSize(obj));
         using (var w = new BinaryWriter(stream))
         {
             switch (obj)
@@ -73,6 +77,9 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                     break;
                 case WeightsEvaluated m: w.Write(m.RequestId); w.Write(m.HeldOutAccuracy); WriteOptional(w, m.TestAccuracy); WriteOptionalSnapshot(w, m.Weights); break;
                 case MemberFailed m: w.Write(m.Member); w.Write(m.Reason); break;
+                case RunEnded m: w.Write(m.Completed); w.Write(m.Summary); break;
+                case RequestRunConfig m: w.Write(m.Node); break;
+                case RunConfigText m: w.Write(m.Hocon); break;
                 case MessageChunk m:
                     w.Write(m.TransferId); w.Write(m.Index); w.Write(m.Count); w.Write(m.TotalBytes); w.Write(m.Checksum);
                     w.Write(m.SerializerId); w.Write(m.Manifest); w.Write(m.Data.Length); w.Write(m.Data);
@@ -104,6 +111,9 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 "evaluate" => new EvaluateWeights(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean()),
                 "evaluated" => new WeightsEvaluated(r.ReadInt32(), r.ReadDouble(), ReadOptional(r), ReadOptionalSnapshot(r)),
                 "failed" => new MemberFailed(r.ReadInt32(), r.ReadString()),
+                "ended" => new RunEnded(r.ReadBoolean(), r.ReadString()),
+                "config?" => new RequestRunConfig(r.ReadString()),
+                "config" => new RunConfigText(r.ReadString()),
                 "chunk" => new MessageChunk(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadUInt32(),
                     r.ReadInt32(), r.ReadString(), r.ReadBytes(r.ReadInt32())),
                 _ => throw new SerializationException($"unknown PapaSerializer manifest '{manifest}'"),
@@ -116,6 +126,21 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         {
             throw new SerializationException($"corrupt '{manifest}' message ({bytes.Length} bytes): {e.Message}", e);
         }
+    }
+
+    private static int EstimatedSize(object message)
+    {
+        static int Of(WeightSnapshot? s) => s is null ? 0 : 4 * s.Values.Length + 64 * s.Layout.Entries.Count;
+        return 256 + message switch
+        {
+            Trained m => Of(m.Snapshot),
+            Mix m => Of(m.Weights),
+            MemberFinal m => Of(m.Weights) + 4 * m.TestLogits.Length,
+            EvaluateWeights m => Of(m.Weights),
+            WeightsEvaluated m => Of(m.Weights),
+            MessageChunk m => m.Data.Length + m.Manifest.Length,
+            _ => 0,
+        };
     }
 
     private static void WriteRef(BinaryWriter w, IActorRef actor) => w.Write(Akka.Serialization.Serialization.SerializedActorPath(actor));

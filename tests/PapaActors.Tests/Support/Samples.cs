@@ -33,6 +33,9 @@ public static class Samples
         new WeightsEvaluated(7, 0.88, null, Snapshot(7)),
         new WeightsEvaluated(8, 0.88, 0.87, null),
         new MemberFailed(2, "ArgumentException: device 'cuda:0' asked for"),
+        new RunEnded(Completed: true, "average soup 91.48%"),
+        new RequestRunConfig("akka.tcp://papa@10.0.0.2:4055"),
+        new RunConfigText("papa.method = \"papa\"\npapa.population = \"4\"\n"),
         new MessageChunk(99, 1, 3, 1_000_000, 0xDEADBEEF, 7101, "trained", [1, 2, 3]),
     ];
 

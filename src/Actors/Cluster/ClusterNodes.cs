@@ -1,0 +1,101 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.Singleton;
+using Akka.Configuration;
+using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Messages;
+using PapaActors.Actors.Population;
+using PapaActors.Actors.Schedule;
+using PapaActors.Models.Data;
+
+namespace PapaActors.Actors.Cluster;
+
+/// <summary>Starting the two roles of a cluster run on an ActorSystem; used by `papa node` and the tests.</summary>
+public static class ClusterNodes
+{
+    public const string SystemName = "papa";
+    public const string AveragerRole = "averager";
+    public const string MemberRole = "member";
+    private const string ManagerName = "averager";
+
+    /// <summary>Node settings (role, address, seed nodes) over the run's config over hocon/cluster.conf and hocon/akka.conf.</summary>
+    public static Config NodeConfig(Config runConfig, string role, string hostname, int port, IReadOnlyList<string> seedNodes)
+    {
+        var node = ConfigurationFactory.ParseString($"""
+            akka.cluster.roles = ["{role}"]
+            akka.remote.dot-netty.tcp.hostname = "{hostname}"
+            akka.remote.dot-netty.tcp.port = {port}
+            akka.cluster.seed-nodes = [{string.Join(", ", seedNodes.Select(s => $"\"{s}\""))}]
+            """);
+        return node.WithFallback(runConfig).WithFallback(PapaConfig.ClusterDefaults).WithFallback(PapaConfig.AkkaDefaults);
+    }
+
+    /// <summary>
+    /// Runs the coordinator singleton (Averager and recorder) on the averager role; completes when the run ends.
+    /// The averager node loads the dataset too: the schedule needs the steps per epoch, the ensemble the test labels.
+    /// </summary>
+    public static Task<IRunEvent> StartAverager(ActorSystem system, PapaSettings settings, string resolvedConfig, DataSplits data,
+        string folder, IActorRef? observer = null)
+    {
+        var plan = SchedulePlan.For(settings, MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize));
+        var outcome = new TaskCompletionSource<IRunEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var completion = system.ActorOf(RunCompletion.Props(outcome, observer), "run-completion");
+        system.ActorOf(ClusterSingletonManager.Props(
+            RunCoordinator.Props(settings, resolvedConfig, plan, data.Test.LabelArray(), folder, completion),
+            PoisonPill.Instance,
+            ClusterSingletonManagerSettings.Create(system).WithRole(AveragerRole)), ManagerName);
+        return outcome.Task;
+    }
+
+    /// <summary>Runs the given member indices on this node; completes when they have all stopped.</summary>
+    public static Task<MemberNodeFinished> StartMembers(ActorSystem system, IReadOnlyList<int> indices, IReadOnlyList<string>? devices)
+    {
+        var finished = new TaskCompletionSource<MemberNodeFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{ManagerName}",
+            ClusterSingletonProxySettings.Create(system).WithRole(AveragerRole)), "averager-proxy");
+        var observer = system.ActorOf(Props.Create(() => new Completion<MemberNodeFinished>(finished)), "node-completion");
+        system.ActorOf(MemberNode.Props(indices, devices, proxy, observer), "members");
+        return finished.Task;
+    }
+
+    /// <summary>
+    /// A whole cluster run inside this process, on 127.0.0.1 with random ports: an averager node and one member
+    /// node per group of member indices, each its own ActorSystem talking over Akka.Remote (for tests and
+    /// benchmarks; <paramref name="extra"/> is added to every node's settings).
+    /// </summary>
+    public static async Task<(IRunEvent Outcome, IReadOnlyList<MemberNodeFinished> Nodes)> RunInProcessAsync(
+        Config runConfig, DataSplits data, string folder, IReadOnlyList<IReadOnlyList<int>> groups, TimeSpan timeout, Config? extra = null)
+    {
+        var settings = PapaSettings.FromConfig(runConfig);
+        var systems = new List<ActorSystem>();
+        ActorSystem Node(string role)
+        {
+            var system = ActorSystem.Create(SystemName, (extra ?? ConfigurationFactory.Empty).WithFallback(NodeConfig(runConfig, role, "127.0.0.1", 0, [])));
+            systems.Add(system);
+            return system;
+        }
+        try
+        {
+            var averager = Node(AveragerRole);
+            var address = Akka.Cluster.Cluster.Get(averager).SelfAddress;
+            Akka.Cluster.Cluster.Get(averager).Join(address);
+            var outcome = StartAverager(averager, settings, PapaConfig.Render(runConfig), data, folder);
+            var nodes = groups.Select(indices =>
+            {
+                var node = Node(MemberRole);
+                Akka.Cluster.Cluster.Get(node).Join(address);
+                return StartMembers(node, indices, devices: null);
+            }).ToList();
+            var result = await outcome.WaitAsync(timeout);
+            return (result, await Task.WhenAll(nodes).WaitAsync(timeout));
+        }
+        finally
+        {
+            await Task.WhenAll(systems.Select(s => s.Terminate()));
+        }
+    }
+
+    private sealed class Completion<T> : ReceiveActor
+    {
+        public Completion(TaskCompletionSource<T> done) => Receive<T>(m => done.TrySetResult(m));
+    }
+}

@@ -1,0 +1,115 @@
+using Akka.Actor;
+using Akka.Configuration;
+using PapaActors.Actors;
+using PapaActors.Actors.Cluster;
+using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Messages;
+using PapaActors.Actors.Population;
+using PapaActors.Models;
+using PapaActors.Models.Data;
+using PapaActors.Tests.Support;
+using ClusterExtension = Akka.Cluster.Cluster;
+
+namespace PapaActors.Tests.Actors;
+
+/// <summary>
+/// Three ActorSystems in this process on 127.0.0.1 (random ports) joined into a real Akka.Cluster: the
+/// averager node and two member nodes of two members each, every message serialized and sent over
+/// Akka.Remote. The same config run locally in one ActorSystem must give bit-identical weights.
+/// </summary>
+public sealed class ClusterTests : IDisposable
+{
+    private static readonly Config SerializeEverything = ConfigurationFactory.ParseString("akka.actor.serialize-messages = on\nakka.loglevel = WARNING\nakka.loggers = [\"Akka.Event.DefaultLogger\"]");
+    private readonly List<ActorSystem> _systems = [];
+    private readonly TempFolder _folder = new();
+
+    public void Dispose()
+    {
+        Task.WhenAll(_systems.Select(s => s.Terminate())).Wait(TimeSpan.FromSeconds(30));
+        _folder.Dispose();
+    }
+
+    private ActorSystem Node(Config runConfig, string role, string name)
+    {
+        var system = ActorSystem.Create(ClusterNodes.SystemName, SerializeEverything.WithFallback(ClusterNodes.NodeConfig(runConfig, role, "127.0.0.1", 0, [])));
+        _systems.Add(system);
+        return system;
+    }
+
+    private async Task<RunResults> RunLocally(Config config, PapaSettings settings, DataSplits data)
+    {
+        var system = ActorSystem.Create("local", SerializeEverything.WithFallback(PapaActorSystem.BuildConfig(config)));
+        _systems.Add(system);
+        var outcome = await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, _folder.File("local"));
+        return Assert.IsType<RunCompleted>(outcome).Results;
+    }
+
+    [Theory]
+    [InlineData("method=papa", "transfer.chunk-bytes=512KiB")]
+    [InlineData("method=papa-2", "transfer.chunk-bytes=4KiB")] // weights cross in many chunks
+    public async Task AClusteredRunIsBitIdenticalToTheLocalRun(string method, string chunks)
+    {
+        TorchRuntime.Configure(1);
+        var config = TestSettings.TinyConfig(method, chunks, "population=4", "every-epochs=0.5", "ema-every-steps=3");
+        var settings = PapaSettings.FromConfig(config);
+        using var data = DatasetLoader.Load(settings.Dataset);
+
+        var local = await RunLocally(config, settings, data);
+        var (outcome, nodes) = await ClusterNodes.RunInProcessAsync(config, data, _folder.File("cluster"), [[0, 1], [2, 3]], TimeSpan.FromMinutes(3), SerializeEverything);
+        var clustered = Assert.IsType<RunCompleted>(outcome).Results;
+
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(local.Members[i].Weights.Values, clustered.Members[i].Weights.Values);
+            Assert.Equal(local.Members[i].TestAccuracy, clustered.Members[i].TestAccuracy);
+        }
+        Assert.Equal(local.AverageSoup.Weights.Values, clustered.AverageSoup.Weights.Values);
+        Assert.Equal(local.GreedySoup.Weights.Values, clustered.GreedySoup.Weights.Values);
+        Assert.Equal(local.GreedySoup.MembersUsed, clustered.GreedySoup.MembersUsed);
+        Assert.Equal(local.EnsembleTestAccuracy, clustered.EnsembleTestAccuracy);
+        Assert.All(nodes, n => Assert.True(n.Completed, string.Join("; ", n.Failures)));
+        Assert.Equal(File.ReadAllText(_folder.File("local/schedule.jsonl")), File.ReadAllText(_folder.File("cluster/schedule.jsonl")));
+    }
+
+    [Fact]
+    public async Task AMemberIndexRegisteredTwiceIsRefusedWhileTheRunGoesOnAndLateNodesAreFine()
+    {
+        TorchRuntime.Configure(1);
+        var config = TestSettings.TinyConfig("population=4", "epochs=3");
+        var settings = PapaSettings.FromConfig(config);
+        using var data = DatasetLoader.Load(settings.Dataset);
+        var averagerNode = Node(config, ClusterNodes.AveragerRole, "averager");
+        var address = ClusterExtension.Get(averagerNode).SelfAddress;
+        ClusterExtension.Get(averagerNode).Join(address);
+        var started = new TaskCompletionSource();
+        var observer = averagerNode.ActorOf(Props.Create(() => new OnRunStarted(started)));
+        var outcome = ClusterNodes.StartAverager(averagerNode, settings, PapaConfig.Render(config), data, _folder.File("run"), observer);
+
+        Task<MemberNodeFinished> StartNode(params int[] indices)
+        {
+            var node = Node(config, ClusterNodes.MemberRole, "member");
+            ClusterExtension.Get(node).Join(address);
+            return ClusterNodes.StartMembers(node, indices, devices: null);
+        }
+        var first = StartNode(0, 1);
+        await Task.Delay(TimeSpan.FromSeconds(2)); // the second node joins late: the Averager waits
+        var second = StartNode(2, 3);
+        await started.Task.WaitAsync(TimeSpan.FromMinutes(1));
+        var duplicate = await StartNode(1).WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.False(duplicate.Completed);
+        Assert.Contains(duplicate.Failures, f => f.Contains("member 1 was refused by the averager: member index 1 is already registered by"));
+        Assert.IsType<RunCompleted>(await outcome.WaitAsync(TimeSpan.FromMinutes(3)));
+        Assert.True((await first).Completed);
+        Assert.True((await second).Completed);
+    }
+
+    private sealed class OnRunStarted : ReceiveActor
+    {
+        public OnRunStarted(TaskCompletionSource started)
+        {
+            Receive<RunStarted>(_ => started.TrySetResult());
+            ReceiveAny(_ => { });
+        }
+    }
+}
