@@ -66,5 +66,12 @@ public static class ModelZoo
         target.copy_(values.mul_(width).sub_(offset));
     }
 
-    internal static int Scaled(int channels, double width) => Math.Max(1, (int)Math.Round(channels * width));
+    /// <summary>
+    /// The channel count of a layer at <paramref name="width"/>, rounded up to a multiple of 16: the oneDNN 3.7.1 inside
+    /// libtorch-cpu 2.10 computes wrong (often NaN) convolution input gradients when the output channels do not
+    /// fill its 16-wide (AVX-512) or 8-wide (AVX2) channel blocks.
+    /// </summary>
+    internal static int Scaled(int channels, double width) => ChannelBlock * Math.Max(1, (int)Math.Ceiling(channels * width / ChannelBlock));
+
+    internal const int ChannelBlock = 16;
 }

@@ -48,10 +48,10 @@ public sealed class ResNet : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        var hidden = functional.relu(bn1.forward(conv1.forward(input)));
+        var hidden = functional.relu(bn1.call(conv1.call(input)));
         foreach (var stage in stages)
-            hidden = stage.forward(hidden);
-        return linear.forward(functional.adaptive_avg_pool2d(hidden, 1).flatten(1));
+            hidden = stage.call(hidden);
+        return linear.call(functional.adaptive_avg_pool2d(hidden, 1).flatten(1));
     }
 
     private sealed class BasicBlock : Module<Tensor, Tensor>
@@ -76,9 +76,10 @@ public sealed class ResNet : Module<Tensor, Tensor>
 
         public override Tensor forward(Tensor input)
         {
-            using var hidden = functional.relu(bn1.forward(conv1.forward(input)));
-            using var residual = bn2.forward(conv2.forward(hidden));
-            return functional.relu(residual.add_(shortcut.forward(input), Scalars.One));
+            // No `using` on the intermediates: autograd reads them in backward (the caller's dispose scope frees them).
+            var hidden = functional.relu(bn1.call(conv1.call(input)));
+            var residual = bn2.call(conv2.call(hidden));
+            return functional.relu(residual.add_(shortcut.call(input), Scalars.One));
         }
     }
 }
