@@ -18,4 +18,7 @@ public static class Scalars
 
     /// <summary>A scalar for one call; dispose it (with `using`) after the last call that reads it.</summary>
     public static Scalar Of(double value) => value.ToScalar();
+
+    /// <summary>An integer scalar for one call (keeps integer tensors integer); dispose it after the call.</summary>
+    public static Scalar Of(long value) => value.ToScalar();
 }

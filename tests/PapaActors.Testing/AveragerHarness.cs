@@ -65,7 +65,7 @@ public sealed class AveragerHarness
 
     /// <summary>
     /// Plays one round: every member expects its Train and answers it (loss = <paramref name="loss"/>(member),
-    /// tracer weights when a snapshot is asked for), then every Mix sent is collected in member order.
+    /// tracer weights and statistics when asked for), then every Mix sent is collected in member order.
     /// </summary>
     public RoundOutcome PlayRound(Func<int, double>? loss = null)
     {
@@ -75,7 +75,9 @@ public sealed class AveragerHarness
             var train = trains[i];
             var snapshot = train.SendSnapshot ? TracerWeights.For(i, Population) : null;
             double? heldOut = train.EvaluateHeldOut ? 0.5 + i / 100.0 : null;
-            Averager.Tell(new Trained(i, train.Round, Plan.Rounds[train.Round].EndStep, loss?.Invoke(i) ?? 1.0, 0.1, train.Steps * 8L, 0.01, heldOut, snapshot), Members[i].Ref);
+            var statistics = train.MeasureRepairStatistics ? TracerWeights.Statistics(i, Population) : null;
+            Averager.Tell(new Trained(i, train.Round, Plan.Rounds[train.Round].EndStep, loss?.Invoke(i) ?? 1.0, 0.1, train.Steps * 8L, 0.01,
+                heldOut, snapshot, statistics), Members[i].Ref);
         }
         var completed = Listener.ExpectMsg<RoundCompleted>();
         var mixes = completed.Plan.Mix is NoMix ? [] : Members.Select(m => m.ExpectMsg<Mix>()).ToList();

@@ -23,7 +23,8 @@ public static class MixingMethods
 }
 
 /// <summary>How and when the population is mixed.</summary>
-public sealed record MixingSettings(MixingMethod Method, double Rho, int EmaEverySteps, double EveryEpochs);
+public sealed record MixingSettings(MixingMethod Method, double Rho, int EmaEverySteps, double EveryEpochs, bool LinearLrScaling = false,
+    double MergeStart = 0, double MergeEnd = 1);
 
 /// <summary>A run's whole validated configuration (the `papa` section).</summary>
 public sealed record PapaSettings(
@@ -51,6 +52,7 @@ public sealed record PapaSettings(
         var read = new SettingsReader(ReferenceEquals(config, PapaConfig.Defaults) ? config : config.WithFallback(PapaConfig.Defaults));
         var seed = read.Long("seed", 0);
         var dataset = read.Choice("dataset", DatasetSpec.Names);
+        var repair = new RepairSettings(read.Bool("repair"), read.Int("repair-batches", 1, 10_000), read.Bool("repair-linear"));
         var training = new TrainingSettings(
             Model: read.Choice("model", ModelZoo.Names),
             ModelWidth: read.Double("model-width", 0, 64, minExclusive: true),
@@ -64,10 +66,18 @@ public sealed record PapaSettings(
                 WeightDecay: read.Double("optimizer.weight-decay", 0, 1),
                 Nesterov: read.Bool("optimizer.nesterov"),
                 WarmupEpochs: read.Double("optimizer.warmup-epochs", 0, 100_000)),
-            LabelSmoothing: read.Double("label-smoothing", 0, 1),
+            Variations: new VariationLists(
+                Mixup: read.Numbers("variations.mixup", 0, 100),
+                Cutmix: read.Numbers("variations.cutmix", 0, 100),
+                LabelSmoothing: read.Numbers("variations.label-smoothing", 0, 0.99),
+                RandomErasing: read.Numbers("variations.random-erasing", 0, 1)),
+            Augmentation: BaseAugmentation.Parse(read.Choice("augmentation", BaseAugmentation.Names), dataset, read.Int("crop-padding", 0, 64)),
             EvalBatchSize: read.Int("eval-batch-size", 1, 1 << 20),
             BatchNormResetBatches: read.Int("batchnorm.reset-batches", 0, 100_000),
             SameInit: read.Bool("same-init"),
+            Repair: repair,
+            MixRecomputesBatchNorm: read.Choice("batchnorm.mix", ["average", "reset"]) == "reset",
+            ResetOptimizerOnMix: read.Bool("optimizer.reset-on-mix"),
             Seed: seed);
         if (training.Optimizer.MinLearningRate > training.Optimizer.LearningRate)
             throw new ConfigException($"'papa.optimizer.min-lr' ({training.Optimizer.MinLearningRate}) must not exceed 'papa.optimizer.lr' ({training.Optimizer.LearningRate})");
@@ -83,11 +93,17 @@ public sealed record PapaSettings(
             TestLimit: read.Long("test-limit", 0),
             SyntheticSize: read.Int("synthetic-size", 4, 256));
 
+        var window = read.Numbers("merge-window", 0, 1, count: 2);
+        if (window[0] > window[1])
+            throw new ConfigException($"'papa.merge-window' = [{window[0]}, {window[1]}] is not allowed: the start must not be after the end");
         var mixing = new MixingSettings(
             Method: MixingMethods.Parse(read.Choice("method", MixingMethods.Names)),
             Rho: read.Double("rho", 0, 1),
             EmaEverySteps: read.Int("ema-every-steps", 1),
-            EveryEpochs: read.Double("every-epochs", 0, 100_000, minExclusive: true));
+            EveryEpochs: read.Double("every-epochs", 0, 100_000, minExclusive: true),
+            LinearLrScaling: read.Choice("lr-scaling", ["none", "linear"]) == "linear",
+            MergeStart: window[0],
+            MergeEnd: window[1]);
 
         return new PapaSettings(
             Population: read.Int("population", 1, 4096),

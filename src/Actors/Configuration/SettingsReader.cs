@@ -91,6 +91,15 @@ internal sealed class SettingsReader(Config config)
         return value is { } v && v >= min && v <= max ? v : throw Bad(key, raw, $"a size from {min} to {max} bytes, such as 512KiB");
     }
 
+    public IReadOnlyList<double> Numbers(string key, double min, double max, int? count = null)
+    {
+        var items = List(key, item => double.TryParse(item, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max,
+            $"numbers from {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}");
+        if (count is { } expected && items.Count != expected)
+            throw new ConfigException($"'{PapaConfig.Root}.{key}' needs exactly {expected} numbers, got {items.Count}");
+        return items.Select(i => double.Parse(i, CultureInfo.InvariantCulture)).ToList();
+    }
+
     public IReadOnlyList<string> List(string key, Func<string, bool> valid, string allowed)
     {
         var path = $"{PapaConfig.Root}.{key}";

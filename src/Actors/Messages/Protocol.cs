@@ -1,5 +1,6 @@
 using Akka.Actor;
 using PapaActors.Actors.Schedule;
+using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
 
 namespace PapaActors.Actors.Messages;
@@ -19,8 +20,11 @@ public sealed record MemberRejected(int Index, string Reason) : IPapaMessage;
 
 // ---- The round loop: averager -> members -> averager.
 
-/// <summary>Train the next <paramref name="Steps"/> steps; snapshot and held-out accuracy only when asked.</summary>
-public sealed record Train(int Round, int Steps, bool SendSnapshot, bool EvaluateHeldOut) : IPapaMessage;
+/// <summary>
+/// Train the next <paramref name="Steps"/> steps; snapshot, held-out accuracy and REPAIR statistics (of this
+/// round's calibration batches) only when asked.
+/// </summary>
+public sealed record Train(int Round, int Steps, bool SendSnapshot, bool EvaluateHeldOut, bool MeasureRepairStatistics = false) : IPapaMessage;
 
 public sealed record Trained(
     int Member,
@@ -31,13 +35,15 @@ public sealed record Trained(
     long Samples,
     double Seconds,
     double? HeldOutAccuracy,
-    WeightSnapshot? Snapshot) : IPapaMessage;
+    WeightSnapshot? Snapshot,
+    ActivationStatistics? RepairStatistics = null) : IPapaMessage;
 
 /// <summary>
 /// w &lt;- keep * w + (1 - keep) * weights. PAPA sends the mean with keep = rho, PAPA-all the mean with
-/// keep = 0, PAPA-2 each member's child with keep = 0 (and names its parents).
+/// keep = 0, PAPA-2 each member's child with keep = 0 (and names its parents). With REPAIR on,
+/// <paramref name="RepairTargets"/> are the parents' statistics combined with the same weights.
 /// </summary>
-public sealed record Mix(int Round, WeightSnapshot Weights, double Keep, ParentPair? Parents) : IPapaMessage;
+public sealed record Mix(int Round, WeightSnapshot Weights, double Keep, ParentPair? Parents, ActivationStatistics? RepairTargets = null) : IPapaMessage;
 
 // ---- The end: final snapshots and logits, then soup evaluations on one member.
 

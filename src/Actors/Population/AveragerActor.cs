@@ -5,6 +5,7 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
 using PapaActors.Actors.Transfer;
+using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
 
 namespace PapaActors.Actors.Population;
@@ -157,7 +158,9 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _round = round;
         Array.Clear(_reports);
         var plan = _plan.Rounds[round];
-        var train = new Train(round, plan.Steps, SendSnapshot: plan.Mix is not NoMix, EvaluateHeldOut: plan.EndsEpoch);
+        var mixes = plan.Mix is not NoMix;
+        var train = new Train(round, plan.Steps, SendSnapshot: mixes, EvaluateHeldOut: plan.EndsEpoch,
+            MeasureRepairStatistics: mixes && _settings.Training.Repair.Enabled);
         StartTimeout(round);
         foreach (var member in _members)
             member!.Tell(train);
@@ -186,35 +189,51 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             StartFinishing();
     }
 
+    /// <summary>
+    /// Sends every member its mix. With REPAIR on, each member also gets the parents' statistics combined with
+    /// the shares each member has in its new weights (keep for itself plus (1 - keep)/p each for a push, 1/p
+    /// each for the mean, 1/2 each for a child's parents).
+    /// </summary>
     private void ApplyMix(RoundPlan plan, IReadOnlyList<Trained> reports)
     {
         if (plan.Mix is NoMix)
             return;
         var snapshots = reports.Select(r => r.Snapshot ?? throw new InvalidOperationException($"member {r.Member} sent no snapshot for round {r.Round}")).ToList();
-        var transport = BulkTransport.For(Context.System);
-        switch (plan.Mix)
+        var statistics = _settings.Training.Repair.Enabled
+            ? reports.Select(r => r.RepairStatistics ?? throw new InvalidOperationException($"member {r.Member} sent no REPAIR statistics for round {r.Round}")).ToList()
+            : null;
+        var mean = plan.Mix is PushTowardMean or ReplaceWithMean ? WeightMath.Average(snapshots) : null;
+        var children = new Dictionary<(int, int), WeightSnapshot>();
+        WeightSnapshot Child(ParentPair pair)
         {
-            case PushTowardMean push:
-                var mean = WeightMath.Average(snapshots);
-                for (var j = 0; j < Population; j++)
-                    transport.Send(_members[j]!, new Mix(plan.Round, mean, push.Keep, null), Self);
-                break;
-            case ReplaceWithMean:
-                var average = WeightMath.Average(snapshots);
-                for (var j = 0; j < Population; j++)
-                    transport.Send(_members[j]!, new Mix(plan.Round, average, 0, null), Self);
-                break;
-            case ReplaceWithChildren children:
-                var made = new Dictionary<(int, int), WeightSnapshot>();
-                for (var j = 0; j < Population; j++)
-                {
-                    var pair = children.Parents[j];
-                    var key = (Math.Min(pair.First, pair.Second), Math.Max(pair.First, pair.Second));
-                    if (!made.TryGetValue(key, out var child))
-                        made[key] = child = WeightMath.Interpolate(snapshots[key.Item1], snapshots[key.Item2], 0.5);
-                    transport.Send(_members[j]!, new Mix(plan.Round, child, 0, pair), Self);
-                }
-                break;
+            var key = (Math.Min(pair.First, pair.Second), Math.Max(pair.First, pair.Second));
+            if (!children.TryGetValue(key, out var child))
+                children[key] = child = WeightMath.Interpolate(snapshots[key.Item1], snapshots[key.Item2], 0.5);
+            return child;
+        }
+
+        var transport = BulkTransport.For(Context.System);
+        for (var j = 0; j < Population; j++)
+        {
+            var shares = new double[Population];
+            var (weights, keep, parents) = plan.Mix switch
+            {
+                PushTowardMean push => (mean!, push.Keep, (ParentPair?)null),
+                ReplaceWithChildren c => (Child(c.Parents[j]), 0.0, c.Parents[j]),
+                _ => (mean!, 0.0, null),
+            };
+            if (parents is { } pair)
+            {
+                shares[pair.First] += 0.5;
+                shares[pair.Second] += 0.5;
+            }
+            else
+            {
+                for (var i = 0; i < Population; i++)
+                    shares[i] = (1 - keep) / Population + (i == j ? keep : 0);
+            }
+            var targets = statistics is null ? null : ActivationStatistics.WeightedSum(statistics, shares);
+            transport.Send(_members[j]!, new Mix(plan.Round, weights, keep, parents, targets), Self);
         }
     }
 

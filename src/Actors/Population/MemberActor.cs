@@ -40,7 +40,7 @@ public sealed class MemberActor : BulkReceivingActor
             Context.Stop(Self);
         });
         Receive<Train>(OnTrain);
-        Receive<Mix>(m => Model.Mix(m.Weights, m.Keep, recomputeBatchNorm: false, resetOptimizer: false));
+        Receive<Mix>(m => Model.Mix(m.Weights, m.Keep, m.RepairTargets, m.Round));
         Receive<Finish>(_ => OnFinish());
         Receive<EvaluateWeights>(OnEvaluateWeights);
         Receive<TransferFailed>(f => throw new InvalidOperationException($"a message from {f.From} was lost: {f.Reason}"));
@@ -85,7 +85,8 @@ public sealed class MemberActor : BulkReceivingActor
         var result = Model.Train(train.Steps);
         double? heldOut = train.EvaluateHeldOut ? Model.Evaluate(DataSplit.HeldOut, keepLogits: false).Accuracy : null;
         var snapshot = train.SendSnapshot ? Model.Capture() : null;
-        Reply(new Trained(_index, train.Round, Model.Step, result.MeanLoss, Model.LearningRate, result.Samples, result.Seconds, heldOut, snapshot));
+        var statistics = train.MeasureRepairStatistics ? Model.MeasureRepairStatistics(train.Round) : null;
+        Reply(new Trained(_index, train.Round, Model.Step, result.MeanLoss, Model.LearningRate, result.Samples, result.Seconds, heldOut, snapshot, statistics));
     }
 
     private void OnFinish()

@@ -108,6 +108,7 @@ public sealed class RunRecorder : ReceiveActor
     {
         var settings = _settings!;
         var accuracies = results.Members.Select(m => m.TestAccuracy).ToList();
+        var variations = settings.Training.Variations.Assign(settings.Population, settings.Seed);
         JsonObject Soup(SoupResult soup) => new()
         {
             ["test_accuracy"] = soup.TestAccuracy,
@@ -123,11 +124,19 @@ public sealed class RunRecorder : ReceiveActor
             ["seed"] = settings.Seed,
             ["model"] = settings.Training.Model,
             ["dataset"] = settings.Dataset.Name,
+            ["repair"] = settings.Training.Repair.Enabled,
             ["members"] = new JsonArray(results.Members.Select(m => (JsonNode)new JsonObject
             {
                 ["member"] = m.Member,
                 ["test_accuracy"] = m.TestAccuracy,
                 ["held_out_accuracy"] = m.HeldOutAccuracy,
+                ["variation"] = new JsonObject
+                {
+                    ["mixup"] = variations[m.Member].Mixup,
+                    ["cutmix"] = variations[m.Member].Cutmix,
+                    ["label_smoothing"] = variations[m.Member].LabelSmoothing,
+                    ["random_erasing"] = variations[m.Member].RandomErasing,
+                },
             }).ToArray()),
             ["mean_member_test_accuracy"] = accuracies.Average(),
             ["min_member_test_accuracy"] = accuracies.Min(),

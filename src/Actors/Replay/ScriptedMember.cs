@@ -15,7 +15,8 @@ public sealed class ScriptedMember : ReceiveActor
         Receive<MemberAccepted>(_ => { });
         Receive<MemberRejected>(r => throw new InvalidOperationException($"scripted member {index} refused: {r.Reason}"));
         Receive<Train>(t => Sender.Tell(new Trained(index, t.Round, 0, 0, 0, t.Steps, 0,
-            t.EvaluateHeldOut ? 0.5 : null, t.SendSnapshot ? TracerWeights.For(index, population) : null)));
+            t.EvaluateHeldOut ? 0.5 : null, t.SendSnapshot ? TracerWeights.For(index, population) : null,
+            t.MeasureRepairStatistics ? TracerWeights.Statistics(index, population) : null)));
         Receive<Mix>(m => observer.Tell(new MixReceived(index, m)));
         Receive<Finish>(_ => Sender.Tell(new MemberFinal(index, TracerWeights.For(index, population), 0.5, 0.5, new float[testSamples * 2])));
         Receive<EvaluateWeights>(e => Sender.Tell(new WeightsEvaluated(e.RequestId, 0.5, e.OnTest ? 0.5 : null, e.ReturnWeights ? e.Weights : null)));

@@ -1,3 +1,4 @@
+using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
 
 namespace PapaActors.Actors.Replay;
@@ -5,7 +6,8 @@ namespace PapaActors.Actors.Replay;
 /// <summary>
 /// Fake weights that make every mix readable: member j's weights are the one-hot vector e_j of length p, so
 /// the weights a member receives in a Mix are, entry by entry, the share each member has in them
-/// (the mean is 1/p everywhere; a PAPA-2 child of a and b is 0.5 at a and b).
+/// (the mean is 1/p everywhere; a PAPA-2 child of a and b is 0.5 at a and b). REPAIR statistics are traced the
+/// same way: member j's are one layer whose means and stds are e_j, so REPAIR targets read as shares too.
 /// </summary>
 public static class TracerWeights
 {
@@ -20,6 +22,17 @@ public static class TracerWeights
         return new WeightSnapshot(Layout(population), values);
     }
 
+    public static ActivationStatistics Statistics(int member, int population)
+    {
+        var values = For(member, population).Values;
+        return new ActivationStatistics([new LayerStatistics(EntryName, values, values)]);
+    }
+
     /// <summary>Each member's share in <paramref name="weights"/>, rounded to 6 decimals (float sums are not exact).</summary>
-    public static IReadOnlyList<double> Shares(WeightSnapshot weights) => weights.Values.Select(v => Math.Round((double)v, 6)).ToList();
+    public static IReadOnlyList<double> Shares(WeightSnapshot weights) => Shares(weights.Values);
+
+    /// <summary>Each member's share in REPAIR targets (their means), rounded the same way.</summary>
+    public static IReadOnlyList<double> Shares(ActivationStatistics targets) => Shares(targets.Layers[0].Mean);
+
+    private static IReadOnlyList<double> Shares(float[] values) => values.Select(v => Math.Round((double)v, 6)).ToList();
 }

@@ -1,5 +1,6 @@
 using PapaActors.Actors.Configuration;
 using PapaActors.Models;
+using PapaActors.Models.Training;
 
 namespace PapaActors.Actors.Schedule;
 
@@ -58,12 +59,19 @@ public sealed record RoundPlan(int Round, long FirstStep, int Steps, int Epoch, 
 /// which makes the spacing irregular at epoch boundaries).</item>
 /// <item>PAPA-all and PAPA-2 mix every round(every-epochs * steps-per-epoch) steps.</item>
 /// <item>Nothing is mixed after the last step: the final population is condensed into soups instead.</item>
+/// <item>Nothing is mixed outside the merge window (a fraction of training, every method).</item>
+/// <item>With linear lr scaling, a PAPA push keeps 1 - (1 - rho) * lr / peak lr, lr being the learning rate
+/// of the step after the push (the reference reads it after its scheduler step).</item>
 /// </list>
 /// </summary>
 public sealed class SchedulePlan
 {
-    public SchedulePlan(MixingSettings mixing, int population, int epochs, long seed, long stepsPerEpoch, int syncEverySteps)
+    private readonly LearningRateSchedule? _learningRates;
+
+    public SchedulePlan(MixingSettings mixing, int population, int epochs, long seed, long stepsPerEpoch, int syncEverySteps,
+        LearningRateSchedule? learningRates = null)
     {
+        _learningRates = learningRates;
         if (stepsPerEpoch < 1)
             throw new ArgumentOutOfRangeException(nameof(stepsPerEpoch), stepsPerEpoch, "at least one step per epoch");
         Mixing = mixing;
@@ -106,20 +114,34 @@ public sealed class SchedulePlan
     public long MixEverySteps { get; }
     public IReadOnlyList<RoundPlan> Rounds { get; }
 
-    public static SchedulePlan For(PapaSettings settings, long stepsPerEpoch) =>
-        new(settings.Mixing, settings.Population, settings.Epochs, settings.Seed, stepsPerEpoch, settings.SyncEverySteps);
+    public static SchedulePlan For(PapaSettings settings, long stepsPerEpoch)
+    {
+        var optimizer = settings.Training.Optimizer;
+        var learningRates = new LearningRateSchedule(optimizer.LearningRate, optimizer.MinLearningRate, settings.Epochs * stepsPerEpoch,
+            (long)Math.Round(optimizer.WarmupEpochs * stepsPerEpoch));
+        return new(settings.Mixing, settings.Population, settings.Epochs, settings.Seed, stepsPerEpoch, settings.SyncEverySteps, learningRates);
+    }
 
     private MixDecision DecideMix(int round, long endStep)
     {
-        if (MixEverySteps == 0 || endStep >= TotalSteps || endStep % MixEverySteps != 0)
+        var progress = (double)endStep / TotalSteps;
+        if (MixEverySteps == 0 || endStep >= TotalSteps || endStep % MixEverySteps != 0
+            || progress < Mixing.MergeStart || progress > Mixing.MergeEnd)
             return NoMix.Instance;
         return Mixing.Method switch
         {
-            MixingMethod.Papa => new PushTowardMean(Mixing.Rho),
+            MixingMethod.Papa => new PushTowardMean(Keep(endStep)),
             MixingMethod.PapaAll => ReplaceWithMean.Instance,
             MixingMethod.Papa2 => new ReplaceWithChildren(DrawParents(Population, Seeds.DeriveInt(Seed, Seeds.Stream.Schedule, round))),
             _ => NoMix.Instance,
         };
+    }
+
+    private double Keep(long endStep)
+    {
+        if (!Mixing.LinearLrScaling || _learningRates is null)
+            return Mixing.Rho;
+        return 1 - (1 - Mixing.Rho) * _learningRates.At(endStep) / _learningRates.Peak;
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Serialization;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
+using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
 
 namespace PapaActors.Actors.Serialization;
@@ -57,15 +58,17 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 case RegisterMember m: w.Write(m.Index); WriteRef(w, m.Member); w.Write(m.LayoutFingerprint); break;
                 case MemberAccepted m: w.Write(m.Index); break;
                 case MemberRejected m: w.Write(m.Index); w.Write(m.Reason); break;
-                case Train m: w.Write(m.Round); w.Write(m.Steps); w.Write(m.SendSnapshot); w.Write(m.EvaluateHeldOut); break;
+                case Train m: w.Write(m.Round); w.Write(m.Steps); w.Write(m.SendSnapshot); w.Write(m.EvaluateHeldOut); w.Write(m.MeasureRepairStatistics); break;
                 case Trained m:
                     w.Write(m.Member); w.Write(m.Round); w.Write(m.Step); w.Write(m.Loss); w.Write(m.LearningRate);
                     w.Write(m.Samples); w.Write(m.Seconds); WriteOptional(w, m.HeldOutAccuracy); WriteOptionalSnapshot(w, m.Snapshot);
+                    WireFormat.WriteStatistics(w, m.RepairStatistics);
                     break;
                 case Mix m:
                     w.Write(m.Round); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.Keep);
                     w.Write(m.Parents.HasValue);
                     if (m.Parents is { } p) { w.Write(p.First); w.Write(p.Second); }
+                    WireFormat.WriteStatistics(w, m.RepairTargets);
                     break;
                 case Finish m: w.Write(m.Round); break;
                 case MemberFinal m:
@@ -101,11 +104,11 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 "register" => new RegisterMember(r.ReadInt32(), ReadRef(r), r.ReadString()),
                 "accepted" => new MemberAccepted(r.ReadInt32()),
                 "rejected" => new MemberRejected(r.ReadInt32(), r.ReadString()),
-                "train" => new Train(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean()),
+                "train" => new Train(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean()),
                 "trained" => new Trained(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble(),
-                    r.ReadInt64(), r.ReadDouble(), ReadOptional(r), ReadOptionalSnapshot(r)),
+                    r.ReadInt64(), r.ReadDouble(), ReadOptional(r), ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r)),
                 "mix" => new Mix(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(),
-                    r.ReadBoolean() ? new ParentPair(r.ReadInt32(), r.ReadInt32()) : null),
+                    r.ReadBoolean() ? new ParentPair(r.ReadInt32(), r.ReadInt32()) : null, WireFormat.ReadStatistics(r)),
                 "finish" => new Finish(r.ReadInt32()),
                 "final" => new MemberFinal(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), r.ReadDouble(), WireFormat.ReadFloats(r)),
                 "evaluate" => new EvaluateWeights(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean()),
@@ -202,6 +205,27 @@ public static class WireFormat
             entries.Add(new WeightEntry(name, shape, kind));
         }
         return new WeightSnapshot(new WeightLayout(entries), ReadFloats(r));
+    }
+
+    /// <summary>REPAIR statistics, or nothing: a layer count of -1 means none.</summary>
+    public static void WriteStatistics(BinaryWriter w, ActivationStatistics? statistics)
+    {
+        w.Write(statistics?.Layers.Count ?? -1);
+        foreach (var layer in statistics?.Layers ?? [])
+        {
+            w.Write(layer.Layer);
+            WriteFloats(w, layer.Mean);
+            WriteFloats(w, layer.Std);
+        }
+    }
+
+    public static ActivationStatistics? ReadStatistics(BinaryReader r)
+    {
+        var count = r.ReadInt32();
+        if (count < -1 || count > 100_000)
+            throw new IOException($"implausible layer count {count}");
+        return count < 0 ? null : new ActivationStatistics(Enumerable.Range(0, count)
+            .Select(_ => new LayerStatistics(r.ReadString(), ReadFloats(r), ReadFloats(r))).ToList());
     }
 
     public static void WriteFloats(BinaryWriter w, float[] values)

@@ -56,10 +56,20 @@ public sealed class DataSplits : IDisposable
     /// <summary>Gathers rows of a split and normalises them to float on <paramref name="device"/>.</summary>
     public (Tensor Images, Tensor Labels) Batch(DataSplit split, Tensor indices, Device device)
     {
-        var set = this[split];
-        var images = set.Images.index_select(0, indices).to_type(ScalarType.Float32).div_(PixelScale).sub_(Mean).div_(Std);
-        return (images.to(device), set.Labels.index_select(0, indices).to(device));
+        var (images, labels) = RawBatch(split, indices, device);
+        return (Normalize(images), labels);
     }
+
+    /// <summary>Gathers rows of a split as float pixels in [0, 1] (for augmentation before normalising).</summary>
+    public (Tensor Images, Tensor Labels) RawBatch(DataSplit split, Tensor indices, Device device)
+    {
+        var set = this[split];
+        var images = set.Images.index_select(0, indices).to(device).to_type(ScalarType.Float32).div_(PixelScale);
+        return (images, set.Labels.index_select(0, indices).to(device));
+    }
+
+    /// <summary>Normalises [0, 1] pixels in place with the training split's channel mean and std.</summary>
+    public Tensor Normalize(Tensor images) => images.sub_(Mean.to(images.device)).div_(Std.to(images.device));
 
     /// <summary>Keeps the splits alive past the dispose scope they were built in.</summary>
     internal DataSplits DetachFromDisposeScope()

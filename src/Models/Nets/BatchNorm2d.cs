@@ -39,10 +39,15 @@ public sealed class BatchNorm2d : nn.Module<Tensor, Tensor>
 
     public double Eps { get; } = 1e-5;
 
+    /// <summary>When false, training mode normalises with batch statistics but leaves the running ones alone.</summary>
+    public bool UpdatesRunningStatistics { get; set; } = true;
+
     public long Features => running_mean.shape[0];
 
     public override Tensor forward(Tensor input)
     {
+        if (training && !UpdatesRunningStatistics)
+            return nn.functional.batch_norm(input, null, null, weight, bias, training: true, 0, Eps);
         var factor = 0.0;
         if (training)
         {

@@ -21,5 +21,5 @@ public sealed class Mlp : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor input) => layers.forward(input);
+    public override Tensor forward(Tensor input) => layers.call(input);
 }

@@ -23,5 +23,5 @@ public sealed class SmallCnn : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor input) => classifier.forward(features.forward(input));
+    public override Tensor forward(Tensor input) => classifier.call(features.call(input));
 }

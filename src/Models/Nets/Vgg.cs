@@ -46,5 +46,5 @@ public sealed class Vgg : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor input) => classifier.forward(features.forward(input));
+    public override Tensor forward(Tensor input) => classifier.call(features.call(input));
 }

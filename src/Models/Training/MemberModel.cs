@@ -21,6 +21,7 @@ public sealed class MemberModel : IDisposable
     private readonly ModelState _state;
     private readonly MemberBatches _batches;
     private readonly Trainer _trainer;
+    private readonly IReadOnlyList<string> _repairedLayers;
     private (nn.Module<Tensor, Tensor> Model, ModelState State)? _scratch;
 
     public MemberModel(int index, TrainingSettings settings, DataSplits data, Device device)
@@ -35,10 +36,14 @@ public sealed class MemberModel : IDisposable
         _model = ModelZoo.Create(settings.Model, data.Shape, data.Classes, settings.ModelWidth, initSeed).to(device);
         _state = new ModelState(_model);
         _batches = new MemberBatches(data.Train.Count, settings.BatchSize, settings.Seed, index);
-        _trainer = new Trainer(_model, data, _batches, settings, device);
+        Variation = settings.Variations.Assign(index + 1, settings.Seed)[index];
+        var augmenter = new BatchAugmenter(settings.Augmentation, Variation, data.Classes, settings.Seed, index);
+        _trainer = new Trainer(_model, data, _batches, settings, augmenter, device);
+        _repairedLayers = settings.Repair.Enabled ? Repair.CorrectedLayers(_model, settings.Repair.IncludeLinear, data.Shape) : [];
     }
 
     public int Index { get; }
+    public MemberVariation Variation { get; }
     public WeightLayout Layout => _state.Layout;
     public long Step => _trainer.Step;
     public long StepsPerEpoch => _batches.StepsPerEpoch;
@@ -48,15 +53,34 @@ public sealed class MemberModel : IDisposable
 
     public WeightSnapshot Capture() => _state.Capture();
 
-    /// <summary>w &lt;- keep * w + (1 - keep) * other, then the configured BatchNorm and optimizer treatment.</summary>
-    public void Mix(WeightSnapshot other, double keep, bool recomputeBatchNorm, bool resetOptimizer)
+    /// <summary>The pre-activation statistics REPAIR needs from a parent, on the calibration batches of <paramref name="round"/>.</summary>
+    public ActivationStatistics MeasureRepairStatistics(int round)
+    {
+        using var scope = NewDisposeScope();
+        return Repair.Measure(_model, _repairedLayers, CalibrationBatches(round));
+    }
+
+    /// <summary>
+    /// w &lt;- keep * w + (1 - keep) * other; then, when <paramref name="repairTargets"/> are given, REPAIR towards
+    /// them on the calibration batches of <paramref name="round"/>; then the configured BatchNorm re-estimation
+    /// (always after REPAIR) and optimizer reset.
+    /// </summary>
+    public void Mix(WeightSnapshot other, double keep, ActivationStatistics? repairTargets, int round)
     {
         _state.Mix(other, keep);
-        if (recomputeBatchNorm)
+        if (repairTargets is not null)
+        {
+            using var scope = NewDisposeScope();
+            Repair.Apply(_model, repairTargets, CalibrationBatches(round));
+        }
+        if (repairTargets is not null || _settings.MixRecomputesBatchNorm)
             RecomputeBatchNorm(_model);
-        if (resetOptimizer)
+        if (_settings.ResetOptimizerOnMix)
             _trainer.ResetOptimizer();
     }
+
+    private IReadOnlyList<Tensor> CalibrationBatches(int round) =>
+        Repair.CalibrationBatches(_data, _settings.Repair.Batches, _settings.BatchSize, Seeds.Derive(_settings.Seed, Seeds.Stream.Repair, round), _device);
 
     public EvaluationResult Evaluate(DataSplit split, bool keepLogits) =>
         Evaluation.Evaluate(_model, _data, split, _settings.EvalBatchSize, _device, keepLogits);

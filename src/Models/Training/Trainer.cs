@@ -18,15 +18,17 @@ public sealed class Trainer : IDisposable
     private readonly DataSplits _data;
     private readonly MemberBatches _batches;
     private readonly TrainingSettings _settings;
+    private readonly BatchAugmenter _augmenter;
     private readonly Device _device;
     private IOptimizer _optimizer;
 
-    public Trainer(nn.Module<Tensor, Tensor> model, DataSplits data, MemberBatches batches, TrainingSettings settings, Device device)
+    public Trainer(nn.Module<Tensor, Tensor> model, DataSplits data, MemberBatches batches, TrainingSettings settings, BatchAugmenter augmenter, Device device)
     {
         _model = model;
         _data = data;
         _batches = batches;
         _settings = settings;
+        _augmenter = augmenter;
         _device = device;
         var total = settings.Epochs * batches.StepsPerEpoch;
         var warmup = (long)Math.Round(settings.Optimizer.WarmupEpochs * batches.StepsPerEpoch);
@@ -48,15 +50,31 @@ public sealed class Trainer : IDisposable
         for (var i = 0; i < steps; i++)
         {
             using var scope = NewDisposeScope();
-            var (images, labels) = _data.Batch(DataSplit.Train, _batches.IndicesFor(Step), _device);
             _optimizer.ZeroGrad();
-            var loss = nn.functional.cross_entropy(_model.forward(images), labels, label_smoothing: _settings.LabelSmoothing);
+            var loss = Loss(Step);
             loss.backward();
             _optimizer.Step(Schedule.At(Step));
             lossSum += loss.item<float>();
             Step++;
         }
         return new TrainResult(first, steps, steps > 0 ? lossSum / steps : 0, (long)steps * _batches.BatchSize, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// The loss of one step's batch after the member's augmentations: cross-entropy with label smoothing, or,
+    /// when mixup or cutmix mixed the images, cross-entropy against the mixed soft targets.
+    /// </summary>
+    private Tensor Loss(long step)
+    {
+        using var generator = _augmenter.GeneratorFor(step);
+        var (pixels, labels) = _data.RawBatch(DataSplit.Train, _batches.IndicesFor(step), _device);
+        var images = _augmenter.ApplyRandomErasing(_data.Normalize(_augmenter.ApplyBase(pixels, generator)), generator);
+        var variation = _augmenter.Variation;
+        if (!variation.MixesImages)
+            return nn.functional.cross_entropy(_model.forward(images), labels, label_smoothing: variation.LabelSmoothing);
+        var (mixed, targets, _) = _augmenter.ApplyMixing(images, labels, generator);
+        // Out of place: log_softmax's backward needs its own output.
+        return nn.functional.log_softmax(_model.forward(mixed), 1).mul(targets).sum(1).mean().neg();
     }
 
     /// <summary>Forgets momentum and Adam moments (an option after a mix; by default members keep them, as the reference does).</summary>

@@ -14,6 +14,13 @@ public sealed class AveragerTests() : TestKit(TestSettings.ActorTestConfig(TestS
     private AveragerHarness Harness(params string[] overrides) =>
         new(this, TestSettings.Tiny(["population=4", "epochs=2", "sync-every-steps=100", .. overrides]), stepsPerEpoch: 12);
 
+    private IReadOnlyList<RoundOutcome> AllRounds(params string[] overrides)
+    {
+        var harness = Harness(overrides);
+        harness.RegisterAll();
+        return harness.PlayAllRounds();
+    }
+
     [Fact]
     public void PapaPushesEveryMemberTowardTheMeanWithKeepRho()
     {
@@ -74,6 +81,34 @@ public sealed class AveragerTests() : TestKit(TestSettings.ActorTestConfig(TestS
                 Assert.Equal(expected, TracerWeights.Shares(mix.Weights));
             }
         }
+    }
+
+    [Fact]
+    public void WithRepairEveryMixCarriesItsParentsStatisticsWeightedLikeItsWeights()
+    {
+        var push = AllRounds("method=papa", "ema-every-steps=6", "rho=0.6", "repair=on");
+        var mixing = push.Where(r => r.Mixes.Count > 0).ToList();
+        Assert.NotEmpty(mixing);
+        Assert.All(push, r => Assert.All(r.Trains, t => Assert.Equal(r.Mixes.Count > 0, t.MeasureRepairStatistics)));
+        foreach (var round in mixing)
+        {
+            // Member j keeps 0.6 of itself and takes 0.4 of the mean: its share is 0.6 + 0.1, the others' 0.1.
+            for (var j = 0; j < 4; j++)
+                Assert.Equal(Enumerable.Range(0, 4).Select(i => i == j ? 0.7 : 0.1), TracerWeights.Shares(round.Mixes[j].RepairTargets!));
+        }
+
+        var children = AllRounds("method=papa-2", "every-epochs=0.5", "repair=on").Where(r => r.Mixes.Count > 0).ToList();
+        Assert.NotEmpty(children);
+        Assert.All(children.SelectMany(r => r.Mixes), mix =>
+            Assert.Equal(TracerWeights.Shares(mix.Weights), TracerWeights.Shares(mix.RepairTargets!)));
+    }
+
+    [Fact]
+    public void WithoutRepairNoStatisticsAreAskedForNorSent()
+    {
+        var rounds = AllRounds("method=papa-all", "every-epochs=0.5");
+        Assert.All(rounds.SelectMany(r => r.Trains), t => Assert.False(t.MeasureRepairStatistics));
+        Assert.All(rounds.SelectMany(r => r.Mixes), m => Assert.Null(m.RepairTargets));
     }
 
     [Fact]

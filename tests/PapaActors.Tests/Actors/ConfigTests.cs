@@ -55,11 +55,36 @@ public sealed class ConfigTests
     [InlineData("save-members=maybe", "'papa.save-members' = 'maybe' is not allowed: expected on or off")]
     [InlineData("round-timeout=soon", "'papa.round-timeout' = 'soon' is not allowed")]
     [InlineData("optimizer.min-lr=1", "'papa.optimizer.min-lr' (1) must not exceed 'papa.optimizer.lr' (0.05)")]
+    [InlineData("variations.mixup=[0.0, -1]", "'papa.variations.mixup' = '-1' is not allowed: expected numbers from 0 to 100")]
+    [InlineData("variations.random-erasing=[0.5, 2]", "'papa.variations.random-erasing' = '2' is not allowed: expected numbers from 0 to 1")]
+    [InlineData("merge-window=[0.8, 0.2]", "'papa.merge-window' = [0.8, 0.2] is not allowed: the start must not be after the end")]
+    [InlineData("merge-window=[0.5]", "'papa.merge-window' needs exactly 2 numbers, got 1")]
+    [InlineData("lr-scaling=cosine", "'papa.lr-scaling' = 'cosine' is not allowed: expected one of none | linear")]
+    [InlineData("augmentation=rotate", "'papa.augmentation' = 'rotate' is not allowed: expected one of auto | none | crop-flip | crop | flip")]
+    [InlineData("batchnorm.mix=keep", "'papa.batchnorm.mix' = 'keep' is not allowed: expected one of average | reset")]
+    [InlineData("repair-batches=0", "'papa.repair-batches' = '0' is not allowed: expected an integer from 1 to 10000")]
     public void BadValuesNameTheKeyAndWhatIsAllowed(string assignment, string message)
     {
         var error = Assert.Throws<ConfigException>(() => PapaSettings.FromConfig(PapaConfig.Load(null, [assignment])));
         Assert.Contains(message, error.Message);
     }
+
+    [Theory]
+    [InlineData("default.conf")]
+    [InlineData("fashion-mnist-variations.conf")]
+    [InlineData("local-cluster.conf")]
+    [InlineData("cifar10-resnet20.conf")]
+    [InlineData("cifar10-vgg16.conf")]
+    [InlineData("cifar100-resnet20.conf")]
+    [InlineData("cifar100-vgg16.conf")]
+    public void EveryShippedRunConfigIsValid(string file)
+    {
+        var settings = PapaSettings.FromConfig(PapaConfig.Load(Path.Combine(Repository(), "hocon", file), []));
+        Assert.InRange(settings.Population, 2, 10);
+    }
+
+    private static string Repository([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
 
     [Fact]
     public void ObjectWhereAValueBelongsIsRejected()

@@ -1,5 +1,6 @@
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Schedule;
+using PapaActors.Models.Training;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
@@ -23,6 +24,34 @@ public sealed class ScheduleTests
         Assert.All(Mixes(plan), m => Assert.Equal(new PushTowardMean(0.99), m.Mix));
         Assert.Equal([false, false, true, false, false, true], plan.Rounds.Select(r => r.EndsEpoch));
         Assert.Equal([0, 0, 0, 1, 1, 1], plan.Rounds.Select(r => r.Epoch));
+    }
+
+    [Fact]
+    public void LinearLrScalingShrinksThePushWithTheLearningRateOfTheNextStep()
+    {
+        var learningRates = new LearningRateSchedule(Peak: 0.1, Minimum: 0, TotalSteps: 50, WarmupSteps: 0);
+        var plan = new SchedulePlan(new MixingSettings(MixingMethod.Papa, 0.9, 10, 1, LinearLrScaling: true), 4, 2, 1, 25, 50, learningRates);
+
+        var keeps = Mixes(plan).Select(m => ((PushTowardMean)m.Mix).Keep).ToList();
+
+        // keep = 1 - 0.1 * lr(step) / 0.1, lr(step) = 0.05 * (1 + cos(pi * step / 50)), step = 10, 20, 30, 40
+        var expected = new[] { 10, 20, 30, 40 }.Select(step => 1 - 0.1 * 0.5 * (1 + Math.Cos(Math.PI * step / 50)));
+        Assert.Equal(expected.Select(k => Math.Round(k, 12)), keeps.Select(k => Math.Round(k, 12)));
+        Assert.True(keeps.Zip(keeps.Skip(1)).All(p => p.Second > p.First), "the push must weaken as the learning rate falls");
+
+        var unscaled = new SchedulePlan(new MixingSettings(MixingMethod.Papa, 0.9, 10, 1), 4, 2, 1, 25, 50, learningRates);
+        Assert.All(Mixes(unscaled), m => Assert.Equal(0.9, ((PushTowardMean)m.Mix).Keep));
+    }
+
+    [Theory]
+    [InlineData(MixingMethod.Papa, 0.25, 0.75, new long[] { 20, 30 })]
+    [InlineData(MixingMethod.Papa, 0.0, 0.4, new long[] { 10, 20 })]
+    [InlineData(MixingMethod.PapaAll, 0.3, 1.0, new long[] { 20, 30, 40 })]
+    [InlineData(MixingMethod.Papa2, 0.5, 0.5, new long[0])]
+    public void NothingIsMixedOutsideTheMergeWindow(MixingMethod method, double start, double end, long[] mixingSteps)
+    {
+        var plan = new SchedulePlan(new MixingSettings(method, 0.9, 10, 0.4, MergeStart: start, MergeEnd: end), 4, 2, 1, 25, 50);
+        Assert.Equal(mixingSteps, Mixes(plan).Select(m => m.End));
     }
 
     [Fact]

@@ -4,7 +4,7 @@ using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Host;
 
-/// <summary>One real (tiny) PAPA-2 run, written once, replayed as recorded and after edits.</summary>
+/// <summary>One real (tiny) PAPA-2 run with REPAIR and variations, written once, replayed as recorded and after edits.</summary>
 public sealed class RecordedRun : IDisposable
 {
     private readonly TempFolder _folder = new();
@@ -14,7 +14,8 @@ public sealed class RecordedRun : IDisposable
         Folder = _folder.File("run");
         var result = Cli.Run("run", "--set", "dataset=synthetic", "--set", "train-limit=300", "--set", "test-limit=100",
             "--set", "model-width=0.25", "--set", "population=3", "--set", "epochs=2", "--set", "batch-size=30",
-            "--set", "method=papa-2", "--set", "every-epochs=0.5", "--set", "batchnorm.reset-batches=2", "--out", Folder);
+            "--set", "method=papa-2", "--set", "every-epochs=0.5", "--set", "batchnorm.reset-batches=2",
+            "--set", "repair=on", "--set", "repair-batches=2", "--set", "variations.mixup=[0.0, 0.5]", "--out", Folder);
         if (result.ExitCode != 0)
             throw new InvalidOperationException(result.Output);
     }

@@ -118,6 +118,20 @@ public sealed class DataReaderTests : IDisposable
     }
 
     [Fact]
+    public void Cifar100RecordsUseTheFineLabel()
+    {
+        DataFiles.WriteCifar100Folder(_folder.Path, train: 30, test: 20);
+        using var data = DatasetLoader.Load(new DatasetSpec("cifar100", _folder.Path, 0, 1));
+
+        Assert.Equal((30L, 20L, 100), (data.Train.Count, data.Test.Count, data.Classes));
+        var labels = data.Test.LabelArray();
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (7 * i + 1) % 100), labels);
+        // The green plane starts at pixel 1024, and 1024 % 3 = 1.
+        var green = data.Test.Images[3, 1, 0, ..3].to_type(ScalarType.Int32).data<int>().ToArray();
+        Assert.Equal(new[] { labels[3] * 2 + 1, labels[3] * 2 + 2, labels[3] * 2 }, green);
+    }
+
+    [Fact]
     public void CifarFileOfTheWrongSizeIsRejected()
     {
         DataFiles.WriteCifar10Folder(_folder.Path, perFile: 2);

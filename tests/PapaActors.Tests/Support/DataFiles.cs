@@ -59,4 +59,24 @@ public static class DataFiles
             File.WriteAllBytes(Path.Combine(folder, name), bytes.ToArray());
         }
     }
+
+    /// <summary>
+    /// A CIFAR-100 binary folder (train.bin, test.bin): record i of file f has fine label (7 i + f) mod 100, coarse
+    /// label fine / 5, and pixel p = fine * 2 + p % 3.
+    /// </summary>
+    public static void WriteCifar100Folder(string folder, int train, int test)
+    {
+        foreach (var (name, count, f) in new[] { ("train.bin", train, 0), ("test.bin", test, 1) })
+        {
+            var bytes = new List<byte>();
+            for (var i = 0; i < count; i++)
+            {
+                var fine = (byte)((7 * i + f) % 100);
+                bytes.Add((byte)(fine / 5));
+                bytes.Add(fine);
+                bytes.AddRange(Enumerable.Range(0, 3072).Select(p => (byte)(fine * 2 + p % 3)));
+            }
+            File.WriteAllBytes(Path.Combine(folder, name), bytes.ToArray());
+        }
+    }
 }

@@ -2,6 +2,7 @@ using System.Reflection;
 using Akka.Actor;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
+using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
 
 namespace PapaActors.Tests.Support;
@@ -17,16 +18,24 @@ public static class Samples
         ]),
         Enumerable.Range(0, 9).Select(i => (float)(seed * 10 + i) / 7 - 1e-7f * i).ToArray());
 
+    public static ActivationStatistics Statistics(int seed) => new([
+        new LayerStatistics("features.0", [seed, -0.5f, float.Epsilon], [1, 2, 3]),
+        new LayerStatistics("classifier.1", [seed / 3f], [0.25f]),
+    ]);
+
     public static IReadOnlyList<object> AllWireMessages(IActorRef actor) =>
     [
         new RegisterMember(3, actor, "a1b2c3d4e5f60718"),
         new MemberAccepted(3),
         new MemberRejected(9, "member index 9 is outside the population 0..3"),
         new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: false),
+        new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: true, MeasureRepairStatistics: true),
         new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2)),
+        new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2), Statistics(2)),
         new Trained(2, 13, 140, double.NaN, 0.049, 1280, 0.8, null, null),
         new Mix(12, Snapshot(3), 0.99, null),
         new Mix(13, Snapshot(4), 0, new ParentPair(1, 3)),
+        new Mix(13, Snapshot(4), 0, new ParentPair(1, 3), Statistics(3)),
         new Finish(40),
         new MemberFinal(1, Snapshot(5), 0.9, 0.91, [1.5f, -2, float.MaxValue, float.Epsilon]),
         new EvaluateWeights(7, Snapshot(6), RecomputeBatchNorm: true, OnTest: false, ReturnWeights: true),
@@ -55,6 +64,11 @@ public static class Samples
                     var other = Assert.IsType<WeightSnapshot>(a);
                     Assert.Equal(snapshot.Layout.Fingerprint, other.Layout.Fingerprint);
                     Assert.Equal(snapshot.Values, other.Values);
+                    break;
+                case ActivationStatistics statistics:
+                    var received = Assert.IsType<ActivationStatistics>(a);
+                    Assert.Equal(statistics.Layers.Select(l => l.Layer), received.Layers.Select(l => l.Layer));
+                    Assert.Equal(statistics.Layers.SelectMany(l => l.Mean.Concat(l.Std)), received.Layers.SelectMany(l => l.Mean.Concat(l.Std)));
                     break;
                 case float[] floats:
                     Assert.Equal(floats, Assert.IsType<float[]>(a));
