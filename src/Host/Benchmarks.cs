@@ -71,6 +71,47 @@ internal static class Benchmarks
     }
 
     /// <summary>
+    /// REPAIR on the case it was made for: two members trained independently (different initialisations, no
+    /// mixing), then their 50/50 average as is (BatchNorm buffers averaged), with BatchNorm re-estimated, and with
+    /// REPAIR (which re-estimates BatchNorm after it), all on the test set.
+    /// </summary>
+    public static Task<int> RepairAsync(string? configFile, IReadOnlyList<string> overrides)
+    {
+        var settings = PapaSettings.FromConfig(PapaConfig.Load(configFile ?? LocalRun.DefaultConfig,
+            [.. overrides, "method=none", "population=2", "repair=on"]));
+        NLogSetup.Configure(null, verbose: false);
+        using var data = DataLoading.Load(settings.Dataset);
+        TorchRuntime.Configure(Environment.ProcessorCount);
+        AnsiConsole.MarkupLineInterpolated($"2 x {settings.Training.Model} on {settings.Dataset.Name}, {settings.Epochs} epoch(s) each, trained independently");
+
+        using var first = new MemberModel(0, settings.Training, data, CPU);
+        using var second = new MemberModel(1, settings.Training, data, CPU);
+        foreach (var member in new[] { first, second })
+            member.Train((int)(settings.Epochs * member.StepsPerEpoch));
+        var (a, b) = (first.Capture(), second.Capture());
+        double Test(MemberModel member) => member.Evaluate(DataSplit.Test, keepLogits: false).Accuracy;
+        double TestOf(WeightSnapshot weights, bool recomputeBatchNorm) =>
+            first.EvaluateWeights(weights, recomputeBatchNorm, onTest: true, returnWeights: false).TestAccuracy!.Value;
+
+        var table = new Table().AddColumn("model").AddColumn(new TableColumn("test accuracy").RightAligned()).AddColumn(new TableColumn("seconds").RightAligned());
+        table.AddRow("parent 0", $"{Test(first):P2}", "");
+        table.AddRow("parent 1", $"{Test(second):P2}", "");
+        var average = WeightMath.Interpolate(a, b, 0.5);
+        table.AddRow("50/50 average, BatchNorm buffers averaged", $"{TestOf(average, recomputeBatchNorm: false):P2}", "");
+        var clock = Stopwatch.StartNew();
+        var reset = TestOf(average, recomputeBatchNorm: true);
+        table.AddRow("50/50 average, BatchNorm re-estimated", $"{reset:P2}", $"{clock.Elapsed.TotalSeconds:0.00}");
+        clock.Restart();
+        const int round = 0;
+        var targets = ActivationStatistics.WeightedSum([first.MeasureRepairStatistics(round), second.MeasureRepairStatistics(round)], [0.5, 0.5]);
+        first.Mix(b, keep: 0.5, targets, round);
+        var repairSeconds = clock.Elapsed.TotalSeconds;
+        table.AddRow($"[bold]50/50 average with REPAIR[/] ({settings.Training.Repair.Batches} batches)", $"[bold]{Test(first):P2}[/]", $"{repairSeconds:0.00}");
+        AnsiConsole.Write(table);
+        return Task.FromResult(ExitCodes.Success);
+    }
+
+    /// <summary>
     /// Weight transfer over loopback: a resnet20 and a vgg11 snapshot (CIFAR shapes, full width) sent as
     /// <see cref="Mix"/> messages from one ActorSystem to another, one after the other; each includes
     /// serialization, chunking, sending, reassembly, checksum and deserialization, and the receiver's ack.

@@ -46,7 +46,12 @@ public static class Program
             configOption, setOption,
         };
         clusterOverhead.SetAction(parse => Guard(() => Benchmarks.ClusterOverheadAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [])));
-        var bench = new Command("bench", "Measure and print figures") { throughput, transfer, clusterOverhead };
+        var repair = new Command("repair", "Test accuracy of the 50/50 average of two independently trained members: plain, BatchNorm re-estimated, REPAIR")
+        {
+            configOption, setOption,
+        };
+        repair.SetAction(parse => Guard(() => Benchmarks.RepairAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [])));
+        var bench = new Command("bench", "Measure and print figures") { throughput, transfer, clusterOverhead, repair };
 
         var folderArgument = new Argument<string>("RUN_DIR") { Description = "A run folder written by `papa run` (config.conf and schedule.jsonl)" };
         var timeoutOption = new Option<TimeSpan>("--timeout") { Description = "Give up after this long", DefaultValueFactory = _ => TimeSpan.FromMinutes(5) };

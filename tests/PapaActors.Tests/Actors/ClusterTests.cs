@@ -47,10 +47,11 @@ public sealed class ClusterTests : IDisposable
     [Theory]
     [InlineData("method=papa", "transfer.chunk-bytes=512KiB")]
     [InlineData("method=papa-2", "transfer.chunk-bytes=4KiB")] // weights cross in many chunks
-    public async Task AClusteredRunIsBitIdenticalToTheLocalRun(string method, string chunks)
+    [InlineData("method=papa-all", "repair=on", "variations.mixup=[0.0, 1.0]", "variations.random-erasing=[0.0, 0.5]")]
+    public async Task AClusteredRunIsBitIdenticalToTheLocalRun(params string[] overrides)
     {
         TorchRuntime.Configure(1);
-        var config = TestSettings.TinyConfig(method, chunks, "population=4", "every-epochs=0.5", "ema-every-steps=3");
+        var config = TestSettings.TinyConfig([.. overrides, "population=4", "every-epochs=0.5", "ema-every-steps=3"]);
         var settings = PapaSettings.FromConfig(config);
         using var data = DatasetLoader.Load(settings.Dataset);
 

@@ -79,12 +79,9 @@ public sealed class ConfigTests
     [InlineData("cifar100-vgg16.conf")]
     public void EveryShippedRunConfigIsValid(string file)
     {
-        var settings = PapaSettings.FromConfig(PapaConfig.Load(Path.Combine(Repository(), "hocon", file), []));
+        var settings = PapaSettings.FromConfig(PapaConfig.Load(RepositoryFiles.Path("hocon", file), []));
         Assert.InRange(settings.Population, 2, 10);
     }
-
-    private static string Repository([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
 
     [Fact]
     public void ObjectWhereAValueBelongsIsRejected()

@@ -12,16 +12,13 @@ public sealed class LocalClusterScriptTests
         "--set", "batch-size=30", "--set", "batchnorm.reset-batches=2",
     ];
 
-    private static string Repository([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
-
     [Fact]
     public async Task ThreeProcessesOnLoopbackGiveTheLocalRunsResults()
     {
         using var folder = new TempFolder();
-        var config = Path.Combine(Repository(), "hocon", "local-cluster.conf");
+        var config = RepositoryFiles.Path("hocon", "local-cluster.conf");
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(Repository(), "scripts", "local-cluster.sh"));
+        start.ArgumentList.Add(RepositoryFiles.Path("scripts", "local-cluster.sh"));
         foreach (var argument in new[] { "--out", folder.File("cluster"), "--port", Random.Shared.Next(20000, 40000).ToString() }.Concat(Tiny))
             start.ArgumentList.Add(argument);
         start.Environment["PAPA_DLL"] = Path.Combine(AppContext.BaseDirectory, "papa.dll");

@@ -8,9 +8,6 @@ public sealed class PaperConfigTests : IDisposable
 {
     private readonly TempFolder _folder = new();
 
-    private static string Repository([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
-
     public void Dispose() => _folder.Dispose();
 
     [Theory]
@@ -29,7 +26,7 @@ public sealed class PaperConfigTests : IDisposable
         var run = _folder.File("run");
 
         // The config as written, cut down to a few steps of a narrow model: 3 steps an epoch, a push every 3 steps.
-        var result = Cli.Run("run", "--config", Path.Combine(Repository(), "hocon", $"{config}.conf"), "--set", $"data-dir={data}",
+        var result = Cli.Run("run", "--config", RepositoryFiles.Path("hocon", $"{config}.conf"), "--set", $"data-dir={data}",
             "--set", "epochs=2", "--set", "model-width=0.25", "--set", "ema-every-steps=3", "--set", "eval-batch-size=64",
             "--set", "batchnorm.reset-batches=2", "--out", run);
 

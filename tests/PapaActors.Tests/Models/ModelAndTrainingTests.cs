@@ -173,6 +173,48 @@ public sealed class ModelAndTrainingTests
         Assert.Equal(soup.Entry("features.0.weight"), result.Weights.Entry("features.0.weight"));
     }
 
+    [Theory]
+    [InlineData("average")]
+    [InlineData("reset")]
+    public void AMixTreatsBatchNormBuffersAsConfigured(string mode)
+    {
+        var settings = TestSettings.Tiny($"batchnorm.mix={mode}");
+        using var data = DatasetLoader.Load(settings.Dataset);
+        using var member = new MemberModel(0, settings.Training, data, CPU);
+        using var other = new MemberModel(1, settings.Training, data, CPU);
+        member.Train(6);
+        other.Train(6);
+        var theirs = other.Capture();
+
+        member.Mix(theirs, keep: 0, repairTargets: null, round: 1);
+
+        var mixed = member.Capture();
+        Assert.Equal(theirs.Entry("features.0.weight"), mixed.Entry("features.0.weight"));
+        // average: the buffers are mixed like the weights; reset: re-estimated for the new weights.
+        Assert.Equal(mode == "average", theirs.Entry("features.1.running_mean").SequenceEqual(mixed.Entry("features.1.running_mean")));
+    }
+
+    [Fact]
+    public void ResetOnMixForgetsMomentumWhileTheDefaultKeepsIt()
+    {
+        WeightSnapshot StepAfterMix(bool reset, bool mix)
+        {
+            var settings = TestSettings.Tiny($"optimizer.reset-on-mix={(reset ? "on" : "off")}");
+            using var data = DatasetLoader.Load(settings.Dataset);
+            using var member = new MemberModel(0, settings.Training, data, CPU);
+            member.Train(6);
+            if (mix)
+                member.Mix(member.Capture(), keep: 0, repairTargets: null, round: 1);
+            member.Train(1);
+            return member.Capture();
+        }
+
+        var unmixed = StepAfterMix(reset: false, mix: false);
+        // Mixing a member with its own weights changes nothing, unless the optimizer forgets its momentum.
+        Assert.Equal(unmixed.Values, StepAfterMix(reset: false, mix: true).Values);
+        Assert.NotEqual(unmixed.Values, StepAfterMix(reset: true, mix: true).Values);
+    }
+
     [Fact]
     public void EnsembleAccuracyAveragesLogits()
     {
