@@ -94,19 +94,19 @@ internal static class Benchmarks
             first.EvaluateWeights(weights, recomputeBatchNorm, onTest: true, returnWeights: false).TestAccuracy!.Value;
 
         var table = new Table().AddColumn("model").AddColumn(new TableColumn("test accuracy").RightAligned()).AddColumn(new TableColumn("seconds").RightAligned());
-        table.AddRow("parent 0", $"{Test(first):P2}", "");
-        table.AddRow("parent 1", $"{Test(second):P2}", "");
+        table.AddRow("parent 0", $"{Test(first) * 100:0.00}%", "");
+        table.AddRow("parent 1", $"{Test(second) * 100:0.00}%", "");
         var average = WeightMath.Interpolate(a, b, 0.5);
-        table.AddRow("50/50 average, BatchNorm buffers averaged", $"{TestOf(average, recomputeBatchNorm: false):P2}", "");
+        table.AddRow("50/50 average, BatchNorm buffers averaged", $"{TestOf(average, recomputeBatchNorm: false) * 100:0.00}%", "");
         var clock = Stopwatch.StartNew();
         var reset = TestOf(average, recomputeBatchNorm: true);
-        table.AddRow("50/50 average, BatchNorm re-estimated", $"{reset:P2}", $"{clock.Elapsed.TotalSeconds:0.00}");
+        table.AddRow("50/50 average, BatchNorm re-estimated", $"{reset * 100:0.00}%", $"{clock.Elapsed.TotalSeconds:0.00}");
         clock.Restart();
         const int round = 0;
         var targets = ActivationStatistics.WeightedSum([first.MeasureRepairStatistics(round), second.MeasureRepairStatistics(round)], [0.5, 0.5]);
         first.Mix(b, keep: 0.5, targets, round);
         var repairSeconds = clock.Elapsed.TotalSeconds;
-        table.AddRow($"[bold]50/50 average with REPAIR[/] ({settings.Training.Repair.Batches} batches)", $"[bold]{Test(first):P2}[/]", $"{repairSeconds:0.00}");
+        table.AddRow($"[bold]50/50 average with REPAIR[/] ({settings.Training.Repair.Batches} batches)", $"[bold]{Test(first) * 100:0.00}%[/]", $"{repairSeconds:0.00}");
         AnsiConsole.Write(table);
         return Task.FromResult(ExitCodes.Success);
     }

@@ -139,9 +139,10 @@ public sealed class SchedulePlan
 
     private double Keep(long endStep)
     {
-        if (!Mixing.LinearLrScaling || _learningRates is null)
+        if (!Mixing.LinearLrScaling)
             return Mixing.Rho;
-        return 1 - (1 - Mixing.Rho) * _learningRates.At(endStep) / _learningRates.Peak;
+        var learningRates = _learningRates ?? throw new InvalidOperationException("linear lr scaling needs the learning-rate schedule of the run");
+        return 1 - (1 - Mixing.Rho) * learningRates.At(endStep) / learningRates.Peak;
     }
 
     /// <summary>

@@ -67,4 +67,17 @@ public sealed class CommandLineTests
             Assert.True(File.Exists(Path.Combine(run, file)), $"{file} is missing");
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(run, "loss.png"))[..4]);
     }
+
+    [Fact]
+    public void TheRepairBenchmarkPrintsParentsAndTheThreeAverages()
+    {
+        var result = Cli.Run(["bench", "repair", .. Tiny]);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        var percentages = System.Text.RegularExpressions.Regex.Matches(result.Output, @"(\d+\.\d\d)%").Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(5, percentages.Count);
+        Assert.All(percentages, p => Assert.InRange(p, 0, 100));
+        foreach (var row in new[] { "parent 0", "parent 1", "BatchNorm buffers averaged", "BatchNorm re-estimated", "with REPAIR" })
+            Assert.Contains(row, result.Output);
+    }
 }
