@@ -42,8 +42,6 @@ public sealed class BatchNorm2d : nn.Module<Tensor, Tensor>
     /// <summary>When false, training mode normalises with batch statistics but leaves the running ones alone.</summary>
     public bool UpdatesRunningStatistics { get; set; } = true;
 
-    public long Features => running_mean.shape[0];
-
     public override Tensor forward(Tensor input)
     {
         if (training && !UpdatesRunningStatistics)

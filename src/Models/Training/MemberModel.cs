@@ -36,14 +36,13 @@ public sealed class MemberModel : IDisposable
         _model = ModelZoo.Create(settings.Model, data.Shape, data.Classes, settings.ModelWidth, initSeed).to(device);
         _state = new ModelState(_model);
         _batches = new MemberBatches(data.Train.Count, settings.BatchSize, settings.Seed, index);
-        Variation = settings.Variations.Assign(index + 1, settings.Seed)[index];
-        var augmenter = new BatchAugmenter(settings.Augmentation, Variation, data.Classes, settings.Seed, index);
+        var variation = settings.Variations.Assign(index + 1, settings.Seed)[index];
+        var augmenter = new BatchAugmenter(settings.Augmentation, variation, data.Classes, settings.Seed, index);
         _trainer = new Trainer(_model, data, _batches, settings, augmenter, device);
         _repairedLayers = settings.Repair.Enabled ? Repair.CorrectedLayers(_model, settings.Repair.IncludeLinear, data.Shape) : [];
     }
 
     public int Index { get; }
-    public MemberVariation Variation { get; }
     public WeightLayout Layout => _state.Layout;
     public long Step => _trainer.Step;
     public long StepsPerEpoch => _batches.StepsPerEpoch;
