@@ -26,6 +26,25 @@ public static class MixingMethods
 public sealed record MixingSettings(MixingMethod Method, double Rho, int EmaEverySteps, double EveryEpochs, bool LinearLrScaling = false,
     double MergeStart = 0, double MergeEnd = 1);
 
+/// <summary>What happens when a member fails or diverges, and how often the run is checkpointed.</summary>
+public sealed record FaultSettings(
+    double CheckpointEveryEpochs,
+    int CheckpointsKept,
+    bool RollbackOnMemberLoss,
+    int MaxRestarts,
+    bool ResetOnDivergence,
+    TimeSpan ReplacementTimeout,
+    FaultInjection Injection)
+{
+    public static readonly FaultSettings Defaults = new(1.0, 2, true, 3, false, TimeSpan.FromMinutes(10), FaultInjection.None);
+}
+
+/// <summary>Member <paramref name="Member"/> throws when asked to train the round containing <paramref name="AtStep"/>, <paramref name="Times"/> times per process (-1: always).</summary>
+public sealed record FaultInjection(int Member, long AtStep, int Times)
+{
+    public static readonly FaultInjection None = new(-1, 0, 0);
+}
+
 /// <summary>A run's whole validated configuration (the `papa` section).</summary>
 public sealed record PapaSettings(
     int Population,
@@ -38,7 +57,8 @@ public sealed record PapaSettings(
     int SyncEverySteps,
     TimeSpan RoundTimeout,
     bool SaveMembers,
-    long ChunkBytes)
+    long ChunkBytes,
+    FaultSettings Faults)
 {
     public MixingMethod Method => Mixing.Method;
     public int Epochs => Training.Epochs;
@@ -116,7 +136,16 @@ public sealed record PapaSettings(
             SyncEverySteps: read.Int("sync-every-steps", 1),
             RoundTimeout: read.Duration("round-timeout"),
             SaveMembers: read.Bool("save-members"),
-            ChunkBytes: read.ByteSize("transfer.chunk-bytes", 1024, 64 << 20));
+            ChunkBytes: read.ByteSize("transfer.chunk-bytes", 1024, 64 << 20),
+            Faults: new FaultSettings(
+                CheckpointEveryEpochs: read.Double("checkpoint.every-epochs", 0, 100_000),
+                CheckpointsKept: read.Int("checkpoint.keep", 1, 1000),
+                RollbackOnMemberLoss: read.Choice("on-member-loss", ["rollback", "fail"]) == "rollback",
+                MaxRestarts: read.Int("max-restarts", 0, 1000),
+                ResetOnDivergence: read.Choice("on-divergence", ["fail", "reset"]) == "reset",
+                ReplacementTimeout: read.Duration("replacement-timeout"),
+                Injection: new FaultInjection(read.Int("fault-injection.throw-member", -1), read.Long("fault-injection.throw-at-step", 0),
+                    read.Int("fault-injection.throw-times", -1))));
     }
 
     private static bool IsDeviceName(string name) =>
