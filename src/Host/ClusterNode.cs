@@ -3,6 +3,7 @@ using Akka.Configuration;
 using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
+using PapaActors.Actors.Population;
 using PapaActors.Models;
 using Spectre.Console;
 using ClusterExtension = Akka.Cluster.Cluster;
@@ -12,12 +13,26 @@ namespace PapaActors.Host;
 /// <summary>`papa node`: one node of a cluster run, in the averager or the member role.</summary>
 internal static class ClusterNode
 {
-    public static async Task<int> AveragerAsync(string? configFile, IReadOnlyList<string> overrides, string? outFolder, string hostname, int port,
-        IReadOnlyList<string> seedNodes, bool verbose)
+    public static async Task<int> AveragerAsync(string? configFile, IReadOnlyList<string> overrides, string? outFolder, string? resumeFolder,
+        string hostname, int port, IReadOnlyList<string> seedNodes, bool verbose)
     {
-        var config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, overrides);
-        var settings = PapaSettings.FromConfig(config);
-        var folder = RunFolder.Prepare(outFolder, settings);
+        Config config;
+        PapaSettings settings;
+        string folder;
+        var start = RunStart.Fresh;
+        if (resumeFolder is not null)
+        {
+            if (configFile is not null || overrides.Count > 0 || outFolder is not null)
+                throw new ConfigException("--resume continues the run of its folder with that run's own config: drop --config, --set and --out");
+            (config, settings, start) = RunResumption.Prepare(resumeFolder);
+            folder = Path.GetFullPath(resumeFolder);
+        }
+        else
+        {
+            config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, overrides);
+            settings = PapaSettings.FromConfig(config);
+            folder = RunFolder.Prepare(outFolder, settings);
+        }
         NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
         TorchRuntime.Configure(Environment.ProcessorCount);
         using var data = DataLoading.Load(settings.Dataset);
@@ -30,9 +45,11 @@ internal static class ClusterNode
         AnsiConsole.MarkupLineInterpolated($"  ./papa node --role member --seed-node {cluster.SelfAddress} --members 0,1,...");
 
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
-        var result = await ClusterNodes.StartAverager(system, settings, PapaConfig.Render(config), data, folder, reporter);
+        using var signals = new InterruptSignals();
+        var run = ClusterNodes.StartAverager(system, settings, PapaConfig.Render(config), data, folder, reporter, start, signals.Token);
+        var result = await LocalRun.OutcomeOrTermination(run, system);
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
-        return LocalRun.Report(result, folder);
+        return LocalRun.Report(result, folder, $"./papa node --role averager --resume {folder}");
     }
 
     public static async Task<int> MemberAsync(IReadOnlyList<string> overrides, string? configFile, string hostname, int port,

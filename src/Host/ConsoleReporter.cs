@@ -9,7 +9,7 @@ namespace PapaActors.Host;
 
 /// <summary>
 /// Prints a progress line per round (at most one every two seconds, plus every epoch end and every
-/// PAPA-all / PAPA-2 mix).
+/// PAPA-all / PAPA-2 mix), and a line for each checkpoint, fault, rollback and divergence reset.
 /// </summary>
 internal sealed class ConsoleReporter : ReceiveActor
 {
@@ -29,6 +29,11 @@ internal sealed class ConsoleReporter : ReceiveActor
                 $"[bold]{e.Settings.Method.Name()}[/]: {e.Settings.Population} x {e.Settings.Training.Model} on {e.Settings.Dataset.Name}, {e.Settings.Epochs} epoch(s) of {e.Plan.StepsPerEpoch} steps, {e.Plan.Rounds.Count} rounds");
         });
         Receive<RoundCompleted>(OnRound);
+        Receive<CheckpointWritten>(w => Console.WriteLine($"checkpoint of round {w.Round}: {w.Bytes / 1e6:0.0} MB in {w.Milliseconds:0} ms ({w.Folder})"));
+        Receive<CheckpointFailed>(f => AnsiConsole.MarkupLineInterpolated($"[red]checkpoint of round {f.Round} failed:[/] {f.Reason}"));
+        Receive<FaultRecorded>(f => AnsiConsole.MarkupLineInterpolated($"[yellow]fault in round {f.Round}[/]{(f.Member is { } m ? $", member {m}" : "")}: {f.Detail}"));
+        Receive<RollBack>(r => AnsiConsole.MarkupLineInterpolated($"[yellow]rolling back[/] to {(r.Round is { } round ? $"the checkpoint of round {round}" : "the start")}: {r.Cause}"));
+        Receive<MembersReset>(r => AnsiConsole.MarkupLineInterpolated($"[yellow]round {r.Round}: reset diverged member(s)[/] {string.Join(", ", r.Members)} to the mean of the finite ones ({r.Reason})"));
         Receive<IRunEvent>(_ => { });
     }
 

@@ -10,19 +10,30 @@ using Spectre.Console;
 
 namespace PapaActors.Host;
 
-/// <summary>`papa run`: the whole population in this process.</summary>
+/// <summary>`papa run` and `papa resume`: the whole population in this process.</summary>
 internal static class LocalRun
 {
     /// <summary>hocon/default.conf, copied next to the program by the build.</summary>
     public static string DefaultConfig => Path.Combine(AppContext.BaseDirectory, "hocon", "default.conf");
 
-    public static async Task<int> ExecuteAsync(string? configFile, IReadOnlyList<string> overrides, string? outFolder, bool verbose)
+    public static Task<int> ExecuteAsync(string? configFile, IReadOnlyList<string> overrides, string? outFolder, bool verbose)
     {
         var config = PapaConfig.Load(configFile ?? DefaultConfig, overrides);
         var settings = PapaSettings.FromConfig(config);
         var folder = RunFolder.Prepare(outFolder, settings);
-        NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
+        return RunAsync(config, settings, folder, RunStart.Fresh, verbose);
+    }
 
+    /// <summary>`papa resume RUN_DIR`: the run of that folder, from its newest valid checkpoint.</summary>
+    public static Task<int> ResumeAsync(string runFolder, bool verbose)
+    {
+        var (config, settings, start) = RunResumption.Prepare(runFolder);
+        return RunAsync(config, settings, Path.GetFullPath(runFolder), start, verbose);
+    }
+
+    private static async Task<int> RunAsync(Config config, PapaSettings settings, string folder, RunStart start, bool verbose)
+    {
+        NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
         var threads = settings.TorchThreads > 0 ? settings.TorchThreads : TorchRuntime.ThreadsPerProcess(settings.Population);
         TorchRuntime.Configure(threads);
         using var data = DataLoading.Load(settings.Dataset);
@@ -30,14 +41,23 @@ internal static class LocalRun
             $"data: {data.Train.Count} train, {data.HeldOut.Count} held-out, {data.Test.Count} test images ({data.Shape}); {threads} torch thread(s) per member");
 
         using var system = PapaActorSystem.Create("papa", config);
+        using var signals = new InterruptSignals();
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
-        var result = await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder, reporter);
+        var run = LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder, reporter, start, signals.Token);
+        var result = await OutcomeOrTermination(run, system);
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
-        return Report(result, folder);
+        return Report(result, folder, $"./papa resume {folder}");
     }
 
-    /// <summary>Prints the outcome of a run (table and plots, or the failure) and returns the exit code.</summary>
-    public static int Report(IRunEvent result, string folder)
+    /// <summary>The run's outcome, or a failure if the actor system terminates first: never a wait without an end.</summary>
+    public static async Task<IRunEvent> OutcomeOrTermination(Task<IRunEvent> run, ActorSystem system)
+    {
+        var first = await Task.WhenAny(run, system.WhenTerminated);
+        return first == run ? await run : new RunFailed("the actor system terminated before the run ended");
+    }
+
+    /// <summary>Prints the outcome of a run (table and plots, the interruption, or the failure) and returns the exit code.</summary>
+    public static int Report(IRunEvent result, string folder, string resumeCommand)
     {
         switch (result)
         {
@@ -45,8 +65,13 @@ internal static class LocalRun
                 ResultsTable.Print(completed.Results, folder);
                 RunPlots.Write(folder);
                 return ExitCodes.Success;
+            case RunInterrupted interrupted:
+                AnsiConsole.MarkupLineInterpolated(
+                    $"[yellow]run interrupted[/] ({interrupted.Reason}); {(interrupted.CheckpointRound is { } round ? $"checkpoint of round {round}" : "no checkpoint yet: a resume starts over")}");
+                AnsiConsole.MarkupLineInterpolated($"continue it with: {resumeCommand}");
+                return ExitCodes.Interrupted;
             case RunFailed failed:
-                AnsiConsole.MarkupLineInterpolated($"[red]run failed:[/] {failed.Reason}");
+                AnsiConsole.MarkupLineInterpolated($"[red]run {failed.Status}:[/] {failed.Reason}");
                 AnsiConsole.MarkupLineInterpolated($"What was written so far is in {folder}");
                 return ExitCodes.RunFailed;
             default:
@@ -60,6 +85,7 @@ internal static class ExitCodes
     public const int Success = 0;
     public const int RunFailed = 1;
     public const int BadInput = 2;
+    public const int Interrupted = 130;
 }
 
 internal static class RunFolder

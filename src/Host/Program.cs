@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Schedule;
@@ -30,6 +31,13 @@ public static class Program
         };
         run.SetAction(parse => Guard(() => LocalRun.ExecuteAsync(
             parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(outOption), parse.GetValue(verboseOption))));
+
+        var runFolderArgument = new Argument<string>("RUN_DIR") { Description = "The folder of a run that was interrupted or failed (written by `papa run`)" };
+        var resume = new Command("resume", "Continue a run from its newest valid checkpoint; the result is bit-identical to an uninterrupted run")
+        {
+            runFolderArgument, verboseOption,
+        };
+        resume.SetAction(parse => Guard(() => LocalRun.ResumeAsync(parse.GetValue(runFolderArgument)!, parse.GetValue(verboseOption))));
 
         var stepsOption = new Option<int>("--steps") { Description = "Training steps per member", DefaultValueFactory = _ => 200 };
         var throughput = new Command("throughput", "Samples/s of a population of actors against the same members trained one after another")
@@ -76,19 +84,20 @@ public static class Program
         };
         var membersOption = new Option<int[]>("--members") { Description = "Member indices to run on this node, e.g. 0,1", CustomParser = ParseIndices };
         var devicesOption = new Option<string[]?>("--devices") { Description = "Devices of this node's members (round-robin), e.g. cpu or cuda:0,cuda:1; default papa.devices", CustomParser = ParseList };
+        var resumeOption = new Option<string?>("--resume") { Description = "averager: continue the run of this folder from its newest valid checkpoint (no --config/--set/--out)" };
         var node = new Command("node", "Run one node of a cluster run: `--role averager` once, `--role member` on every machine with members")
         {
-            roleOption, hostOption, portOption, seedOption, membersOption, devicesOption, configOption, setOption, outOption, verboseOption,
+            roleOption, hostOption, portOption, seedOption, membersOption, devicesOption, configOption, setOption, outOption, resumeOption, verboseOption,
         };
         node.SetAction(parse => Guard(() => parse.GetValue(roleOption) == ClusterNodes.AveragerRole
-            ? ClusterNode.AveragerAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(outOption),
+            ? ClusterNode.AveragerAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(outOption), parse.GetValue(resumeOption),
                 parse.GetValue(hostOption)!, parse.GetValue(portOption), parse.GetValue(seedOption) ?? [], parse.GetValue(verboseOption))
             : ClusterNode.MemberAsync(parse.GetValue(setOption) ?? [], parse.GetValue(configOption), parse.GetValue(hostOption)!, parse.GetValue(portOption),
                 parse.GetValue(seedOption) ?? [], parse.GetValue(membersOption) ?? [], parse.GetValue(devicesOption), parse.GetValue(verboseOption))));
 
         var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
         {
-            run, node, replay, bench,
+            run, resume, node, replay, bench,
         };
         return root.Parse(args).Invoke();
     }
@@ -116,7 +125,8 @@ public static class Program
         {
             return action().GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is ConfigException or DatasetFormatException or WeightLayoutException or JournalException or FileNotFoundException or ArgumentException)
+        catch (Exception e) when (e is ConfigException or DatasetFormatException or WeightLayoutException or JournalException or CheckpointException
+            or FileNotFoundException or ArgumentException)
         {
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
             return ExitCodes.BadInput;

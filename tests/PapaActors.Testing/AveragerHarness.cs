@@ -69,7 +69,7 @@ public sealed class AveragerHarness
     /// </summary>
     public RoundOutcome PlayRound(Func<int, double>? loss = null)
     {
-        var trains = Members.Select(m => m.ExpectMsg<Train>()).ToList();
+        var trains = Enumerable.Range(0, Population).Select(ExpectTrain).ToList();
         for (var i = 0; i < Population; i++)
         {
             var train = trains[i];
@@ -79,9 +79,53 @@ public sealed class AveragerHarness
             Averager.Tell(new Trained(i, train.Round, Plan.Rounds[train.Round].EndStep, loss?.Invoke(i) ?? 1.0, 0.1, train.Steps * 8L, 0.01,
                 heldOut, snapshot, statistics), Members[i].Ref);
         }
-        var completed = Listener.ExpectMsg<RoundCompleted>();
+        var completed = ExpectRunEvent<RoundCompleted>();
         var mixes = completed.Plan.Mix is NoMix ? [] : Members.Select(m => m.ExpectMsg<Mix>()).ToList();
         return new RoundOutcome(trains, mixes, completed);
+    }
+
+    /// <summary>
+    /// Member <paramref name="member"/>'s next Train; a checkpoint's CaptureState before it is answered with the
+    /// member's tracer state, as a real member would.
+    /// </summary>
+    public Train ExpectTrain(int member)
+    {
+        while (true)
+        {
+            var message = Members[member].ReceiveOne(TimeSpan.FromSeconds(3)) ?? throw new TimeoutException($"member {member} got no Train within 3 s");
+            switch (message)
+            {
+                case Train train:
+                    return train;
+                case CaptureState capture:
+                    Averager.Tell(new StateCaptured(capture.Round, TracerWeights.State(member, Population)), Members[member].Ref);
+                    break;
+                default:
+                    throw new InvalidOperationException($"member {member} expected Train, got {message.GetType().Name}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The listener's next event of type <typeparamref name="T"/>; checkpoints due before it are answered as the
+    /// run recorder would (written), so the Averager knows of them.
+    /// </summary>
+    public T ExpectRunEvent<T>() where T : IRunEvent
+    {
+        while (true)
+        {
+            var message = Listener.ReceiveOne(TimeSpan.FromSeconds(3)) ?? throw new TimeoutException($"the listener got no {typeof(T).Name} within 3 s");
+            switch (message)
+            {
+                case T expected:
+                    return expected;
+                case CheckpointDue due:
+                    Averager.Tell(new CheckpointWritten(due.Checkpoint.Round, $"checkpoints/round-{due.Checkpoint.Round}", 0, 0), Listener.Ref);
+                    break;
+                default:
+                    throw new InvalidOperationException($"the listener expected {typeof(T).Name}, got {message}");
+            }
+        }
     }
 
     /// <summary>Plays every remaining round of the plan.</summary>
@@ -110,7 +154,7 @@ public sealed class AveragerHarness
             var score = soupHeldOut(TracerWeights.Shares(request.Weights));
             Members[0].Reply(new WeightsEvaluated(request.RequestId, score, request.OnTest ? score : null, request.ReturnWeights ? request.Weights : null));
         }
-        return (requests, Listener.ExpectMsg<RunCompleted>());
+        return (requests, ExpectRunEvent<RunCompleted>());
     }
 }
 

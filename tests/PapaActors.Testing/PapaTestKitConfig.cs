@@ -12,7 +12,8 @@ namespace PapaActors.Testing;
 /// </summary>
 public static class PapaTestKitConfig
 {
-    public static Config For(params string[] overrides) => For(PapaConfig.Load(null, overrides));
+    /// <summary>Checkpoints are off unless the overrides turn them on: a schedule replay writes no files.</summary>
+    public static Config For(params string[] overrides) => For(PapaConfig.Load(null, ["checkpoint.every-epochs=0", .. overrides]));
 
     public static Config For(Config runConfig) => PapaActorSystem.BuildConfig(runConfig, ConfigurationFactory.ParseString(
         """

@@ -30,8 +30,9 @@ public sealed partial class CheckpointStore(string runFolder)
     public string Folder { get; } = Path.Combine(runFolder, FolderName);
 
     /// <summary>Writes <paramref name="checkpoint"/> as `round-&lt;r&gt;/`, replacing an existing one of that round.</summary>
+    /// <param name="pauseBeforeManifest">Fault injection: a window in which the write can be killed halfway (tests, chaos runs).</param>
     /// <exception cref="CheckpointException">The folder could not be written; earlier checkpoints are untouched.</exception>
-    public CheckpointWritten Write(Checkpoint checkpoint, CheckpointIdentity identity)
+    public CheckpointWriteReport Write(Checkpoint checkpoint, CheckpointIdentity identity, TimeSpan pauseBeforeManifest = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(checkpoint.Round);
         if (checkpoint.Members.Select(m => m.Member).Distinct().Count() != checkpoint.Members.Count)
@@ -52,11 +53,13 @@ public sealed partial class CheckpointStore(string runFolder)
             var manifest = new CheckpointManifest(checkpoint.Round, checkpoint.Samples, checkpoint.TrainingSeconds,
                 checkpoint.JournalBytes, checkpoint.MetricsBytes, identity, members);
             var manifestBytes = manifest.ToJson();
+            if (pauseBeforeManifest > TimeSpan.Zero)
+                Thread.Sleep(pauseBeforeManifest);
             WriteDurably(Path.Combine(partial, ManifestFile), manifestBytes);
 
             MoveIntoPlace(partial, final);
             _lastWritten = checkpoint.Round;
-            return new CheckpointWritten(checkpoint.Round, final,
+            return new CheckpointWriteReport(checkpoint.Round, final,
                 manifest.Files.Sum(f => f.Bytes) + manifestBytes.Length, watch.Elapsed.TotalMilliseconds);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -293,7 +296,7 @@ public sealed record StoredCheckpoint(string Folder, CheckpointManifest Manifest
 public sealed record CheckpointSearch(StoredCheckpoint? Latest, IReadOnlyList<string> Problems);
 
 /// <summary>What a write cost, e.g. for the log line "checkpoint round 12: 3.4 MB in 41 ms".</summary>
-public sealed record CheckpointWritten(int Round, string Folder, long Bytes, double ElapsedMilliseconds)
+public sealed record CheckpointWriteReport(int Round, string Folder, long Bytes, double ElapsedMilliseconds)
 {
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"checkpoint round {Round}: {Size(Bytes)} in {ElapsedMilliseconds:0} ms");

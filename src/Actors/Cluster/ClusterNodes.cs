@@ -34,15 +34,17 @@ public static class ClusterNodes
     /// The averager node loads the dataset too: the schedule needs the steps per epoch, the ensemble the test labels.
     /// </summary>
     public static Task<IRunEvent> StartAverager(ActorSystem system, PapaSettings settings, string resolvedConfig, DataSplits data,
-        string folder, IActorRef? observer = null)
+        string folder, IActorRef? observer = null, RunStart? start = null, CancellationToken interrupt = default)
     {
         var plan = SchedulePlan.For(settings, MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize));
         var outcome = new TaskCompletionSource<IRunEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
         var completion = system.ActorOf(RunCompletion.Props(outcome, observer), "run-completion");
-        system.ActorOf(ClusterSingletonManager.Props(
-            RunCoordinator.Props(settings, resolvedConfig, plan, data.Test.LabelArray(), folder, completion),
+        var manager = system.ActorOf(ClusterSingletonManager.Props(
+            RunCoordinator.Props(settings, resolvedConfig, plan, data.Test.LabelArray(), folder, completion, start ?? RunStart.Fresh),
             PoisonPill.Instance,
             ClusterSingletonManagerSettings.Create(system).WithRole(AveragerRole)), ManagerName);
+        // The singleton runs on this node (the only one of its role), so its path is known here.
+        interrupt.Register(() => system.ActorSelection(manager.Path / "coordinator").Tell(new Interrupt("interrupted by a signal")));
         return outcome.Task;
     }
 

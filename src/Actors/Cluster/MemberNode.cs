@@ -45,11 +45,8 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
 
     protected override void PreStart() => Timers.StartPeriodicTimer("ask", AskForConfig.Instance, TimeSpan.Zero, AskAgain);
 
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
-    {
-        _failures.Add(e is ActorInitializationException { InnerException: { } inner } ? inner.Message : e.Message);
-        return Directive.Stop;
-    });
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        MemberSupervision.Strategy(e => _failures.Add(e is ActorInitializationException { InnerException: { } inner } ? inner.Message : e.Message));
 
     private void OnConfig(RunConfigText text)
     {
@@ -75,7 +72,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
         _data = DatasetLoader.Load(settings.Dataset);
         for (var k = 0; k < _indices.Count; k++)
         {
-            var member = Context.ActorOf(MemberActor.Props(_indices[k], settings.Training, _data, devices[k % devices.Count], _averager), $"member-{_indices[k]}");
+            var member = Context.ActorOf(MemberActor.Props(_indices[k], settings.Training, _data, devices[k % devices.Count], _averager, settings.Faults.Injection), $"member-{_indices[k]}");
             Context.Watch(member);
             _running++;
         }

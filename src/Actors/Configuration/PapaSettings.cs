@@ -39,8 +39,13 @@ public sealed record FaultSettings(
     public static readonly FaultSettings Defaults = new(1.0, 2, true, 3, false, TimeSpan.FromMinutes(10), FaultInjection.None);
 }
 
-/// <summary>Member <paramref name="Member"/> throws when asked to train the round containing <paramref name="AtStep"/>, <paramref name="Times"/> times per process (-1: always).</summary>
-public sealed record FaultInjection(int Member, long AtStep, int Times)
+/// <summary>
+/// Member <paramref name="Member"/> throws when asked to train the round containing <paramref name="AtStep"/>,
+/// <paramref name="Times"/> times per process (-1: always); member <paramref name="DivergeMember"/> poisons its
+/// weights with NaN after training the round containing <paramref name="DivergeAtStep"/>; each checkpoint
+/// write pauses <paramref name="CheckpointPause"/> before its manifest, so a test can kill it halfway.
+/// </summary>
+public sealed record FaultInjection(int Member, long AtStep, int Times, int DivergeMember = -1, long DivergeAtStep = 0, TimeSpan CheckpointPause = default)
 {
     public static readonly FaultInjection None = new(-1, 0, 0);
 }
@@ -145,7 +150,8 @@ public sealed record PapaSettings(
                 ResetOnDivergence: read.Choice("on-divergence", ["fail", "reset"]) == "reset",
                 ReplacementTimeout: read.Duration("replacement-timeout"),
                 Injection: new FaultInjection(read.Int("fault-injection.throw-member", -1), read.Long("fault-injection.throw-at-step", 0),
-                    read.Int("fault-injection.throw-times", -1))));
+                    read.Int("fault-injection.throw-times", -1),
+                    read.Int("fault-injection.diverge-member", -1), read.Long("fault-injection.diverge-at-step", 0), read.Duration("fault-injection.checkpoint-pause"))));
     }
 
     private static bool IsDeviceName(string name) =>

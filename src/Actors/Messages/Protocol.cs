@@ -26,6 +26,7 @@ public sealed record MemberRejected(int Index, string Reason) : IPapaMessage;
 /// </summary>
 public sealed record Train(int Round, int Steps, bool SendSnapshot, bool EvaluateHeldOut, bool MeasureRepairStatistics = false) : IPapaMessage;
 
+/// <summary><paramref name="Finite"/>: every weight and BatchNorm buffer is finite (a diverged member is never mixed in).</summary>
 public sealed record Trained(
     int Member,
     int Round,
@@ -36,7 +37,8 @@ public sealed record Trained(
     double Seconds,
     double? HeldOutAccuracy,
     WeightSnapshot? Snapshot,
-    ActivationStatistics? RepairStatistics = null) : IPapaMessage;
+    ActivationStatistics? RepairStatistics = null,
+    bool Finite = true) : IPapaMessage;
 
 /// <summary>
 /// w &lt;- keep * w + (1 - keep) * weights. PAPA sends the mean with keep = rho, PAPA-all the mean with
@@ -44,6 +46,18 @@ public sealed record Trained(
 /// <paramref name="RepairTargets"/> are the parents' statistics combined with the same weights.
 /// </summary>
 public sealed record Mix(int Round, WeightSnapshot Weights, double Keep, ParentPair? Parents, ActivationStatistics? RepairTargets = null) : IPapaMessage;
+
+// ---- Checkpoints and rollback: a member's whole state at a round boundary, out and back in.
+
+/// <summary>Send the whole state (after every Mix sent before this message): for a checkpoint, or for a divergence reset.</summary>
+public sealed record CaptureState(int Round) : IPapaMessage;
+
+public sealed record StateCaptured(int Round, MemberState State) : IPapaMessage;
+
+/// <summary>Go back to <paramref name="State"/>; without one, to a fresh member's initial state (step 0).</summary>
+public sealed record RestoreState(int Round, MemberState? State) : IPapaMessage;
+
+public sealed record StateRestored(int Member, int Round) : IPapaMessage;
 
 // ---- The end: final snapshots and logits, then soup evaluations on one member.
 
@@ -77,8 +91,11 @@ public sealed record RunConfigText(string Hocon) : IPapaMessage;
 
 // ---- Failures.
 
-/// <summary>A member's own supervisor reports why it stopped; the averager ends the run naming it.</summary>
-public sealed record MemberFailed(int Member, string Reason) : IPapaMessage;
+/// <summary>
+/// A member reports why it failed. <paramref name="Restarting"/>: its supervisor restarts it (it registers
+/// again, fresh); otherwise it stops for good (its model could not even be built).
+/// </summary>
+public sealed record MemberFailed(int Member, string Reason, bool Restarting = false) : IPapaMessage;
 
 /// <summary>One slice of a large message on its way to a remote actor (see <see cref="Transfer.BulkTransport"/>).</summary>
 public sealed record MessageChunk(

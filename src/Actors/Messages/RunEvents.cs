@@ -18,7 +18,45 @@ public sealed record RoundCompleted(RoundPlan Plan, IReadOnlyList<Trained> Repor
 
 public sealed record RunCompleted(RunResults Results) : IRunEvent;
 
-public sealed record RunFailed(string Reason) : IRunEvent;
+/// <summary>The run ended without results: <paramref name="Status"/> is "failed" or "diverged".</summary>
+public sealed record RunFailed(string Reason, string Status = RunStatus.Failed) : IRunEvent;
+
+/// <summary>Stopped on request (Ctrl-C, SIGTERM) at a round boundary, after the checkpoint of <paramref name="Round"/> was written (if any).</summary>
+public sealed record RunInterrupted(int? CheckpointRound, string Reason) : IRunEvent;
+
+public static class RunStatus
+{
+    public const string Completed = "completed";
+    public const string Failed = "failed";
+    public const string Diverged = "diverged";
+    public const string Interrupted = "interrupted";
+}
+
+/// <summary>A run is asked to stop at the next round boundary, with a checkpoint (sent by the host on Ctrl-C/SIGTERM).</summary>
+public sealed record Interrupt(string Reason) : IRunEvent;
+
+/// <summary>Write this checkpoint; the recorder fills in the journal and metrics lengths and answers the Averager.</summary>
+public sealed record CheckpointDue(Checkpoints.Checkpoint Checkpoint) : IRunEvent;
+
+public sealed record CheckpointWritten(int Round, string Folder, long Bytes, double Milliseconds) : IRunEvent;
+
+/// <summary>The checkpoint could not be written (disk full, no permission); the previous one is intact.</summary>
+public sealed record CheckpointFailed(int Round, string Reason) : IRunEvent;
+
+/// <summary>
+/// The run goes back to the checkpoint of <paramref name="Round"/> (null: to the start): the recorder cuts the
+/// journal and metrics back and answers with <see cref="RollbackReady"/>.
+/// </summary>
+public sealed record RollBack(int? Round, string Cause) : IRunEvent;
+
+/// <summary>The checkpoint to restore every member from (null: members start afresh), or why it cannot be loaded.</summary>
+public sealed record RollbackReady(Checkpoints.Checkpoint? Checkpoint, string? Problem = null) : IRunEvent;
+
+/// <summary>Diverged members replaced by the mean of the finite ones in <paramref name="Round"/> (a journaled decision).</summary>
+public sealed record MembersReset(int Round, IReadOnlyList<int> Members, string Reason) : IRunEvent;
+
+/// <summary>A fault the run survived (for faults.jsonl and the console): what happened and what the Averager does.</summary>
+public sealed record FaultRecorded(string Kind, int? Member, int Round, string Detail) : IRunEvent;
 
 public sealed record MemberResult(int Member, double TestAccuracy, double HeldOutAccuracy, WeightSnapshot Weights);
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
@@ -15,11 +16,21 @@ namespace PapaActors.Actors.Population;
 /// <see cref="Train"/>, waits for every <see cref="Trained"/>, applies the round's mix (averaging in member
 /// order, so the result does not depend on arrival order) and reports the round to its listener. After the
 /// last round it collects final snapshots and hands them to a <see cref="SoupActor"/>.
-/// Phases: waiting for members -> training -> finishing -> souping -> done (or failed).
+/// <para>
+/// Faults: at checkpoint boundaries it collects every member's state and has the listener (the recorder)
+/// write it. A member that fails (or whose node is lost) sends the whole population back to the last
+/// checkpoint, or to the start, and the rounds since are played again; since every round is a pure function
+/// of the state before it, the run ends bit-identical to one without the fault. A diverged member is never
+/// mixed in: the run fails, or the member is reset to the mean of the finite ones (a journaled decision).
+/// </para>
+/// Phases: waiting for members -> training (-> resetting) -> finishing -> souping -> done, with rolling back
+/// and interrupting entered from any of them.
 /// </summary>
 public sealed class AveragerActor : BulkReceivingActor, IWithTimers
 {
     private const string RoundTimer = "round-timeout";
+    private const string ReplacementTimer = "replacement-timeout";
+    private static readonly WeightSnapshot FreshOptimizer = new(new WeightLayout([]), []);
 
     private readonly PapaSettings _settings;
     private readonly SchedulePlan _plan;
@@ -29,42 +40,145 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private readonly IActorRef?[] _members;
     private readonly Trained?[] _reports;
     private readonly MemberFinal?[] _finals;
+    private readonly MemberState?[] _captured;
+    private readonly bool[] _restored;
     private readonly Stopwatch _trainingClock = new();
+    private readonly long _checkpointEverySteps;
+    private bool _started;
+    private Checkpoint? _rollbackTarget;
+    private Checkpoint? _restoring;
     private string? _layoutFingerprint;
     private int _round;
     private long _samples;
+    private double _secondsBefore;
+    private int? _lastCheckpoint;
+    private int? _capturing;
+    private long _samplesAtCapture;
+    private double _secondsAtCapture;
+    private int _rollbacks;
+    private string? _interruptReason;
+    private string? _soupFailure;
+    private IActorRef? _soups;
 
-    public AveragerActor(PapaSettings settings, SchedulePlan plan, int[] testLabels, IActorRef listener)
+    public AveragerActor(PapaSettings settings, SchedulePlan plan, int[] testLabels, IActorRef listener, Checkpoint? resumeFrom = null)
     {
         _settings = settings;
         _plan = plan;
         _testLabels = testLabels;
         _listener = listener;
+        _rollbackTarget = resumeFrom;
+        _lastCheckpoint = resumeFrom?.Round;
         _members = new IActorRef?[settings.Population];
         _reports = new Trained?[settings.Population];
         _finals = new MemberFinal?[settings.Population];
+        _captured = new MemberState?[settings.Population];
+        _restored = new bool[settings.Population];
+        _checkpointEverySteps = (long)Math.Round(settings.Faults.CheckpointEveryEpochs * plan.StepsPerEpoch);
         WaitingForMembers();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(PapaSettings settings, SchedulePlan plan, int[] testLabels, IActorRef listener) =>
-        Akka.Actor.Props.Create(() => new AveragerActor(settings, plan, testLabels, listener));
+    public static Props Props(PapaSettings settings, SchedulePlan plan, int[] testLabels, IActorRef listener, Checkpoint? resumeFrom = null) =>
+        Akka.Actor.Props.Create(() => new AveragerActor(settings, plan, testLabels, listener, resumeFrom));
 
     private int Population => _members.Length;
+
+    /// <summary>A bug or a malformed message must end the run with its cause, never leave it waiting.</summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "the averager failed on {0}", message.GetType().Name);
+            Fail($"the averager failed on {message.GetType().Name}: {e.GetType().Name}: {e.Message}");
+            return true;
+        }
+    }
+
+    /// <summary>The soup actor's failure ends the run (it is watched); it is never restarted with lost progress.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    {
+        _soupFailure = e is ActorInitializationException { InnerException: { } inner } ? inner.Message : $"{e.GetType().Name}: {e.Message}";
+        return Directive.Stop;
+    });
+
+    // ---- Phases
 
     private void WaitingForMembers()
     {
         Receive<RegisterMember>(Register);
+        Receive<Interrupt>(i => EndInterrupted(i.Reason));
         ReceiveFailures();
     }
 
     private void Training()
     {
         Receive<Trained>(OnTrained);
+        Receive<StateCaptured>(s => s.Round == _capturing, OnCheckpointState);
+        Receive<StateRestored>(_ => { }); // a diverged member acknowledging its reset
         Receive<RoundTimedOut>(t => t.Round == _round, t => Fail(
             $"round {t.Round} timed out after {_settings.RoundTimeout}: no answer from member(s) {string.Join(", ", Silent(_reports))}"));
-        RejectLateRegistrations();
+        Receive<Interrupt>(i => _interruptReason ??= i.Reason);
+        ReceiveRegistrationsWhileRunning();
+        ReceiveFailures();
+    }
+
+    /// <summary>A diverged member is reset to the mean of the finite members, whose weights this round did not bring.</summary>
+    private void CollectingForReset(IReadOnlyList<Trained> reports, IReadOnlyList<int> diverged)
+    {
+        Receive<StateCaptured>(s => s.Round == _round, s =>
+        {
+            _captured[s.State.Member] = s.State;
+            var finite = Enumerable.Range(0, Population).Where(i => !diverged.Contains(i)).ToList();
+            if (finite.All(i => _captured[i] is not null))
+            {
+                Become(Training);
+                var withWeights = reports.Select(r => r with { Snapshot = _captured[r.Member]?.Weights }).ToList();
+                Array.Clear(_captured);
+                CompleteRound(ResetDiverged(withWeights, diverged));
+            }
+        });
+        Receive<RoundTimedOut>(t => t.Round == _round, _ => Fail($"no state from the finite members within {_settings.RoundTimeout} to reset member(s) {string.Join(", ", diverged)}"));
+        Receive<Interrupt>(i => _interruptReason ??= i.Reason);
+        ReceiveRegistrationsWhileRunning();
+        ReceiveFailures();
+    }
+
+    private void Interrupting()
+    {
+        Receive<StateCaptured>(s => s.Round == _capturing, OnCheckpointState);
+        Receive<CheckpointWritten>(w => w.Round == _round, w =>
+        {
+            _lastCheckpoint = w.Round;
+            EndInterrupted(_interruptReason!);
+        });
+        Receive<CheckpointFailed>(f => Fail($"could not write the checkpoint of round {f.Round}: {f.Reason}"));
+        Receive<RoundTimedOut>(t => t.Round == _round, _ => Fail($"no state from member(s) {string.Join(", ", Silent(_captured))} within {_settings.RoundTimeout} for the checkpoint"));
+        Receive<Interrupt>(_ => { });
+        ReceiveRegistrationsWhileRunning();
+        ReceiveFailures();
+    }
+
+    private void RollingBack()
+    {
+        Receive<RollbackReady>(OnRollbackReady);
+        Receive<StateRestored>(r => _restoring is not null && r.Round == _restoring.Round && r.Member >= 0 && r.Member < Population
+            && Sender.Equals(_members[r.Member]), OnStateRestored);
+        Receive<RegisterMember>(Register);
+        Receive<ReplacementTimedOut>(_ => Fail(
+            $"no node replaced member(s) {string.Join(", ", Silent(_members))} within {_settings.Faults.ReplacementTimeout}"));
+        Receive<RoundTimedOut>(t => t.Round == _round, _ => Fail(
+            $"member(s) {string.Join(", ", Enumerable.Range(0, Population).Where(i => !_restored[i]))} did not restore the checkpoint within {_settings.RoundTimeout}"));
+        Receive<Interrupt>(i => EndInterrupted(i.Reason));
+        // Answers to what was asked before the fault are stale: drop them.
+        Receive<Trained>(_ => { });
+        Receive<StateCaptured>(_ => { });
+        Receive<MemberFinal>(_ => { });
+        Receive<WeightsEvaluated>(_ => { });
         ReceiveFailures();
     }
 
@@ -73,14 +187,18 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Receive<MemberFinal>(OnFinal);
         Receive<RoundTimedOut>(t => t.Round == _round, _ => Fail(
             $"no final report within {_settings.RoundTimeout} from member(s) {string.Join(", ", Silent(_finals))}"));
-        RejectLateRegistrations();
+        Receive<Interrupt>(i => EndInterrupted(i.Reason));
+        ReceiveRegistrationsWhileRunning();
         ReceiveFailures();
     }
 
     private void Souping()
     {
         Receive<SoupActor.SoupsReady>(OnSoupsReady);
-        RejectLateRegistrations();
+        Receive<Terminated>(t => t.ActorRef.Equals(_soups), _ => Fail($"the soup actor failed: {_soupFailure ?? "it stopped"}"));
+        Receive<RoundTimedOut>(t => t.Round == _round, _ => Fail($"the soups were not ready within {_settings.RoundTimeout}"));
+        Receive<Interrupt>(i => EndInterrupted(i.Reason));
+        ReceiveRegistrationsWhileRunning();
         ReceiveFailures();
     }
 
@@ -88,6 +206,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     {
         ReceiveAny(message => _log.Debug("run is over; ignoring {0}", message.GetType().Name));
     }
+
+    // ---- Registration
 
     private void Register(RegisterMember registration)
     {
@@ -107,31 +227,54 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         }
 
         _layoutFingerprint ??= registration.LayoutFingerprint;
+        var isNew = _members[index] is null;
         _members[index] = member;
         Context.Watch(member);
         member.Tell(new MemberAccepted(index));
-        _log.Info("member {0} registered from {1} ({2}/{3})", index, member.Path, _members.Count(m => m is not null), Population);
-        if (_members.All(m => m is not null))
+        if (isNew)
+            _log.Info("member {0} registered from {1} ({2}/{3})", index, member.Path, _members.Count(m => m is not null), Population);
+        if (_members.Any(m => m is null))
+            return;
+        Timers.Cancel(ReplacementTimer);
+        if (!_started)
         {
+            // The population is complete for the first time: the run starts, or resumes from its checkpoint.
+            _started = true;
             _trainingClock.Start();
-            Become(Training);
-            StartRound(0);
+            _secondsBefore = _rollbackTarget?.TrainingSeconds ?? 0;
+            if (_rollbackTarget is { } checkpoint)
+                BeginRestore(checkpoint);
+            else
+            {
+                Become(Training);
+                StartRound(0);
+            }
             // After the round's timer is set: whoever waits for this event may then move virtual time.
             _listener.Tell(new RunStarted(_settings, _plan, _members.Select(m => m!.Path.ToString()).ToList()));
         }
+        else if (_rollbackTarget is { } target && _restoring is null)
+        {
+            BeginRestore(target); // a replacement completed the population during a rollback
+        }
     }
 
-    private void RejectLateRegistrations() =>
+    /// <summary>A restarted member registers again with the same reference; anyone else is refused.</summary>
+    private void ReceiveRegistrationsWhileRunning() =>
         Receive<RegisterMember>(r =>
         {
             if (r.Index >= 0 && r.Index < Population && r.Member.Equals(_members[r.Index]))
+            {
+                r.Member.Tell(new MemberAccepted(r.Index));
                 return;
+            }
             var reason = r.Index >= 0 && r.Index < Population
-                ? $"member index {r.Index} is already registered by {_members[r.Index]!.Path} and the run has started"
+                ? $"member index {r.Index} is already registered by {_members[r.Index]?.Path.ToString() ?? "a member that was lost"} and the run has started"
                 : $"member index {r.Index} is outside the population 0..{Population - 1}";
             _log.Warning("refusing registration from {0}: {1}", r.Member.Path, reason);
             r.Member.Tell(new MemberRejected(r.Index, reason));
         });
+
+    // ---- Failures
 
     private void ReceiveFailures()
     {
@@ -140,18 +283,56 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             // A member refused at registration (say, a duplicate index on another node) must not end the run.
             var slot = f.Member >= 0 && f.Member < Population ? _members[f.Member] : null;
             if (slot is null || slot.Equals(Sender))
-                Fail($"member {f.Member} failed: {f.Reason}");
+                OnMemberLost(f.Member, f.Reason, recoverable: f.Restarting);
             else
                 _log.Warning("ignoring a failure report for member {0} from {1}, which is not that member", f.Member, Sender.Path);
         });
         Receive<Terminated>(t =>
         {
             var index = Array.FindIndex(_members, m => m is not null && m.Equals(t.ActorRef));
-            if (index >= 0)
-                Fail($"member {index} stopped unexpectedly ({t.ActorRef.Path}{(t.AddressTerminated ? ", its node is unreachable" : "")})");
+            if (index < 0)
+                return;
+            _members[index] = null;
+            // A member on a lost node can be replaced by another node; one that stopped here cannot come back.
+            OnMemberLost(index, $"stopped unexpectedly ({t.ActorRef.Path}{(t.AddressTerminated ? ", its node is unreachable" : "")})",
+                recoverable: t.AddressTerminated);
         });
-        Receive<TransferFailed>(f => Fail($"a transfer from {f.From} was lost or corrupted: {f.Reason}"));
+        Receive<TransferFailed>(f => OnTransferFailed(f));
+        Receive<CheckpointWritten>(w => _lastCheckpoint = Math.Max(_lastCheckpoint ?? 0, w.Round));
+        Receive<CheckpointFailed>(f => Fail($"could not write the checkpoint of round {f.Round}: {f.Reason}"));
     }
+
+    private void OnTransferFailed(TransferFailed failure)
+    {
+        var index = Array.FindIndex(_members, m => m is not null && m.Path.ToString() == failure.From);
+        if (index >= 0)
+            OnMemberLost(index, $"a transfer from it was lost or corrupted: {failure.Reason}", recoverable: true);
+        else
+            Fail($"a transfer from {failure.From} was lost or corrupted: {failure.Reason}");
+    }
+
+    /// <summary>Rolls the population back to the last checkpoint, or fails the run when the policy or the restart budget says so.</summary>
+    private void OnMemberLost(int member, string reason, bool recoverable)
+    {
+        if (!recoverable || !_settings.Faults.RollbackOnMemberLoss || !_started)
+        {
+            Fail($"member {member} failed: {reason}");
+            return;
+        }
+        if (_rollbacks >= _settings.Faults.MaxRestarts)
+        {
+            Fail($"member {member} failed: {reason} (after {_rollbacks} rollback(s), max-restarts = {_settings.Faults.MaxRestarts})");
+            return;
+        }
+        _rollbacks++;
+        var target = _lastCheckpoint is { } round ? $"the checkpoint of round {round}" : "the start";
+        _log.Warning("member {0} failed in round {1}: {2}; rolling back to {3} (rollback {4} of at most {5})",
+            member, _round, reason, target, _rollbacks, _settings.Faults.MaxRestarts);
+        _listener.Tell(new FaultRecorded("member-lost", member, _round, $"{reason}; rolling back to {target} ({_rollbacks}/{_settings.Faults.MaxRestarts})"));
+        StartRollback($"member {member} failed: {reason}");
+    }
+
+    // ---- Rounds
 
     private void StartRound(int round)
     {
@@ -168,9 +349,19 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
 
     private void OnTrained(Trained report)
     {
-        if (report.Round != _round || report.Member < 0 || report.Member >= Population)
+        if (report.Round != _round || report.Member < 0 || report.Member >= Population || !Sender.Equals(_members[report.Member]))
         {
-            _log.Warning("ignoring a report for round {0} from member {1} during round {2}", report.Round, report.Member, _round);
+            _log.Warning("ignoring a report for round {0} from member {1} ({2}) during round {3}", report.Round, report.Member, Sender.Path, _round);
+            return;
+        }
+        var plan = _plan.Rounds[_round];
+        var missing = plan.Mix is NoMix ? null
+            : report.Snapshot is null ? "no snapshot"
+            : _settings.Training.Repair.Enabled && report.RepairStatistics is null ? "no REPAIR statistics"
+            : null;
+        if (missing is not null)
+        {
+            OnMemberLost(report.Member, $"it sent {missing} for round {report.Round}", recoverable: true);
             return;
         }
         _reports[report.Member] = report;
@@ -178,16 +369,82 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             return;
 
         Timers.Cancel(RoundTimer);
-        var plan = _plan.Rounds[_round];
         var reports = _reports.Select(r => r!).ToList();
+        var diverged = reports.Where(r => !r.Finite || !double.IsFinite(r.Loss)).Select(r => r.Member).ToList();
+        if (diverged.Count == 0)
+            CompleteRound(reports);
+        else if (!_settings.Faults.ResetOnDivergence || diverged.Count == Population)
+            FailDiverged(reports, diverged);
+        else if (plan.Mix is NoMix)
+        {
+            // The finite members' weights are needed for their mean; this round did not bring them.
+            Become(() => CollectingForReset(reports, diverged));
+            StartTimeout(_round);
+            foreach (var i in Enumerable.Range(0, Population).Where(i => !diverged.Contains(i)))
+                _members[i]!.Tell(new CaptureState(_round));
+        }
+        else
+            CompleteRound(ResetDiverged(reports, diverged));
+    }
+
+    private void FailDiverged(IReadOnlyList<Trained> reports, IReadOnlyList<int> diverged)
+    {
+        var first = reports[diverged[0]];
+        var what = double.IsFinite(first.Loss) ? $"its weights are not finite (loss {first.Loss})" : $"loss {first.Loss}";
+        var others = diverged.Count > 1 ? $" (also member(s) {string.Join(", ", diverged.Skip(1))})" : "";
+        var policy = diverged.Count == Population ? "every member diverged" : "on-divergence = fail";
+        Fail($"member {first.Member} diverged by step {first.Step}: {what}{others}; {policy}", RunStatus.Diverged);
+    }
+
+    /// <summary>
+    /// Replaces each diverged member by the mean of the finite ones (weights and REPAIR statistics), with a fresh
+    /// optimizer, and returns the reports as the mix must see them: the reset members carrying that mean.
+    /// </summary>
+    private IReadOnlyList<Trained> ResetDiverged(IReadOnlyList<Trained> reports, IReadOnlyList<int> diverged)
+    {
+        var finite = reports.Where(r => !diverged.Contains(r.Member)).ToList();
+        var mean = WeightMath.Average(finite.Select(r => r.Snapshot!).ToList());
+        var statistics = finite.All(r => r.RepairStatistics is not null)
+            ? ActivationStatistics.WeightedSum(finite.Select(r => r.RepairStatistics!).ToList(), finite.Select(_ => 1.0 / finite.Count).ToList())
+            : null;
+        var transport = BulkTransport.For(Context.System);
+        foreach (var d in diverged)
+            transport.Send(_members[d]!, new RestoreState(_round, new MemberState(d, reports[d].Step, mean, FreshOptimizer)), Self);
+        var reason = string.Join("; ", diverged.Select(d => $"member {d} at step {reports[d].Step}, loss {reports[d].Loss}"));
+        _log.Warning("round {0}: reset diverged member(s) to the mean of the finite ones: {1}", _round, reason);
+        _listener.Tell(new MembersReset(_round, diverged, reason));
+        return reports.Select(r => diverged.Contains(r.Member) ? r with { Snapshot = mean, RepairStatistics = statistics } : r).ToList();
+    }
+
+    private void CompleteRound(IReadOnlyList<Trained> reports)
+    {
+        var plan = _plan.Rounds[_round];
         _samples += reports.Sum(r => r.Samples);
         ApplyMix(plan, reports);
         _listener.Tell(new RoundCompleted(plan, reports.Select(r => r with { Snapshot = null }).ToList()));
-        if (_round + 1 < _plan.Rounds.Count)
-            StartRound(_round + 1);
-        else
+        var next = _round + 1;
+        if (_interruptReason is not null)
+        {
+            _round = next;
+            Become(Interrupting);
+            StartTimeout(next);
+            Capture(next);
+            return;
+        }
+        if (next == _plan.Rounds.Count)
+        {
             StartFinishing();
+            return;
+        }
+        // Members answer in order: Mix, then their state for the checkpoint, then they train on.
+        if (CheckpointDueBefore(next))
+            Capture(next);
+        StartRound(next);
     }
+
+    private bool CheckpointDueBefore(int round) =>
+        _checkpointEverySteps > 0 && round > 0
+        && _plan.Rounds[round].FirstStep / _checkpointEverySteps > _plan.Rounds[round - 1].FirstStep / _checkpointEverySteps;
 
     /// <summary>
     /// Sends every member its mix. With REPAIR on, each member also gets the parents' statistics combined with
@@ -198,10 +455,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     {
         if (plan.Mix is NoMix)
             return;
-        var snapshots = reports.Select(r => r.Snapshot ?? throw new InvalidOperationException($"member {r.Member} sent no snapshot for round {r.Round}")).ToList();
-        var statistics = _settings.Training.Repair.Enabled
-            ? reports.Select(r => r.RepairStatistics ?? throw new InvalidOperationException($"member {r.Member} sent no REPAIR statistics for round {r.Round}")).ToList()
-            : null;
+        var snapshots = reports.Select(r => r.Snapshot!).ToList();
+        var statistics = _settings.Training.Repair.Enabled ? reports.Select(r => r.RepairStatistics!).ToList() : null;
         var mean = plan.Mix is PushTowardMean or ReplaceWithMean ? WeightMath.Average(snapshots) : null;
         var children = new Dictionary<(int, int), WeightSnapshot>();
         WeightSnapshot Child(ParentPair pair)
@@ -237,11 +492,126 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         }
     }
 
+    // ---- Checkpoints
+
+    /// <summary>Asks every member for its state at the boundary before <paramref name="round"/>; members keep training meanwhile.</summary>
+    private void Capture(int round)
+    {
+        _capturing = round;
+        _samplesAtCapture = _samples;
+        _secondsAtCapture = TrainingSeconds;
+        Array.Clear(_captured);
+        foreach (var member in _members)
+            member!.Tell(new CaptureState(round));
+    }
+
+    private void OnCheckpointState(StateCaptured captured)
+    {
+        var member = captured.State.Member;
+        if (member < 0 || member >= Population || !Sender.Equals(_members[member]))
+        {
+            _log.Warning("ignoring a state for member {0} from {1}", member, Sender.Path);
+            return;
+        }
+        _captured[member] = captured.State;
+        if (_captured.Any(s => s is null))
+            return;
+        _listener.Tell(new CheckpointDue(new Checkpoint(captured.Round, _samplesAtCapture, _secondsAtCapture, 0, 0, _captured.Select(s => s!).ToList())));
+        Array.Clear(_captured);
+        _capturing = null;
+    }
+
+    private double TrainingSeconds => _secondsBefore + _trainingClock.Elapsed.TotalSeconds;
+
+    // ---- Rollback
+
+    private void StartRollback(string cause)
+    {
+        Timers.Cancel(RoundTimer);
+        if (_soups is not null)
+        {
+            Context.Unwatch(_soups);
+            Context.Stop(_soups);
+            _soups = null;
+        }
+        Array.Clear(_reports);
+        Array.Clear(_finals);
+        Array.Clear(_captured);
+        _capturing = null;
+        _rollbackTarget = null;
+        _restoring = null;
+        Become(RollingBack);
+        if (_members.Any(m => m is null))
+            AwaitReplacements();
+        _listener.Tell(new RollBack(_lastCheckpoint, cause));
+    }
+
+    private void AwaitReplacements()
+    {
+        var missing = Silent(_members).ToList();
+        _log.Warning("waiting up to {0} for a node to replace member(s) {1}", _settings.Faults.ReplacementTimeout, string.Join(", ", missing));
+        _listener.Tell(new FaultRecorded("awaiting-replacement", missing[0], _round,
+            $"start a node for member(s) {string.Join(",", missing)}: papa node --role member --seed-node {((ExtendedActorSystem)Context.System).Provider.DefaultAddress} --members {string.Join(",", missing)} (or --members auto)"));
+        if (!Timers.IsTimerActive(ReplacementTimer))
+            Timers.StartSingleTimer(ReplacementTimer, ReplacementTimedOut.Instance, _settings.Faults.ReplacementTimeout);
+    }
+
+    private void OnRollbackReady(RollbackReady ready)
+    {
+        if (ready.Problem is not null)
+        {
+            Fail($"cannot roll back: {ready.Problem}");
+            return;
+        }
+        // A member state per index; without a checkpoint, members start afresh (RestoreState without a state).
+        _rollbackTarget = ready.Checkpoint ?? new Checkpoint(0, 0, 0, 0, 0, []);
+        if (_members.All(m => m is not null))
+            BeginRestore(_rollbackTarget);
+    }
+
+    private void BeginRestore(Checkpoint checkpoint)
+    {
+        _restoring = checkpoint;
+        _rollbackTarget = null;
+        Become(RollingBack);
+        _round = checkpoint.Round;
+        Array.Clear(_restored);
+        StartTimeout(_round);
+        var transport = BulkTransport.For(Context.System);
+        for (var i = 0; i < Population; i++)
+        {
+            var state = checkpoint.Members.Count == 0 ? null : checkpoint.Members[i];
+            transport.Send(_members[i]!, new RestoreState(checkpoint.Round, state), Self);
+        }
+    }
+
+    private void OnStateRestored(StateRestored restored)
+    {
+        _restored[restored.Member] = true;
+        if (_restored.Any(r => !r))
+            return;
+        Timers.Cancel(RoundTimer);
+        var checkpoint = _restoring!;
+        _restoring = null;
+        _samples = checkpoint.Samples;
+        _trainingClock.Start();
+        _log.Info("every member is back at round {0}; training goes on", checkpoint.Round);
+        if (checkpoint.Round >= _plan.Rounds.Count)
+        {
+            StartFinishing();
+            return;
+        }
+        Become(Training);
+        StartRound(checkpoint.Round);
+    }
+
+    // ---- The end
+
     private void StartFinishing()
     {
-        _trainingClock.Stop();
         Become(Finishing);
         _round = _plan.Rounds.Count;
+        Array.Clear(_finals);
         StartTimeout(_round);
         foreach (var member in _members)
             member!.Tell(new Finish(_round));
@@ -249,39 +619,75 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
 
     private void OnFinal(MemberFinal final)
     {
-        _finals[final.Member] = final;
+        var index = final.Member;
+        if (index < 0 || index >= Population || !Sender.Equals(_members[index]))
+        {
+            _log.Warning("ignoring a final report for member {0} from {1}", index, Sender.Path);
+            return;
+        }
+        var problem = final.Weights.Layout.Fingerprint != _layoutFingerprint ? $"its final weights have layout {final.Weights.Layout.Fingerprint}, the population {_layoutFingerprint}"
+            : _testLabels.Length == 0 || final.TestLogits.Length == 0 || final.TestLogits.Length % _testLabels.Length != 0
+                ? $"it sent {final.TestLogits.Length} test logits for {_testLabels.Length} test images"
+            : null;
+        if (problem is not null)
+        {
+            OnMemberLost(index, problem, recoverable: true);
+            return;
+        }
+        if (!AllFinite(final.Weights.Values))
+        {
+            Fail($"member {index} diverged: its final weights are not finite", RunStatus.Diverged);
+            return;
+        }
+        _finals[index] = final;
         if (_finals.Any(f => f is null))
             return;
         Timers.Cancel(RoundTimer);
+        _trainingClock.Stop();
         Become(Souping);
-        Context.ActorOf(SoupActor.Props(_finals.Select(f => f!).ToList(), _members[0]!, _settings.SoupRecomputesBatchNorm, _testLabels), "soups");
+        StartTimeout(_round);
+        _soups = Context.ActorOf(SoupActor.Props(_finals.Select(f => f!).ToList(), _members[0]!, _settings.SoupRecomputesBatchNorm, _testLabels), "soups");
+        Context.Watch(_soups);
     }
 
     private void OnSoupsReady(SoupActor.SoupsReady soups)
     {
+        Timers.Cancel(RoundTimer);
+        Context.Unwatch(_soups!);
+        if (!AllFinite(soups.AverageSoup.Weights.Values) || !AllFinite(soups.GreedySoup.Weights.Values))
+        {
+            Fail("a soup's weights are not finite; no soup is written", RunStatus.Diverged);
+            return;
+        }
         var members = _finals.Select(f => new MemberResult(f!.Member, f.TestAccuracy, f.HeldOutAccuracy, f.Weights)).ToList();
-        var results = new RunResults(members, soups.EnsembleTestAccuracy, soups.AverageSoup, soups.GreedySoup, _samples, _trainingClock.Elapsed.TotalSeconds);
+        var results = new RunResults(members, soups.EnsembleTestAccuracy, soups.AverageSoup, soups.GreedySoup, _samples, TrainingSeconds);
         _log.Info("run complete: ensemble {0:F4}, average soup {1:F4}, greedy soup {2:F4}",
             results.EnsembleTestAccuracy, results.AverageSoup.TestAccuracy, results.GreedySoup.TestAccuracy);
         _listener.Tell(new RunCompleted(results));
         EndRun(new RunEnded(Completed: true, $"average soup {results.AverageSoup.TestAccuracy:P2}, greedy soup {results.GreedySoup.TestAccuracy:P2}"));
     }
 
-    private void StartTimeout(int round)
-    {
-        if (_settings.RoundTimeout > TimeSpan.Zero)
-            Timers.StartSingleTimer(RoundTimer, new RoundTimedOut(round), _settings.RoundTimeout);
-    }
+    private static bool AllFinite(float[] values) => Array.TrueForAll(values, float.IsFinite);
+
+    private void StartTimeout(int round) => Timers.StartSingleTimer(RoundTimer, new RoundTimedOut(round), _settings.RoundTimeout);
 
     private static IEnumerable<int> Silent<T>(T?[] answers) where T : class =>
         answers.Select((a, i) => (a, i)).Where(x => x.a is null).Select(x => x.i);
 
-    private void Fail(string reason)
+    private void Fail(string reason, string status = RunStatus.Failed)
     {
-        _log.Error("run failed: {0}", reason);
+        _log.Error("run {0}: {1}", status, reason);
         Timers.CancelAll();
-        _listener.Tell(new RunFailed(reason));
+        _listener.Tell(new RunFailed(reason, status));
         EndRun(new RunEnded(Completed: false, reason));
+    }
+
+    private void EndInterrupted(string reason)
+    {
+        _log.Warning("run interrupted ({0}); last checkpoint: {1}", reason, _lastCheckpoint?.ToString() ?? "none");
+        Timers.CancelAll();
+        _listener.Tell(new RunInterrupted(_lastCheckpoint, reason));
+        EndRun(new RunEnded(Completed: false, $"interrupted: {reason}"));
     }
 
     private void EndRun(RunEnded ended)
@@ -292,4 +698,9 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     }
 
     private sealed record RoundTimedOut(int Round) : INoSerializationVerificationNeeded;
+
+    private sealed record ReplacementTimedOut : INoSerializationVerificationNeeded
+    {
+        public static readonly ReplacementTimedOut Instance = new();
+    }
 }

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Transfer;
 using PapaActors.Models.Data;
@@ -18,16 +19,18 @@ public sealed class MemberActor : BulkReceivingActor
 
     private readonly int _index;
     private readonly TrainingSettings _settings;
+    private readonly FaultInjection _fault;
     private readonly DataSplits _data;
     private readonly string _device;
     private readonly IActorRef _averager;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private MemberModel? _model;
 
-    public MemberActor(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager)
+    public MemberActor(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, FaultInjection? fault = null)
     {
         _index = index;
         _settings = settings;
+        _fault = fault ?? FaultInjection.None;
         _data = data;
         _device = device;
         _averager = averager;
@@ -41,13 +44,15 @@ public sealed class MemberActor : BulkReceivingActor
         });
         Receive<Train>(OnTrain);
         Receive<Mix>(m => Model.Mix(m.Weights, m.Keep, m.RepairTargets, m.Round));
+        Receive<CaptureState>(c => Reply(new StateCaptured(c.Round, Model.CaptureState())));
+        Receive<RestoreState>(OnRestore);
         Receive<Finish>(_ => OnFinish());
         Receive<EvaluateWeights>(OnEvaluateWeights);
         Receive<TransferFailed>(f => throw new InvalidOperationException($"a message from {f.From} was lost: {f.Reason}"));
     }
 
-    public static Props Props(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager) =>
-        Akka.Actor.Props.Create(() => new MemberActor(index, settings, data, device, averager)).WithDispatcher(DispatcherId);
+    public static Props Props(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, FaultInjection? fault = null) =>
+        Akka.Actor.Props.Create(() => new MemberActor(index, settings, data, device, averager, fault)).WithDispatcher(DispatcherId);
 
     private MemberModel Model => _model ?? throw new InvalidOperationException("the member's model is not built");
 
@@ -55,11 +60,11 @@ public sealed class MemberActor : BulkReceivingActor
     {
         try
         {
-            _model = new MemberModel(_index, _settings, _data, Devices.Resolve(_device));
+            _model = BuildModel();
         }
         catch (Exception e)
         {
-            ReportFailure(e);
+            ReportFailure(e, restarting: false);
             throw;
         }
         _averager.Tell(new RegisterMember(_index, Self, _model.Layout.Fingerprint));
@@ -73,20 +78,41 @@ public sealed class MemberActor : BulkReceivingActor
         }
         catch (Exception e)
         {
-            ReportFailure(e);
+            // The supervisor restarts this member with a fresh model; the Averager rolls everyone back.
+            ReportFailure(e, restarting: true);
             throw;
         }
     }
 
     protected override void PostStop() => _model?.Dispose();
 
+    private MemberModel BuildModel() => new(_index, _settings, _data, Devices.Resolve(_device));
+
     private void OnTrain(Train train)
     {
+        var first = Model.Step;
+        InjectedFaults.ThrowIfDue(_fault, _index, first, train.Steps);
         var result = Model.Train(train.Steps);
+        InjectedFaults.PoisonIfDue(_fault, _index, first, train.Steps, Model);
         double? heldOut = train.EvaluateHeldOut ? Model.Evaluate(DataSplit.HeldOut, keepLogits: false).Accuracy : null;
         var snapshot = train.SendSnapshot ? Model.Capture() : null;
         var statistics = train.MeasureRepairStatistics ? Model.MeasureRepairStatistics(train.Round) : null;
-        Reply(new Trained(_index, train.Round, Model.Step, result.MeanLoss, Model.LearningRate, result.Samples, result.Seconds, heldOut, snapshot, statistics));
+        Reply(new Trained(_index, train.Round, Model.Step, result.MeanLoss, Model.LearningRate, result.Samples, result.Seconds, heldOut, snapshot, statistics,
+            Finite: Model.IsFinite()));
+    }
+
+    /// <summary>Back to a checkpointed state, or (without one) to the initial state of a fresh member.</summary>
+    private void OnRestore(RestoreState restore)
+    {
+        if (restore.State is { } state)
+            Model.RestoreState(state);
+        else
+        {
+            _model?.Dispose();
+            _model = null;
+            _model = BuildModel();
+        }
+        Reply(new StateRestored(_index, restore.Round));
     }
 
     private void OnFinish()
@@ -104,12 +130,12 @@ public sealed class MemberActor : BulkReceivingActor
 
     private void Reply(object message) => BulkTransport.For(Context.System).Send(Sender, message, Self);
 
-    private void ReportFailure(Exception e)
+    private void ReportFailure(Exception e, bool restarting)
     {
         var cause = e is ActorInitializationException { InnerException: { } inner } ? inner : e;
         _log.Error(cause, "member {0} failed", _index);
         if (cause is not RegistrationRefusedException)
-            _averager.Tell(new MemberFailed(_index, $"{cause.GetType().Name}: {cause.Message}"));
+            _averager.Tell(new MemberFailed(_index, $"{cause.GetType().Name}: {cause.Message}", restarting));
     }
 }
 

@@ -1,5 +1,7 @@
 using Akka.Actor;
+using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
 using PapaActors.Models.Data;
 
@@ -7,26 +9,31 @@ namespace PapaActors.Actors.Population;
 
 /// <summary>
 /// A whole population in one ActorSystem: the Averager and one MemberActor per member (devices assigned
-/// round-robin). Members never restart: a restarted member would lose its weights and break determinism,
-/// so a failing member is stopped (after reporting why to the Averager, which ends the run).
+/// round-robin), supervised by <see cref="MemberSupervision"/>. It watches the Averager: should the Averager
+/// ever stop, the listener hears it as a failed run instead of waiting forever. It passes an
+/// <see cref="Interrupt"/> on to the Averager.
 /// </summary>
 public sealed class PopulationSupervisor : ReceiveActor
 {
-    public PopulationSupervisor(PapaSettings settings, DataSplits data, IActorRef listener)
+    private string? _stopCause;
+
+    public PopulationSupervisor(PapaSettings settings, SchedulePlan plan, DataSplits data, IActorRef listener, Checkpoint? resumeFrom)
     {
-        var plan = SchedulePlan.For(settings, Models.Data.MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize));
-        var averager = Context.ActorOf(AveragerActor.Props(settings, plan, data.Test.LabelArray(), listener), "averager");
+        var averager = Context.ActorOf(AveragerActor.Props(settings, plan, data.Test.LabelArray(), listener, resumeFrom), "averager");
+        Context.Watch(averager);
         for (var i = 0; i < settings.Population; i++)
         {
             var device = settings.Devices[i % settings.Devices.Count];
-            Context.ActorOf(MemberActor.Props(i, settings.Training, data, device, averager), $"member-{i}");
+            Context.ActorOf(MemberActor.Props(i, settings.Training, data, device, averager, settings.Faults.Injection), $"member-{i}");
         }
-        Receive<Messages.RunEnded>(_ => { }); // members pass it up as they stop; the host ends the local run
-
+        Receive<RunEnded>(_ => { }); // members pass it up as they stop; the host ends the local run
+        Receive<Interrupt>(averager.Forward);
+        Receive<Terminated>(t => t.ActorRef.Equals(averager), _ => listener.Tell(new RunFailed($"the averager stopped: {_stopCause ?? "unknown cause"}")));
     }
 
-    public static Props Props(PapaSettings settings, DataSplits data, IActorRef listener) =>
-        Akka.Actor.Props.Create(() => new PopulationSupervisor(settings, data, listener));
+    public static Props Props(PapaSettings settings, SchedulePlan plan, DataSplits data, IActorRef listener, Checkpoint? resumeFrom = null) =>
+        Akka.Actor.Props.Create(() => new PopulationSupervisor(settings, plan, data, listener, resumeFrom));
 
-    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        MemberSupervision.Strategy(e => _stopCause = e is ActorInitializationException { InnerException: { } inner } ? inner.Message : e.Message);
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Event;
+using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
@@ -13,40 +14,74 @@ namespace PapaActors.Actors.Population;
 
 /// <summary>
 /// Writes the run folder from the Averager's events, then passes each event on to an observer (the
-/// console, a test). Lines are appended and flushed as they happen, and whole files are written to a
-/// temporary name and renamed, so a run that fails leaves everything written so far intact.
+/// console, a test). Lines are appended and flushed as they happen, whole files are written to a temporary
+/// name and renamed, and checkpoints go through <see cref="CheckpointStore"/>, so a run that fails or is
+/// killed leaves everything written so far intact. On a rollback or resume it cuts the journal and
+/// metrics back to where the checkpoint left them, so the rounds played again are written once.
 /// </summary>
 public sealed class RunRecorder : ReceiveActor
 {
     public const string ResultsFile = "results.json";
     public const string MetricsFile = "metrics.csv";
     public const string ConfigFile = "config.conf";
+    public const string FaultsFile = "faults.jsonl";
+    private const string MetricsHeader = "member,round,epoch,step,train_loss,learning_rate,held_out_accuracy,samples_per_second";
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
     private readonly string _folder;
     private readonly IActorRef _observer;
+    private readonly string _resumeCommand;
+    private readonly bool _resuming;
+    private readonly Checkpoint? _resumeFrom;
+    private readonly CheckpointStore _checkpoints;
+    private readonly CheckpointIdentity _identity;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Stopwatch _wallClock = Stopwatch.StartNew();
     private PapaSettings? _settings;
-    private StreamWriter? _journal;
-    private StreamWriter? _metrics;
+    private AppendOnlyFile? _journal;
+    private AppendOnlyFile? _metrics;
+    private AppendOnlyFile? _faults;
+    private long _journalHeaderBytes;
+    private long _metricsHeaderBytes;
     private int _rounds;
+    private int? _lastCheckpoint;
 
-    public RunRecorder(string folder, string resolvedConfig, IActorRef observer)
+    /// <param name="resuming">The folder holds an earlier attempt of this run: keep its config and faults, and
+    /// continue its journal and metrics from <paramref name="resumeFrom"/> (from the start when null).</param>
+    public RunRecorder(string folder, string resolvedConfig, IActorRef observer, string resumeCommand, bool resuming = false, Checkpoint? resumeFrom = null)
     {
         _folder = folder;
         _observer = observer;
+        _resumeCommand = resumeCommand;
+        _resuming = resuming;
+        _resumeFrom = resumeFrom;
+        _lastCheckpoint = resumeFrom?.Round;
+        _checkpoints = new CheckpointStore(folder);
+        _identity = CheckpointIdentity.Of(resolvedConfig);
         Directory.CreateDirectory(folder);
-        WriteWhole(ConfigFile, resolvedConfig);
+        if (!resuming)
+            WriteWhole(ConfigFile, resolvedConfig);
 
         Receive<RunStarted>(e => Record(e, () => OnStarted(e)));
         Receive<RoundCompleted>(e => Record(e, () => OnRound(e)));
+        Receive<MembersReset>(e => Record(e, () => _journal!.AppendLine(ScheduleJournal.ResetLine(e.Round, e.Members, e.Reason))));
+        Receive<FaultRecorded>(e => Record(e, () => OnFault(e)));
+        Receive<CheckpointDue>(OnCheckpointDue);
+        Receive<RollBack>(OnRollBack);
         Receive<RunCompleted>(e => Record(e, () => OnCompleted(e.Results)));
-        Receive<RunFailed>(e => Record(e, () => OnFailed(e.Reason)));
+        Receive<RunFailed>(e => Record(e, () => OnEnded(e.Status, e.Reason)));
+        Receive<RunInterrupted>(e => Record(e, () => OnEnded(RunStatus.Interrupted, e.Reason)));
     }
 
-    public static Props Props(string folder, string resolvedConfig, IActorRef observer) =>
-        Akka.Actor.Props.Create(() => new RunRecorder(folder, resolvedConfig, observer));
+    public static Props Props(string folder, string resolvedConfig, IActorRef observer, string resumeCommand, bool resuming = false, Checkpoint? resumeFrom = null) =>
+        Akka.Actor.Props.Create(() => new RunRecorder(folder, resolvedConfig, observer, resumeCommand, resuming, resumeFrom));
+
+    /// <summary>A recorder that lost its open files cannot go on: the run ends as failed, with its checkpoints intact.</summary>
+    protected override void PostRestart(Exception reason)
+    {
+        _observer.Tell(new RunFailed($"the run recorder failed ({reason.GetType().Name}: {reason.Message})"));
+        Context.Stop(Self);
+    }
 
     private void Record(IRunEvent e, Action write)
     {
@@ -57,7 +92,9 @@ public sealed class RunRecorder : ReceiveActor
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             _log.Error(ex, "could not write the run folder {0}", _folder);
-            _observer.Tell(new RunFailed($"could not write the run folder {_folder}: {ex.Message}"));
+            var reason = $"could not write the run folder {_folder}: {ex.Message}";
+            TryWriteOutcome(RunStatus.Failed, reason);
+            _observer.Tell(new RunFailed(reason));
             return;
         }
         _observer.Tell(e);
@@ -66,42 +103,138 @@ public sealed class RunRecorder : ReceiveActor
     private void OnStarted(RunStarted started)
     {
         _settings = started.Settings;
-        _journal = Append(ScheduleJournal.FileName);
-        _journal.WriteLine(ScheduleJournal.HeaderLine(started.Plan));
-        _metrics = Append(MetricsFile);
-        _metrics.WriteLine("member,round,epoch,step,train_loss,learning_rate,held_out_accuracy,samples_per_second");
+        var journalPath = Path.Combine(_folder, ScheduleJournal.FileName);
+        var metricsPath = Path.Combine(_folder, MetricsFile);
+        _faults = AppendOnlyFile.Append(Path.Combine(_folder, FaultsFile));
+        if (_resumeFrom is { } checkpoint)
+        {
+            _journal = AppendOnlyFile.Open(journalPath, checkpoint.JournalBytes);
+            _metrics = AppendOnlyFile.Open(metricsPath, checkpoint.MetricsBytes);
+            _journalHeaderBytes = AppendOnlyFile.FirstLineBytes(journalPath);
+            _metricsHeaderBytes = AppendOnlyFile.FirstLineBytes(metricsPath);
+            _rounds = checkpoint.Round;
+            return;
+        }
+        _journal = AppendOnlyFile.Open(journalPath, 0);
+        _journal.AppendLine(ScheduleJournal.HeaderLine(started.Plan));
+        _journalHeaderBytes = _journal.Length;
+        _metrics = AppendOnlyFile.Open(metricsPath, 0);
+        _metrics.AppendLine(MetricsHeader);
+        _metricsHeaderBytes = _metrics.Length;
     }
 
     private void OnRound(RoundCompleted round)
     {
-        _journal!.WriteLine(ScheduleJournal.RoundLine(round.Plan));
-        _rounds++;
+        _journal!.AppendLine(ScheduleJournal.RoundLine(round.Plan));
+        _rounds = round.Plan.Round + 1;
         foreach (var r in round.Reports)
         {
-            _metrics!.WriteLine(string.Join(',',
+            _metrics!.AppendLine(string.Join(',',
                 r.Member, r.Round, round.Plan.Epoch, r.Step, Number(r.Loss), Number(r.LearningRate),
                 r.HeldOutAccuracy is { } a ? Number(a) : "", Number(r.Seconds > 0 ? r.Samples / r.Seconds : 0)));
         }
     }
 
+    private void OnFault(FaultRecorded fault) => _faults?.AppendLine(new JsonObject
+    {
+        ["time"] = DateTime.UtcNow.ToString("O"),
+        ["kind"] = fault.Kind,
+        ["member"] = fault.Member,
+        ["round"] = fault.Round,
+        ["detail"] = fault.Detail,
+    }.ToJsonString());
+
+    /// <summary>Writes the checkpoint with the current journal and metrics lengths, and answers the Averager.</summary>
+    private void OnCheckpointDue(CheckpointDue due)
+    {
+        var checkpoint = due.Checkpoint with { JournalBytes = _journal!.Length, MetricsBytes = _metrics!.Length };
+        IRunEvent answer;
+        try
+        {
+            var written = _checkpoints.Write(checkpoint, _identity, _settings!.Faults.Injection.CheckpointPause);
+            _checkpoints.Prune(_settings.Faults.CheckpointsKept);
+            _lastCheckpoint = checkpoint.Round;
+            _log.Info("{0}", written);
+            answer = new CheckpointWritten(checkpoint.Round, written.Folder, written.Bytes, written.ElapsedMilliseconds);
+        }
+        catch (CheckpointException e)
+        {
+            _log.Error("checkpoint of round {0} failed: {1}", checkpoint.Round, e.Message);
+            answer = new CheckpointFailed(checkpoint.Round, e.Message);
+        }
+        Sender.Tell(answer);
+        _observer.Tell(answer);
+    }
+
+    /// <summary>
+    /// Loads the newest valid checkpoint (any checkpoint of this run is a consistent state to go back to; a
+    /// damaged one is skipped) and cuts the journal and metrics back to it.
+    /// </summary>
+    private void OnRollBack(RollBack rollBack)
+    {
+        RollbackReady ready;
+        try
+        {
+            var search = _checkpoints.FindLatestValid();
+            foreach (var problem in search.Problems)
+                _log.Warning("{0}", problem);
+            var checkpoint = search.Latest is { } latest ? _checkpoints.Load(latest, _identity) : null;
+            if (checkpoint?.Round != rollBack.Round)
+                _log.Warning("rolling back to {0}, where the averager expected {1}", checkpoint?.Round.ToString() ?? "the start", rollBack.Round?.ToString() ?? "the start");
+            _journal?.TruncateTo(checkpoint?.JournalBytes ?? _journalHeaderBytes);
+            _metrics?.TruncateTo(checkpoint?.MetricsBytes ?? _metricsHeaderBytes);
+            _rounds = checkpoint?.Round ?? 0;
+            ready = new RollbackReady(checkpoint);
+        }
+        catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException)
+        {
+            ready = new RollbackReady(null, e.Message);
+        }
+        Sender.Tell(ready);
+        _observer.Tell(rollBack);
+    }
+
+    /// <summary>results.json last but one, the journal's end line last: a journal that ends is a run that completed.</summary>
     private void OnCompleted(RunResults results)
     {
-        _journal?.WriteLine(ScheduleJournal.EndLine(_rounds));
         SafetensorsFile.Save(results.AverageSoup.Weights, Path.Combine(_folder, "soup-average.safetensors"));
         SafetensorsFile.Save(results.GreedySoup.Weights, Path.Combine(_folder, "soup-greedy.safetensors"));
         if (_settings!.SaveMembers)
             foreach (var member in results.Members)
                 SafetensorsFile.Save(member.Weights, Path.Combine(_folder, $"member-{member.Member}.safetensors"));
         WriteWhole(ResultsFile, ResultsJson(results).ToJsonString(Indented));
+        _journal?.AppendLine(ScheduleJournal.EndLine(_rounds));
         Close();
     }
 
-    private void OnFailed(string reason)
+    /// <summary>A run that ends without results; an interrupted one keeps its journal open-ended, to be resumed.</summary>
+    private void OnEnded(string status, string reason)
     {
-        _journal?.WriteLine(ScheduleJournal.FailedLine(reason));
-        var failed = new JsonObject { ["status"] = "failed", ["reason"] = reason, ["wall_seconds"] = _wallClock.Elapsed.TotalSeconds };
-        WriteWhole(ResultsFile, failed.ToJsonString(Indented));
+        WriteWhole(ResultsFile, OutcomeJson(status, reason).ToJsonString(Indented));
+        if (status != RunStatus.Interrupted)
+            _journal?.AppendLine(ScheduleJournal.FailedLine(reason));
         Close();
+    }
+
+    private JsonObject OutcomeJson(string status, string reason)
+    {
+        var outcome = new JsonObject { ["status"] = status, ["reason"] = reason, ["wall_seconds"] = _wallClock.Elapsed.TotalSeconds };
+        if (_lastCheckpoint is { } round)
+            outcome["checkpoint_round"] = round;
+        outcome["resume"] = _resumeCommand;
+        return outcome;
+    }
+
+    private void TryWriteOutcome(string status, string reason)
+    {
+        try
+        {
+            WriteWhole(ResultsFile, OutcomeJson(status, reason).ToJsonString(Indented));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Error(e, "could not write {0} either", ResultsFile);
+        }
     }
 
     private JsonObject ResultsJson(RunResults results)
@@ -117,7 +250,7 @@ public sealed class RunRecorder : ReceiveActor
         };
         return new JsonObject
         {
-            ["status"] = "completed",
+            ["status"] = RunStatus.Completed,
             ["method"] = settings.Method.Name(),
             ["population"] = settings.Population,
             ["epochs"] = settings.Epochs,
@@ -151,8 +284,6 @@ public sealed class RunRecorder : ReceiveActor
         };
     }
 
-    private StreamWriter Append(string name) => new(Path.Combine(_folder, name), append: true) { AutoFlush = true };
-
     private void WriteWhole(string name, string text)
     {
         var path = Path.Combine(_folder, name);
@@ -166,7 +297,8 @@ public sealed class RunRecorder : ReceiveActor
     {
         _journal?.Dispose();
         _metrics?.Dispose();
-        _journal = _metrics = null;
+        _faults?.Dispose();
+        _journal = _metrics = _faults = null;
     }
 
     protected override void PostStop() => Close();

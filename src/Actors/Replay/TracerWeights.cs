@@ -28,6 +28,9 @@ public static class TracerWeights
         return new ActivationStatistics([new LayerStatistics(EntryName, values, values)]);
     }
 
+    /// <summary>A scripted member's state for a checkpoint: its tracer weights and an empty (fresh) optimizer.</summary>
+    public static MemberState State(int member, int population) => new(member, 0, For(member, population), new WeightSnapshot(new WeightLayout([]), []));
+
     /// <summary>Each member's share in <paramref name="weights"/>, rounded to 6 decimals (float sums are not exact).</summary>
     public static IReadOnlyList<double> Shares(WeightSnapshot weights) => Shares(weights.Values);
 

@@ -6,7 +6,8 @@ namespace PapaActors.Actors.Schedule;
 
 /// <summary>
 /// The append-only schedule journal of a run (JSON lines): a header naming the schedule's inputs, one line
-/// per completed round with its mix decision, and a closing line. `papa replay` recomputes the schedule and
+/// per completed round with its mix decision, a line for each divergence reset (a decision that depends on
+/// the training, so replays read it but do not recompute it), and a closing line. `papa replay` recomputes the schedule and
 /// compares it with these lines.
 /// </summary>
 public static class ScheduleJournal
@@ -17,7 +18,10 @@ public static class ScheduleJournal
 
     public sealed record Header(string Method, int Population, long Seed, long StepsPerEpoch, long TotalSteps, int Rounds);
 
-    public sealed record Content(Header Header, IReadOnlyList<RoundPlan> Rounds, bool Ended, string? Failure);
+    /// <summary>Diverged members replaced by the mean of the finite ones before round <paramref name="Round"/>'s mix.</summary>
+    public sealed record MemberReset(int Round, IReadOnlyList<int> Members);
+
+    public sealed record Content(Header Header, IReadOnlyList<RoundPlan> Rounds, bool Ended, string? Failure, IReadOnlyList<MemberReset> Resets);
 
     public static string HeaderLine(SchedulePlan plan) => new JsonObject
     {
@@ -56,6 +60,14 @@ public static class ScheduleJournal
         return line.ToJsonString();
     }
 
+    public static string ResetLine(int round, IReadOnlyList<int> members, string reason) => new JsonObject
+    {
+        ["type"] = "reset",
+        ["round"] = round,
+        ["members"] = new JsonArray(members.Select(m => (JsonNode)m).ToArray()),
+        ["reason"] = reason,
+    }.ToJsonString();
+
     public static string EndLine(int rounds) => new JsonObject { ["type"] = "end", ["rounds"] = rounds }.ToJsonString();
 
     public static string FailedLine(string reason) => new JsonObject { ["type"] = "failed", ["reason"] = reason }.ToJsonString();
@@ -72,6 +84,7 @@ public static class ScheduleJournal
         var rounds = new List<RoundPlan>();
         var ended = false;
         string? failure = null;
+        var resets = new List<MemberReset>();
         for (var i = 0; i < lines.Length; i++)
         {
             var where = $"{path}, line {i + 1}";
@@ -110,11 +123,15 @@ public static class ScheduleJournal
                 case "failed":
                     failure = Get<string>(line, "reason", where);
                     break;
+                case "reset":
+                    var members = line["members"] as JsonArray ?? throw new JournalException($"{where}: 'members' is missing");
+                    resets.Add(new MemberReset(Get<int>(line, "round", where), members.Select(m => m!.GetValue<int>()).ToList()));
+                    break;
                 default:
                     throw new JournalException($"{where}: unknown event type '{type}'");
             }
         }
-        return new Content(header!, rounds, ended, failure);
+        return new Content(header!, rounds, ended, failure, resets);
     }
 
     private static Header ReadHeader(JsonObject line, string where)

@@ -27,6 +27,10 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         [typeof(Train)] = "train",
         [typeof(Trained)] = "trained",
         [typeof(Mix)] = "mix",
+        [typeof(CaptureState)] = "capture",
+        [typeof(StateCaptured)] = "captured",
+        [typeof(RestoreState)] = "restore",
+        [typeof(StateRestored)] = "restored",
         [typeof(Finish)] = "finish",
         [typeof(MemberFinal)] = "final",
         [typeof(EvaluateWeights)] = "evaluate",
@@ -62,7 +66,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 case Trained m:
                     w.Write(m.Member); w.Write(m.Round); w.Write(m.Step); w.Write(m.Loss); w.Write(m.LearningRate);
                     w.Write(m.Samples); w.Write(m.Seconds); WriteOptional(w, m.HeldOutAccuracy); WriteOptionalSnapshot(w, m.Snapshot);
-                    WireFormat.WriteStatistics(w, m.RepairStatistics);
+                    WireFormat.WriteStatistics(w, m.RepairStatistics); w.Write(m.Finite);
                     break;
                 case Mix m:
                     w.Write(m.Round); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.Keep);
@@ -70,6 +74,13 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                     if (m.Parents is { } p) { w.Write(p.First); w.Write(p.Second); }
                     WireFormat.WriteStatistics(w, m.RepairTargets);
                     break;
+                case CaptureState m: w.Write(m.Round); break;
+                case StateCaptured m: w.Write(m.Round); WireFormat.WriteMemberState(w, m.State); break;
+                case RestoreState m:
+                    w.Write(m.Round); w.Write(m.State is not null);
+                    if (m.State is not null) WireFormat.WriteMemberState(w, m.State);
+                    break;
+                case StateRestored m: w.Write(m.Member); w.Write(m.Round); break;
                 case Finish m: w.Write(m.Round); break;
                 case MemberFinal m:
                     w.Write(m.Member); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.TestAccuracy); w.Write(m.HeldOutAccuracy);
@@ -79,7 +90,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                     w.Write(m.RequestId); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.RecomputeBatchNorm); w.Write(m.OnTest); w.Write(m.ReturnWeights);
                     break;
                 case WeightsEvaluated m: w.Write(m.RequestId); w.Write(m.HeldOutAccuracy); WriteOptional(w, m.TestAccuracy); WriteOptionalSnapshot(w, m.Weights); break;
-                case MemberFailed m: w.Write(m.Member); w.Write(m.Reason); break;
+                case MemberFailed m: w.Write(m.Member); w.Write(m.Reason); w.Write(m.Restarting); break;
                 case RunEnded m: w.Write(m.Completed); w.Write(m.Summary); break;
                 case RequestRunConfig m: w.Write(m.Node); break;
                 case RunConfigText m: w.Write(m.Hocon); break;
@@ -106,14 +117,18 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 "rejected" => new MemberRejected(r.ReadInt32(), r.ReadString()),
                 "train" => new Train(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean()),
                 "trained" => new Trained(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble(),
-                    r.ReadInt64(), r.ReadDouble(), ReadOptional(r), ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r)),
+                    r.ReadInt64(), r.ReadDouble(), ReadOptional(r), ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r), r.ReadBoolean()),
                 "mix" => new Mix(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(),
                     r.ReadBoolean() ? new ParentPair(r.ReadInt32(), r.ReadInt32()) : null, WireFormat.ReadStatistics(r)),
+                "capture" => new CaptureState(r.ReadInt32()),
+                "captured" => new StateCaptured(r.ReadInt32(), WireFormat.ReadMemberState(r)),
+                "restore" => new RestoreState(r.ReadInt32(), r.ReadBoolean() ? WireFormat.ReadMemberState(r) : null),
+                "restored" => new StateRestored(r.ReadInt32(), r.ReadInt32()),
                 "finish" => new Finish(r.ReadInt32()),
                 "final" => new MemberFinal(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), r.ReadDouble(), WireFormat.ReadFloats(r)),
                 "evaluate" => new EvaluateWeights(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean()),
                 "evaluated" => new WeightsEvaluated(r.ReadInt32(), r.ReadDouble(), ReadOptional(r), ReadOptionalSnapshot(r)),
-                "failed" => new MemberFailed(r.ReadInt32(), r.ReadString()),
+                "failed" => new MemberFailed(r.ReadInt32(), r.ReadString(), r.ReadBoolean()),
                 "ended" => new RunEnded(r.ReadBoolean(), r.ReadString()),
                 "config?" => new RequestRunConfig(r.ReadString()),
                 "config" => new RunConfigText(r.ReadString()),
@@ -137,6 +152,8 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         return 256 + message switch
         {
             Trained m => Of(m.Snapshot),
+            StateCaptured m => Of(m.State.Weights) + Of(m.State.Optimizer),
+            RestoreState m => Of(m.State?.Weights) + Of(m.State?.Optimizer),
             Mix m => Of(m.Weights),
             MemberFinal m => Of(m.Weights) + 4 * m.TestLogits.Length,
             EvaluateWeights m => Of(m.Weights),
@@ -206,6 +223,16 @@ public static class WireFormat
         }
         return new WeightSnapshot(new WeightLayout(entries), ReadFloats(r));
     }
+
+    public static void WriteMemberState(BinaryWriter w, MemberState state)
+    {
+        w.Write(state.Member);
+        w.Write(state.Step);
+        WriteSnapshot(w, state.Weights);
+        WriteSnapshot(w, state.Optimizer);
+    }
+
+    public static MemberState ReadMemberState(BinaryReader r) => new(r.ReadInt32(), r.ReadInt64(), ReadSnapshot(r), ReadSnapshot(r));
 
     /// <summary>REPAIR statistics, or nothing: a layer count of -1 means none.</summary>
     public static void WriteStatistics(BinaryWriter w, ActivationStatistics? statistics)

@@ -190,6 +190,6 @@ public sealed class AveragerTests() : TestKit(TestSettings.ActorTestConfig(TestS
 
         Sys.Stop(harness.Members[3].Ref);
 
-        Assert.StartsWith("member 3 stopped unexpectedly", harness.Listener.ExpectMsg<RunFailed>().Reason);
+        Assert.StartsWith("member 3 failed: stopped unexpectedly", harness.Listener.ExpectMsg<RunFailed>().Reason);
     }
 }

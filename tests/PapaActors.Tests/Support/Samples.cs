@@ -18,6 +18,11 @@ public static class Samples
         ]),
         Enumerable.Range(0, 9).Select(i => (float)(seed * 10 + i) / 7 - 1e-7f * i).ToArray());
 
+    /// <summary>A member state whose optimizer has one momentum buffer (an empty optimizer layout is legal too).</summary>
+    public static MemberState State(int member) => new(member, 1234, Snapshot(member),
+        new WeightSnapshot(new WeightLayout([new WeightEntry("features.0.weight.momentum_buffer", [2, 3], WeightKind.Buffer)]),
+            Enumerable.Range(0, 6).Select(i => i / 3f).ToArray()));
+
     public static ActivationStatistics Statistics(int seed) => new([
         new LayerStatistics("features.0", [seed, -0.5f, float.Epsilon], [1, 2, 3]),
         new LayerStatistics("classifier.1", [seed / 3f], [0.25f]),
@@ -32,7 +37,12 @@ public static class Samples
         new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: true, MeasureRepairStatistics: true),
         new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2)),
         new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2), Statistics(2)),
-        new Trained(2, 13, 140, double.NaN, 0.049, 1280, 0.8, null, null),
+        new Trained(2, 13, 140, double.NaN, 0.049, 1280, 0.8, null, null, Finite: false),
+        new CaptureState(14),
+        new StateCaptured(14, State(2)),
+        new RestoreState(14, State(3)),
+        new RestoreState(0, null),
+        new StateRestored(3, 14),
         new Mix(12, Snapshot(3), 0.99, null),
         new Mix(13, Snapshot(4), 0, new ParentPair(1, 3)),
         new Mix(13, Snapshot(4), 0, new ParentPair(1, 3), Statistics(3)),
@@ -42,6 +52,7 @@ public static class Samples
         new WeightsEvaluated(7, 0.88, null, Snapshot(7)),
         new WeightsEvaluated(8, 0.88, 0.87, null),
         new MemberFailed(2, "ArgumentException: device 'cuda:0' asked for"),
+        new MemberFailed(1, "InvalidOperationException: injected fault", Restarting: true),
         new RunEnded(Completed: true, "average soup 91.48%"),
         new RequestRunConfig("akka.tcp://papa@10.0.0.2:4055"),
         new RunConfigText("papa.method = \"papa\"\npapa.population = \"4\"\n"),
@@ -64,6 +75,9 @@ public static class Samples
                     var other = Assert.IsType<WeightSnapshot>(a);
                     Assert.Equal(snapshot.Layout.Fingerprint, other.Layout.Fingerprint);
                     Assert.Equal(snapshot.Values, other.Values);
+                    break;
+                case MemberState state:
+                    AssertSame(state, Assert.IsType<MemberState>(a));
                     break;
                 case ActivationStatistics statistics:
                     var received = Assert.IsType<ActivationStatistics>(a);

@@ -1,0 +1,37 @@
+using System.Collections.Concurrent;
+using PapaActors.Actors.Configuration;
+using PapaActors.Models.Training;
+
+namespace PapaActors.Actors.Population;
+
+/// <summary>
+/// `papa.fault-injection`: makes a member throw when it is asked to train the round containing a chosen step,
+/// or diverge after it, so tests and chaos runs can exercise rollback and divergence on a real run. The count lives in the process, not in the
+/// actor: a restarted member that replays the same round must not throw again once its budget is spent.
+/// </summary>
+public static class InjectedFaults
+{
+    private static readonly ConcurrentDictionary<int, int> Thrown = new();
+
+    /// <summary>Writes NaN into <paramref name="model"/>'s first weight when the divergence fault applies to steps [first, first + steps).</summary>
+    public static void PoisonIfDue(FaultInjection fault, int member, long first, int steps, MemberModel model)
+    {
+        if (fault.DivergeMember != member || fault.DivergeAtStep < first || fault.DivergeAtStep >= first + steps)
+            return;
+        var state = model.CaptureState();
+        state.Weights.Values[0] = float.NaN; // the captured copy, loaded back as the member's weights
+        model.RestoreState(state);
+    }
+
+    /// <summary>Throws <see cref="InjectedFaultException"/> when the fault applies to steps [first, first + steps) of <paramref name="member"/>.</summary>
+    public static void ThrowIfDue(FaultInjection fault, int member, long first, int steps)
+    {
+        if (fault.Member != member || fault.AtStep < first || fault.AtStep >= first + steps)
+            return;
+        var count = Thrown.AddOrUpdate(member, 1, (_, n) => n + 1);
+        if (fault.Times < 0 || count <= fault.Times)
+            throw new InjectedFaultException($"injected fault: member {member} at step {fault.AtStep} (papa.fault-injection, throw {count})");
+    }
+}
+
+public sealed class InjectedFaultException(string message) : Exception(message);

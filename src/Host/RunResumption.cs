@@ -1,0 +1,39 @@
+using Akka.Configuration;
+using PapaActors.Actors.Checkpoints;
+using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Population;
+using Spectre.Console;
+
+namespace PapaActors.Host;
+
+/// <summary>Reads a run folder for `papa resume` and `papa node --role averager --resume`.</summary>
+internal static class RunResumption
+{
+    /// <summary>
+    /// The run's own config (config.conf: a resumed run is the same run) and its newest valid checkpoint; the
+    /// checkpoints skipped are printed with the reason. A run that completed, or a checkpoint from another
+    /// config or code version, is refused.
+    /// </summary>
+    public static (Config Config, PapaSettings Settings, RunStart Start) Prepare(string runFolder)
+    {
+        var folder = Path.GetFullPath(runFolder);
+        var configFile = Path.Combine(folder, RunRecorder.ConfigFile);
+        if (!File.Exists(configFile))
+            throw new ConfigException($"{folder} is not a run folder: it has no {RunRecorder.ConfigFile}");
+        var results = Path.Combine(folder, RunRecorder.ResultsFile);
+        if (File.Exists(results) && File.ReadAllText(results).Contains($"\"status\": \"{Actors.Messages.RunStatus.Completed}\"", StringComparison.Ordinal))
+            throw new ConfigException($"the run in {folder} has completed; there is nothing to resume");
+        var config = PapaConfig.Load(configFile, []);
+        var settings = PapaSettings.FromConfig(config);
+
+        var store = new CheckpointStore(folder);
+        var search = store.FindLatestValid();
+        foreach (var problem in search.Problems)
+            AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {problem}");
+        var checkpoint = search.Latest is { } latest ? store.Load(latest, CheckpointIdentity.Of(PapaConfig.Render(config))) : null;
+        AnsiConsole.MarkupLineInterpolated(checkpoint is null
+            ? $"no valid checkpoint in {folder}: the run starts over from round 0"
+            : $"resuming {folder} from the checkpoint of round {checkpoint.Round}");
+        return (config, settings, new RunStart(true, checkpoint));
+    }
+}

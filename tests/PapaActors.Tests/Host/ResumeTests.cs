@@ -1,0 +1,155 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using PapaActors.Tests.Support;
+
+namespace PapaActors.Tests.Host;
+
+/// <summary>
+/// The promise of checkpoints, on the real program: a run killed with kill -9 at any point (also halfway
+/// through a checkpoint write, also with its newest checkpoint damaged) or stopped with Ctrl-C, then resumed,
+/// ends bit-identical to the same run left alone: soups, journal, per-round losses and accuracies.
+/// </summary>
+public sealed class ResumeTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+
+    /// <summary>A small PAPA run on Fashion-MNIST, with augmentation draws, momentum and a checkpoint every half epoch.</summary>
+    private static readonly string[] SmallRun =
+    [
+        "--set", "dataset=fashion-mnist", "--set", "data-dir=/usr/share/datasets/fashion-mnist", "--set", "train-limit=3000",
+        "--set", "test-limit=500", "--set", "model=cnn", "--set", "model-width=0.25", "--set", "population=3", "--set", "epochs=4",
+        "--set", "batch-size=50", "--set", "method=papa", "--set", "ema-every-steps=5", "--set", "rho=0.9", "--set", "sync-every-steps=10",
+        "--set", "variations.mixup=[0.0, 0.4]", "--set", "torch-threads=1", "--set", "batchnorm.reset-batches=5",
+        "--set", "checkpoint.every-epochs=0.5", "--set", "checkpoint.keep=3", "--set", "fault-injection.checkpoint-pause=300ms",
+    ];
+
+    private static readonly Lazy<string> Reference = new(() =>
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "papa-resume-reference-" + Guid.NewGuid().ToString("N")[..8]);
+        using var run = PapaProcess.Start(["run", "--out", folder, .. SmallRun]);
+        Assert.True(run.WaitForExit(Patience) == 0, run.Output);
+        return folder;
+    });
+
+    [Fact]
+    public void ARunKilledThreeTimesAndResumedIsBitIdenticalToTheUninterruptedRun()
+    {
+        using var temp = new TempFolder();
+        var folder = temp.File("run");
+
+        using (var first = PapaProcess.Start(["run", "--out", folder, .. SmallRun]))
+        {
+            first.WaitUntil(() => JournalRounds(folder) >= 20, Patience, "20 rounds");
+            first.KillHard();
+        }
+        using (var second = PapaProcess.Start("resume", folder))
+        {
+            second.WaitUntil(() => HalfWrittenCheckpoint(folder), Patience, "a checkpoint being written");
+            second.KillHard();
+        }
+        Assert.True(Directory.EnumerateDirectories(Path.Combine(folder, "checkpoints"), "*.partial").Any());
+        var damaged = FlipAByteOfTheNewestCheckpoint(folder);
+        using (var third = PapaProcess.Start("resume", folder))
+        {
+            third.WaitUntil(() => third.Output.Contains("resuming"), Patience, "the resume");
+            Assert.Contains($"{damaged}: ", third.Output); // the damaged checkpoint is named and skipped
+            third.WaitUntil(() => JournalRounds(folder) >= 36, Patience, "36 rounds");
+            third.KillHard();
+        }
+        using (var last = PapaProcess.Start("resume", folder))
+            Assert.True(last.WaitForExit(Patience) == 0, last.Output);
+
+        AssertSameRun(Reference.Value, folder);
+    }
+
+    [Fact]
+    public void CtrlCWritesACheckpointAndExits130AndTheResumedRunIsBitIdentical()
+    {
+        using var temp = new TempFolder();
+        var folder = temp.File("run");
+
+        using (var run = PapaProcess.Start(["run", "--out", folder, .. SmallRun]))
+        {
+            run.WaitUntil(() => JournalRounds(folder) >= 12, Patience, "12 rounds");
+            run.Interrupt();
+            Assert.Equal(130, run.WaitForExit(Patience));
+            Assert.Contains($"continue it with: ./papa resume {folder}", run.Output);
+        }
+        var interrupted = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "results.json")))!;
+        Assert.Equal("interrupted", (string)interrupted["status"]!);
+        Assert.Equal($"./papa resume {folder}", (string)interrupted["resume"]!);
+        var round = (int)interrupted["checkpoint_round"]!;
+        Assert.True(round >= 12, $"the checkpoint is written at the end of the round being trained, not before: round {round}");
+        Assert.True(File.Exists(Path.Combine(folder, "checkpoints", $"round-{round:D6}", "manifest.json")));
+
+        using (var resumed = PapaProcess.Start("resume", folder))
+            Assert.True(resumed.WaitForExit(Patience) == 0, resumed.Output);
+
+        AssertSameRun(Reference.Value, folder);
+    }
+
+    [Fact]
+    public void ResumingACompletedRunOrAFolderWithoutARunIsRefused()
+    {
+        var completed = Cli.Run("resume", Reference.Value);
+        Assert.Equal(2, completed.ExitCode);
+        Assert.Contains("has completed; there is nothing to resume", completed.Output);
+
+        using var temp = new TempFolder();
+        var empty = Cli.Run("resume", temp.Path);
+        Assert.Equal(2, empty.ExitCode);
+        Assert.Contains("is not a run folder: it has no config.conf", empty.Output);
+    }
+
+    private static void AssertSameRun(string expected, string actual)
+    {
+        foreach (var file in new[] { "soup-average.safetensors", "soup-greedy.safetensors", "schedule.jsonl" })
+            Assert.True(Sha256(Path.Combine(expected, file)) == Sha256(Path.Combine(actual, file)), $"{file} differs from the uninterrupted run");
+        Assert.Equal(Accuracies(expected), Accuracies(actual));
+        // Every round's losses and held-out accuracies were written once, as uninterrupted (samples/s is timing).
+        Assert.Equal(MetricsWithoutTiming(expected), MetricsWithoutTiming(actual));
+    }
+
+    private static int JournalRounds(string folder)
+    {
+        var journal = Path.Combine(folder, "schedule.jsonl");
+        if (!File.Exists(journal))
+            return 0;
+        using var stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Split('\n').Count(l => l.Contains("\"type\":\"round\""));
+    }
+
+    /// <summary>A checkpoint folder with member files but no manifest yet: the write is halfway.</summary>
+    private static bool HalfWrittenCheckpoint(string folder)
+    {
+        var checkpoints = Path.Combine(folder, "checkpoints");
+        return Directory.Exists(checkpoints) && Directory.EnumerateDirectories(checkpoints, "*.partial")
+            .Any(d => Directory.EnumerateFiles(d, "member-*").Any() && !File.Exists(Path.Combine(d, "manifest.json")));
+    }
+
+    private static string FlipAByteOfTheNewestCheckpoint(string folder)
+    {
+        var newest = Directory.EnumerateDirectories(Path.Combine(folder, "checkpoints"), "round-*")
+            .Where(d => File.Exists(Path.Combine(d, "manifest.json"))).Max()!;
+        var file = Path.Combine(newest, "member-0.safetensors");
+        var bytes = File.ReadAllBytes(file);
+        bytes[^7] ^= 0x10;
+        File.WriteAllBytes(file, bytes);
+        return Path.GetRelativePath(folder, newest);
+    }
+
+    private static string Sha256(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
+
+    private static string Accuracies(string folder)
+    {
+        var results = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "results.json")))!;
+        Assert.Equal("completed", (string)results["status"]!);
+        return string.Join(";", results["members"]!.AsArray().Select(m => m!["test_accuracy"]!.ToJsonString())
+            .Append(results["ensemble"]!.ToJsonString()).Append(results["average_soup"]!.ToJsonString()).Append(results["greedy_soup"]!.ToJsonString())
+            .Append(results["training_samples"]!.ToJsonString()));
+    }
+
+    private static IReadOnlyList<string> MetricsWithoutTiming(string folder) =>
+        File.ReadAllLines(Path.Combine(folder, "metrics.csv")).Select(l => string.Join(',', l.Split(',')[..7])).ToList();
+}
