@@ -32,6 +32,31 @@ public sealed class CommandLineTests
         Assert.False(Directory.Exists(folder.File("run")), "nothing is written for a rejected config");
     }
 
+    /// <summary>Bad input: exit code 2 and one `error:` line that names the problem, never a stack trace.</summary>
+    private static void AssertRejected(Cli.Result result, params string[] facts)
+    {
+        Assert.True(result.ExitCode == 2, result.Output);
+        Assert.DoesNotContain("   at ", result.Output);
+        var error = Assert.Single(result.Output.Split('\n'), line => line.StartsWith("error:", StringComparison.Ordinal));
+        foreach (var fact in facts)
+            Assert.Contains(fact, error);
+    }
+
+    [Theory]
+    [InlineData(false, new[] { 65536, 65536, 65536 }, "header 65536 x 65536 x 65536 promises 281474976710656 data bytes, found 100")]
+    [InlineData(true, new[] { 65536, 65536, 65536 }, "header 65536 x 65536 x 65536 promises 281474976710656 data bytes, more than an array can hold")]
+    [InlineData(true, new[] { 1, 46000, 46000 }, "header 1 x 46000 x 46000 promises 2116000000 data bytes, found 100")]
+    public void AnIdxHeaderThatPromisesMoreThanTheFileHoldsIsNamed(bool gzip, int[] dimensions, string message)
+    {
+        using var folder = new TempFolder();
+        DataFiles.WriteMnistFolder(folder.Path, train: 10, test: 10, gzip);
+        var images = folder.File("train-images-idx3-ubyte");
+        DataFiles.Write(images, DataFiles.Idx(dimensions, new byte[100]), gzip);
+
+        var result = Cli.Run("run", "--set", "dataset=mnist", "--set", $"data-dir={folder.Path}", "--out", folder.File("run"));
+        AssertRejected(result, images, message);
+    }
+
     [Fact]
     public void MissingDatasetSaysHowToInstallIt()
     {
