@@ -79,6 +79,16 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void AFileGivenAsTheRunFolderIsRefused()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.File("notes.txt"), "keep");
+        var result = Cli.Run(["run", .. Tiny, "--out", folder.File("notes.txt")]);
+        AssertRejected(result, $"the run folder {folder.File("notes.txt")} is a file, not a folder");
+        Assert.Equal("keep", File.ReadAllText(folder.File("notes.txt")));
+    }
+
+    [Fact]
     public void ATinyRunPrintsTheResultsTableAndWritesPlots()
     {
         using var folder = new TempFolder();
