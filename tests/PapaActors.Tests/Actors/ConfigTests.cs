@@ -92,6 +92,39 @@ public sealed class ConfigTests
         Assert.Contains("only keys under papa and akka are allowed", other.Message);
     }
 
+    [Theory]
+    [InlineData("include \"/etc/passwd\"\npapa.epochs = 1\n", "line 1: `include` is not supported")]
+    [InlineData("papa {\n  include required(file(\"x.conf\"))\n}\n", "line 2: `include` is not supported")]
+    [InlineData("papa { epochs = 1 }\n}}}\n", "line 2: unbalanced '}'")]
+    [InlineData("papa { devices = [cpu }\n", "line 1: unbalanced '}'")]
+    [InlineData("papa {\n  epochs = 1\n", "line 1: '{' is never closed")]
+    public void IncludesAndUnbalancedBracesAreRefusedWithTheFileAndLine(string text, string message)
+    {
+        using var folder = new TempFolder();
+        var file = folder.File("run.conf");
+        File.WriteAllText(file, text);
+        var error = Assert.Throws<ConfigException>(() => PapaConfig.Load(file, []));
+        Assert.StartsWith($"{file}: {message}", error.Message);
+    }
+
+    [Fact]
+    public void BracesAndIncludeInsideStringsAndCommentsAreNotStructure()
+    {
+        using var folder = new TempFolder();
+        var file = folder.File("run.conf");
+        File.WriteAllText(file, """"
+            # include "x" }
+            papa {
+              data-dir = "/data/{a\"] include b" // }}
+            }
+            akka.note = """{ [
+            include "y"."""
+            """");
+        var config = PapaConfig.Load(file, []);
+        Assert.Equal("/data/{a\"] include b", PapaSettings.FromConfig(config).Dataset.Path);
+        Assert.Equal("{ [\ninclude \"y\".", config.GetString("akka.note"));
+    }
+
     [Fact]
     public void MissingConfigFileIsNamed()
     {

@@ -57,6 +57,17 @@ public sealed class CommandLineTests
         AssertRejected(result, images, message);
     }
 
+    [Theory]
+    [InlineData("include \"/etc/passwd\"\n", "line 1: `include` is not supported")]
+    [InlineData("papa { epochs = 1 }\n}}}\n", "line 2: unbalanced '}'")]
+    public void AConfigFileWithAnIncludeOrTrailingBracesIsRefused(string text, string message)
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.File("run.conf"), text);
+        var result = Cli.Run("run", "--config", folder.File("run.conf"), "--out", folder.File("run"));
+        AssertRejected(result, $"{folder.File("run.conf")}: {message}");
+    }
+
     [Fact]
     public void MissingDatasetSaysHowToInstallIt()
     {
