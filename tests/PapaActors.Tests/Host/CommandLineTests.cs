@@ -23,12 +23,12 @@ public sealed class CommandLineTests
     [InlineData("papa.bogus=1", "unknown key 'papa.bogus'")]
     [InlineData("method=papa3", "'papa.method' = 'papa3' is not allowed: expected one of none | papa | papa-all | papa-2")]
     [InlineData("epochs", "--set expects key=value, got 'epochs'")]
+    [InlineData("round-timeout=0", "'papa.round-timeout' must be > 0")]
     public void BadConfigurationExitsWithCode2AndNamesTheKey(string assignment, string message)
     {
         using var folder = new TempFolder();
         var result = Cli.Run("run", "--set", assignment, "--out", folder.File("run"));
-        Assert.Equal(2, result.ExitCode);
-        Assert.Contains(message, result.Output);
+        AssertRejected(result, message);
         Assert.False(Directory.Exists(folder.File("run")), "nothing is written for a rejected config");
     }
 
