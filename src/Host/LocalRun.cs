@@ -26,6 +26,9 @@ internal static class LocalRun
         var threads = settings.TorchThreads > 0 ? settings.TorchThreads : TorchRuntime.ThreadsPerProcess(settings.Population);
         TorchRuntime.Configure(threads);
         using var data = DataLoading.Load(settings.Dataset);
+        // A batch larger than the training split fails inside the actors, and the run would wait forever: refuse it here.
+        try { MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize); }
+        catch (ArgumentException e) { throw new ConfigException($"'papa.batch-size' = {settings.Training.BatchSize} is too large: {e.Message}", e); }
         AnsiConsole.MarkupLineInterpolated(
             $"data: {data.Train.Count} train, {data.HeldOut.Count} held-out, {data.Test.Count} test images ({data.Shape}); {threads} torch thread(s) per member");
 

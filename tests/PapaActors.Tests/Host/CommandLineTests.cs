@@ -99,6 +99,16 @@ public sealed class CommandLineTests
         Assert.Equal("keep", File.ReadAllText(folder.File("notes.txt")));
     }
 
+    [Theory]
+    [InlineData("run")]
+    [InlineData("node --role averager")]
+    public void ABatchLargerThanTheTrainingSplitIsRefusedBeforeTheRunStarts(string command)
+    {
+        using var folder = new TempFolder();
+        var result = Cli.Run([.. command.Split(' '), .. Tiny, "--set", "batch-size=65536", "--out", folder.File("run")]);
+        AssertRejected(result, "'papa.batch-size' = 65536 is too large", "the training split has 294 samples");
+    }
+
     [Fact]
     public void ATinyRunPrintsTheResultsTableAndWritesPlots()
     {
