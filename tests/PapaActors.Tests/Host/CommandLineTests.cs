@@ -110,6 +110,16 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void AProgramThatDoesNotFinishIsKilledAtTheTimeout()
+    {
+        using var folder = new TempFolder();
+        // An averager node without members waits for them forever.
+        string[] arguments = ["node", "--role", "averager", .. Tiny, "--out", folder.File("run")];
+        var error = Assert.Throws<TimeoutException>(() => Cli.Run(TimeSpan.FromSeconds(5), arguments));
+        Assert.Equal($"papa {string.Join(' ', arguments)} did not finish within 00:00:05; it was killed", error.Message);
+    }
+
+    [Fact]
     public void ATinyRunPrintsTheResultsTableAndWritesPlots()
     {
         using var folder = new TempFolder();
