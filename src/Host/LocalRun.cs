@@ -37,6 +37,9 @@ internal static class LocalRun
         var threads = settings.TorchThreads > 0 ? settings.TorchThreads : TorchRuntime.ThreadsPerProcess(settings.Population);
         TorchRuntime.Configure(threads);
         using var data = DataLoading.Load(settings.Dataset);
+        // A batch larger than the training split fails inside the actors, and the run would wait forever: refuse it here.
+        try { MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize); }
+        catch (ArgumentException e) { throw new ConfigException($"'papa.batch-size' = {settings.Training.BatchSize} is too large: {e.Message}", e); }
         AnsiConsole.MarkupLineInterpolated(
             $"data: {data.Train.Count} train, {data.HeldOut.Count} held-out, {data.Test.Count} test images ({data.Shape}); {threads} torch thread(s) per member");
 
@@ -94,9 +97,19 @@ internal static class RunFolder
     public static string Prepare(string? outFolder, PapaSettings settings)
     {
         var folder = Path.GetFullPath(outFolder ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{settings.Method.Name()}"));
+        if (File.Exists(folder))
+            throw new ConfigException($"the run folder {folder} is a file, not a folder; choose another --out");
         if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
             throw new ConfigException($"the run folder {folder} already exists and is not empty; choose another --out");
-        Directory.CreateDirectory(folder);
+        try
+        {
+            Directory.CreateDirectory(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // e.g. a parent path that is a file, or a read-only location
+            throw new ConfigException($"cannot create the run folder {folder}: {e.Message}", e);
+        }
         return folder;
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Akka.Configuration;
 using Akka.Configuration.Hocon;
 
@@ -59,6 +60,7 @@ public static class PapaConfig
 
     private static Config Parse(string text, string source)
     {
+        CheckStructure(text, source);
         try
         {
             return ConfigurationFactory.ParseString(text);
@@ -67,6 +69,34 @@ public static class PapaConfig
         {
             throw new ConfigException($"{source}: not valid HOCON ({e.Message.Split('\n')[0].Trim()})", e);
         }
+    }
+
+    // Quoted strings ("""...""" or "...") and comments (# or // to the end of the line): no structure inside them.
+    private static readonly Regex StringsAndComments = new(@"""""""[\s\S]*?""""""|""(?:\\.|[^""\\\n])*""|(?:#|//)[^\n]*");
+    private static readonly Regex IncludeDirective = new(@"(?<=(?:^|[{,])[ \t]*)include\s", RegexOptions.Multiline);
+
+    /// <summary>
+    /// Refuses what Akka's HOCON parser gets wrong: `include` (it crashes, and would read any file it names), and
+    /// braces or brackets that do not balance (it silently ignores a trailing `}}}`).
+    /// </summary>
+    private static void CheckStructure(string text, string source)
+    {
+        string At(int index) => $"{source}: line {text.AsSpan(0, index).Count('\n') + 1}";
+        // Blanked out, strings and comments keep their line breaks, so indices and line numbers still match the text.
+        var code = StringsAndComments.Replace(text, m => Regex.Replace(m.Value, "[^\n]", " "));
+        var include = IncludeDirective.Match(code);
+        if (include.Success)
+            throw new ConfigException($"{At(include.Index)}: `include` is not supported; copy the keys into this file or pass them with --set");
+        var open = new Stack<int>();
+        for (var i = 0; i < code.Length; i++)
+        {
+            if (code[i] is '{' or '[')
+                open.Push(i);
+            else if (code[i] is '}' or ']' && (open.Count == 0 || code[open.Pop()] != (code[i] == '}' ? '{' : '[')))
+                throw new ConfigException($"{At(i)}: unbalanced '{code[i]}'");
+        }
+        if (open.TryPeek(out var unclosed))
+            throw new ConfigException($"{At(unclosed)}: '{code[unclosed]}' is never closed");
     }
 
     /// <summary>Rejects keys that the defaults do not have, and objects given where a value belongs (or the reverse).</summary>

@@ -139,7 +139,7 @@ public sealed record PapaSettings(
             Devices: read.List("devices", IsDeviceName, "cpu or cuda:N"),
             TorchThreads: read.Int("torch-threads", 0, 1024),
             SyncEverySteps: read.Int("sync-every-steps", 1),
-            RoundTimeout: read.Duration("round-timeout"),
+            RoundTimeout: read.Duration("round-timeout") is { Ticks: > 0 } roundTimeout ? roundTimeout : throw new ConfigException("'papa.round-timeout' must be > 0: with 0 a member that never answers would hang the run"),
             SaveMembers: read.Bool("save-members"),
             ChunkBytes: read.ByteSize("transfer.chunk-bytes", 1024, 64 << 20),
             Faults: new FaultSettings(

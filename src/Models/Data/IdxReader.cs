@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Numerics;
 
 namespace PapaActors.Models.Data;
 
@@ -21,7 +22,9 @@ public static class IdxReader
         {
             using var raw = File.OpenRead(file);
             using Stream stream = file.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(raw, CompressionMode.Decompress) : raw;
-            return Parse(stream, file, expectedDimensions);
+            // A plain file's size bounds the data; a .gz file's decompressed size is only known by reading it.
+            var available = stream == raw ? (long?)raw.Length : null;
+            return Parse(stream, file, expectedDimensions, available);
         }
         catch (InvalidDataException e)
         {
@@ -42,7 +45,7 @@ public static class IdxReader
         throw new DatasetFormatException(path, "file not found (looked for it with and without .gz)");
     }
 
-    private static IdxArray Parse(Stream stream, string file, int expectedDimensions)
+    private static IdxArray Parse(Stream stream, string file, int expectedDimensions, long? fileLength)
     {
         Span<byte> word = stackalloc byte[4];
         stream.ReadExactly(word);
@@ -62,13 +65,39 @@ public static class IdxReader
                 throw new DatasetFormatException(file, $"dimension {i} is {dimensions[i]}");
         }
 
-        var length = dimensions.Aggregate(1L, (a, d) => a * d);
-        var data = new byte[length];
-        var read = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
-        if (read < length)
-            throw new DatasetFormatException(file, $"truncated: header promises {length} data bytes, found {read}");
+        // The header is untrusted: its product can exceed a long, and is checked against what the file can hold before
+        // anything is allocated.
+        var claimed = dimensions.Aggregate(BigInteger.One, (a, d) => a * d);
+        var header = $"header {string.Join(" x ", dimensions)}";
+        if (fileLength is { } size && claimed > size - stream.Position)
+            throw new DatasetFormatException(file, $"{header} promises {claimed} data bytes, found {size - stream.Position} (truncated file or corrupt header)");
+        if (claimed > Array.MaxLength)
+            throw new DatasetFormatException(file, $"{header} promises {claimed} data bytes, more than an array can hold (corrupt header)");
+        var length = (int)claimed;
+        var data = ReadUpTo(stream, length);
+        if (data.Length < length)
+            throw new DatasetFormatException(file, $"{header} promises {length} data bytes, found {data.Length} (truncated file or corrupt header)");
         if (stream.ReadByte() != -1)
             throw new DatasetFormatException(file, $"has data past the {length} bytes its header promises");
         return new IdxArray(dimensions, data);
+    }
+
+    /// <summary>
+    /// Reads up to <paramref name="length"/> bytes into a buffer that grows as data arrives, so a header that promises
+    /// more than a .gz file really holds costs memory for the real data only.
+    /// </summary>
+    private static byte[] ReadUpTo(Stream stream, int length)
+    {
+        var data = new byte[Math.Min(length, 1 << 20)];
+        var read = 0;
+        while (true)
+        {
+            read += stream.ReadAtLeast(data.AsSpan(read), data.Length - read, throwOnEndOfStream: false);
+            if (read < data.Length)
+                return data[..read];
+            if (read == length)
+                return data;
+            Array.Resize(ref data, (int)Math.Min(length, 2L * data.Length));
+        }
     }
 }

@@ -40,7 +40,7 @@ public sealed class ClusterTests : IDisposable
     {
         var system = ActorSystem.Create("local", SerializeEverything.WithFallback(PapaActorSystem.BuildConfig(config)));
         _systems.Add(system);
-        var outcome = await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, _folder.File("local"));
+        var outcome = await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, _folder.File("local")).WaitAsync(Timeouts.Run);
         return Assert.IsType<RunCompleted>(outcome).Results;
     }
 
@@ -101,8 +101,8 @@ public sealed class ClusterTests : IDisposable
         Assert.False(duplicate.Completed);
         Assert.Contains(duplicate.Failures, f => f.Contains("member 1 was refused by the averager: member index 1 is already registered by"));
         Assert.IsType<RunCompleted>(await outcome.WaitAsync(TimeSpan.FromMinutes(3)));
-        Assert.True((await first).Completed);
-        Assert.True((await second).Completed);
+        Assert.True((await first.WaitAsync(TimeSpan.FromMinutes(1))).Completed);
+        Assert.True((await second.WaitAsync(TimeSpan.FromMinutes(1))).Completed);
     }
 
     private sealed class OnRunStarted : ReceiveActor

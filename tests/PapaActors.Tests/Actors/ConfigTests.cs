@@ -54,6 +54,7 @@ public sealed class ConfigTests
     [InlineData("devices=[cpu, gpu0]", "'papa.devices' = 'gpu0' is not allowed: expected cpu or cuda:N")]
     [InlineData("save-members=maybe", "'papa.save-members' = 'maybe' is not allowed: expected on or off")]
     [InlineData("round-timeout=soon", "'papa.round-timeout' = 'soon' is not allowed")]
+    [InlineData("round-timeout=0", "'papa.round-timeout' must be > 0")]
     [InlineData("optimizer.min-lr=1", "'papa.optimizer.min-lr' (1) must not exceed 'papa.optimizer.lr' (0.05)")]
     [InlineData("variations.mixup=[0.0, -1]", "'papa.variations.mixup' = '-1' is not allowed: expected numbers from 0 to 100")]
     [InlineData("variations.random-erasing=[0.5, 2]", "'papa.variations.random-erasing' = '2' is not allowed: expected numbers from 0 to 1")]
@@ -90,6 +91,39 @@ public sealed class ConfigTests
         Assert.Contains("unknown key 'papa.rho.x'", error.Message);
         var other = Assert.Throws<ConfigException>(() => PapaConfig.Validate(ConfigurationFactory.ParseString("paap.rho = 1")));
         Assert.Contains("only keys under papa and akka are allowed", other.Message);
+    }
+
+    [Theory]
+    [InlineData("include \"/etc/passwd\"\npapa.epochs = 1\n", "line 1: `include` is not supported")]
+    [InlineData("papa {\n  include required(file(\"x.conf\"))\n}\n", "line 2: `include` is not supported")]
+    [InlineData("papa { epochs = 1 }\n}}}\n", "line 2: unbalanced '}'")]
+    [InlineData("papa { devices = [cpu }\n", "line 1: unbalanced '}'")]
+    [InlineData("papa {\n  epochs = 1\n", "line 1: '{' is never closed")]
+    public void IncludesAndUnbalancedBracesAreRefusedWithTheFileAndLine(string text, string message)
+    {
+        using var folder = new TempFolder();
+        var file = folder.File("run.conf");
+        File.WriteAllText(file, text);
+        var error = Assert.Throws<ConfigException>(() => PapaConfig.Load(file, []));
+        Assert.StartsWith($"{file}: {message}", error.Message);
+    }
+
+    [Fact]
+    public void BracesAndIncludeInsideStringsAndCommentsAreNotStructure()
+    {
+        using var folder = new TempFolder();
+        var file = folder.File("run.conf");
+        File.WriteAllText(file, """"
+            # include "x" }
+            papa {
+              data-dir = "/data/{a\"] include b" // }}
+            }
+            akka.note = """{ [
+            include "y"."""
+            """");
+        var config = PapaConfig.Load(file, []);
+        Assert.Equal("/data/{a\"] include b", PapaSettings.FromConfig(config).Dataset.Path);
+        Assert.Equal("{ [\ninclude \"y\".", config.GetString("akka.note"));
     }
 
     [Fact]

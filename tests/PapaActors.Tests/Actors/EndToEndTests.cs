@@ -28,7 +28,7 @@ public sealed class EndToEndTests() : TestKit(TestSettings.ActorTestConfig(TestS
         var config = TestSettings.TinyConfig(overrides);
         var settings = PapaSettings.FromConfig(config);
         using var data = DatasetLoader.Load(settings.Dataset);
-        var outcome = await LocalPopulation.RunAsync(Sys, settings, PapaConfig.Render(config), data, folder);
+        var outcome = await LocalPopulation.RunAsync(Sys, settings, PapaConfig.Render(config), data, folder).WaitAsync(Timeouts.Run);
         return (outcome, settings);
     }
 

@@ -23,13 +23,49 @@ public sealed class CommandLineTests
     [InlineData("papa.bogus=1", "unknown key 'papa.bogus'")]
     [InlineData("method=papa3", "'papa.method' = 'papa3' is not allowed: expected one of none | papa | papa-all | papa-2")]
     [InlineData("epochs", "--set expects key=value, got 'epochs'")]
+    [InlineData("round-timeout=0", "'papa.round-timeout' must be > 0")]
     public void BadConfigurationExitsWithCode2AndNamesTheKey(string assignment, string message)
     {
         using var folder = new TempFolder();
         var result = Cli.Run("run", "--set", assignment, "--out", folder.File("run"));
-        Assert.Equal(2, result.ExitCode);
-        Assert.Contains(message, result.Output);
+        AssertRejected(result, message);
         Assert.False(Directory.Exists(folder.File("run")), "nothing is written for a rejected config");
+    }
+
+    /// <summary>Bad input: exit code 2 and one `error:` line that names the problem, never a stack trace.</summary>
+    private static void AssertRejected(Cli.Result result, params string[] facts)
+    {
+        Assert.True(result.ExitCode == 2, result.Output);
+        Assert.DoesNotContain("   at ", result.Output);
+        var error = Assert.Single(result.Output.Split('\n'), line => line.StartsWith("error:", StringComparison.Ordinal));
+        foreach (var fact in facts)
+            Assert.Contains(fact, error);
+    }
+
+    [Theory]
+    [InlineData(false, new[] { 65536, 65536, 65536 }, "header 65536 x 65536 x 65536 promises 281474976710656 data bytes, found 100")]
+    [InlineData(true, new[] { 65536, 65536, 65536 }, "header 65536 x 65536 x 65536 promises 281474976710656 data bytes, more than an array can hold")]
+    [InlineData(true, new[] { 1, 46000, 46000 }, "header 1 x 46000 x 46000 promises 2116000000 data bytes, found 100")]
+    public void AnIdxHeaderThatPromisesMoreThanTheFileHoldsIsNamed(bool gzip, int[] dimensions, string message)
+    {
+        using var folder = new TempFolder();
+        DataFiles.WriteMnistFolder(folder.Path, train: 10, test: 10, gzip);
+        var images = folder.File("train-images-idx3-ubyte");
+        DataFiles.Write(images, DataFiles.Idx(dimensions, new byte[100]), gzip);
+
+        var result = Cli.Run("run", "--set", "dataset=mnist", "--set", $"data-dir={folder.Path}", "--out", folder.File("run"));
+        AssertRejected(result, images, message);
+    }
+
+    [Theory]
+    [InlineData("include \"/etc/passwd\"\n", "line 1: `include` is not supported")]
+    [InlineData("papa { epochs = 1 }\n}}}\n", "line 2: unbalanced '}'")]
+    public void AConfigFileWithAnIncludeOrTrailingBracesIsRefused(string text, string message)
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.File("run.conf"), text);
+        var result = Cli.Run("run", "--config", folder.File("run.conf"), "--out", folder.File("run"));
+        AssertRejected(result, $"{folder.File("run.conf")}: {message}");
     }
 
     [Fact]
@@ -51,6 +87,36 @@ public sealed class CommandLineTests
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("already exists and is not empty", result.Output);
         Assert.Equal("{}", File.ReadAllText(folder.File("results.json")));
+    }
+
+    [Fact]
+    public void AFileGivenAsTheRunFolderIsRefused()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder.File("notes.txt"), "keep");
+        var result = Cli.Run(["run", .. Tiny, "--out", folder.File("notes.txt")]);
+        AssertRejected(result, $"the run folder {folder.File("notes.txt")} is a file, not a folder");
+        Assert.Equal("keep", File.ReadAllText(folder.File("notes.txt")));
+    }
+
+    [Theory]
+    [InlineData("run")]
+    [InlineData("node --role averager")]
+    public void ABatchLargerThanTheTrainingSplitIsRefusedBeforeTheRunStarts(string command)
+    {
+        using var folder = new TempFolder();
+        var result = Cli.Run([.. command.Split(' '), .. Tiny, "--set", "batch-size=65536", "--out", folder.File("run")]);
+        AssertRejected(result, "'papa.batch-size' = 65536 is too large", "the training split has 294 samples");
+    }
+
+    [Fact]
+    public void AProgramThatDoesNotFinishIsKilledAtTheTimeout()
+    {
+        using var folder = new TempFolder();
+        // An averager node without members waits for them forever.
+        string[] arguments = ["node", "--role", "averager", .. Tiny, "--out", folder.File("run")];
+        var error = Assert.Throws<TimeoutException>(() => Cli.Run(TimeSpan.FromSeconds(5), arguments));
+        Assert.Equal($"papa {string.Join(' ', arguments)} did not finish within 00:00:05; it was killed", error.Message);
     }
 
     [Fact]

@@ -13,23 +13,18 @@ public sealed class LocalClusterScriptTests
     ];
 
     [Fact]
-    public async Task ThreeProcessesOnLoopbackGiveTheLocalRunsResults()
+    public void ThreeProcessesOnLoopbackGiveTheLocalRunsResults()
     {
         using var folder = new TempFolder();
         var config = RepositoryFiles.Path("hocon", "local-cluster.conf");
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("bash");
         start.ArgumentList.Add(RepositoryFiles.Path("scripts", "local-cluster.sh"));
         foreach (var argument in new[] { "--out", folder.File("cluster"), "--port", Random.Shared.Next(20000, 40000).ToString() }.Concat(Tiny))
             start.ArgumentList.Add(argument);
         start.Environment["PAPA_DLL"] = Path.Combine(AppContext.BaseDirectory, "papa.dll");
-        using (var script = Process.Start(start)!)
-        {
-            var errors = script.StandardError.ReadToEndAsync();
-            var output = await script.StandardOutput.ReadToEndAsync();
-            await script.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-            Assert.True(script.ExitCode == 0, output + await errors);
-            Assert.Contains("member node for members 2,3 started", output);
-        }
+        var script = Cli.Run(start, TimeSpan.FromMinutes(3), "scripts/local-cluster.sh");
+        Assert.True(script.ExitCode == 0, script.Output);
+        Assert.Contains("member node for members 2,3 started", script.Output);
 
         var local = Cli.Run(["run", "--config", config, .. Tiny, "--out", folder.File("local")]);
         Assert.True(local.ExitCode == 0, local.Output);

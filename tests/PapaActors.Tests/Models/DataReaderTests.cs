@@ -84,6 +84,20 @@ public sealed class DataReaderTests : IDisposable
     }
 
     [Fact]
+    public void AGzippedHeaderThatPromisesGigabytesCostsOnlyTheMemoryOfItsData()
+    {
+        var images = _folder.File("train-images-idx3-ubyte");
+        DataFiles.Write(images, DataFiles.Idx([1, 46000, 46000], new byte[100]), gzip: true);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<DatasetFormatException>(() => IdxReader.Read(images, 3));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Contains("header 1 x 46000 x 46000 promises 2116000000 data bytes, found 100", error.Message);
+        Assert.True(allocated < 16 << 20, $"reading allocated {allocated} bytes");
+    }
+
+    [Fact]
     public void MissingFileIsNamed()
     {
         var error = Assert.Throws<DatasetFormatException>(() => DatasetLoader.Load(new DatasetSpec("fashion-mnist", _folder.Path, 0, 1)));
