@@ -35,10 +35,7 @@ internal static class ClusterNode
         }
         NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
         TorchRuntime.Configure(Environment.ProcessorCount);
-        using var data = DataLoading.Load(settings.Dataset);
-        // A batch larger than the training split fails inside the actors, and the run would wait forever: refuse it here.
-        try { Models.Data.MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize); }
-        catch (ArgumentException e) { throw new ConfigException($"'papa.batch-size' = {settings.Training.BatchSize} is too large: {e.Message}", e); }
+        using var data = DataLoading.Load(settings);
 
         using var system = ActorSystem.Create(ClusterNodes.SystemName, ClusterNodes.NodeConfig(config, ClusterNodes.AveragerRole, hostname, port, seedNodes));
         var cluster = ClusterExtension.Get(system);

@@ -36,10 +36,7 @@ internal static class LocalRun
         NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
         var threads = settings.TorchThreads > 0 ? settings.TorchThreads : TorchRuntime.ThreadsPerProcess(settings.Population);
         TorchRuntime.Configure(threads);
-        using var data = DataLoading.Load(settings.Dataset);
-        // A batch larger than the training split fails inside the actors, and the run would wait forever: refuse it here.
-        try { MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize); }
-        catch (ArgumentException e) { throw new ConfigException($"'papa.batch-size' = {settings.Training.BatchSize} is too large: {e.Message}", e); }
+        using var data = DataLoading.Load(settings);
         AnsiConsole.MarkupLineInterpolated(
             $"data: {data.Train.Count} train, {data.HeldOut.Count} held-out, {data.Test.Count} test images ({data.Shape}); {threads} torch thread(s) per member");
 
@@ -116,6 +113,16 @@ internal static class RunFolder
 
 internal static class DataLoading
 {
+    /// <summary>Loads the run's dataset and checks that one batch fits in its training split.</summary>
+    public static DataSplits Load(PapaSettings settings)
+    {
+        var data = Load(settings.Dataset);
+        if (data.Train.Count >= settings.Training.BatchSize)
+            return data;
+        data.Dispose();
+        throw new ConfigException($"'papa.batch-size' = {settings.Training.BatchSize} is too large: the training split has {data.Train.Count} samples");
+    }
+
     /// <summary>Loads the dataset, adding how to get Fashion-MNIST when its files are missing.</summary>
     public static DataSplits Load(DatasetSpec spec)
     {

@@ -31,9 +31,10 @@ internal static class RunResumption
         foreach (var problem in search.Problems)
             AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {problem}");
         var checkpoint = search.Latest is { } latest ? store.Load(latest, CheckpointIdentity.Of(PapaConfig.Render(config))) : null;
-        AnsiConsole.MarkupLineInterpolated(checkpoint is null
-            ? $"no valid checkpoint in {folder}: the run starts over from round 0"
-            : $"resuming {folder} from the checkpoint of round {checkpoint.Round}");
+        if (checkpoint is null)
+            AnsiConsole.MarkupLineInterpolated($"no valid checkpoint in {folder}: the run starts over from round 0");
+        else
+            AnsiConsole.MarkupLineInterpolated($"resuming {folder} from the checkpoint of round {checkpoint.Round}");
         return (config, settings, new RunStart(true, checkpoint));
     }
 }

@@ -139,7 +139,7 @@ public sealed record PapaSettings(
             Devices: read.List("devices", IsDeviceName, "cpu or cuda:N"),
             TorchThreads: read.Int("torch-threads", 0, 1024),
             SyncEverySteps: read.Int("sync-every-steps", 1),
-            RoundTimeout: read.Duration("round-timeout") is { Ticks: > 0 } roundTimeout ? roundTimeout : throw new ConfigException("'papa.round-timeout' must be > 0: with 0 a member that never answers would hang the run"),
+            RoundTimeout: read.Duration("round-timeout", positive: true),
             SaveMembers: read.Bool("save-members"),
             ChunkBytes: read.ByteSize("transfer.chunk-bytes", 1024, 64 << 20),
             Faults: new FaultSettings(
@@ -148,7 +148,7 @@ public sealed record PapaSettings(
                 RollbackOnMemberLoss: read.Choice("on-member-loss", ["rollback", "fail"]) == "rollback",
                 MaxRestarts: read.Int("max-restarts", 0, 1000),
                 ResetOnDivergence: read.Choice("on-divergence", ["fail", "reset"]) == "reset",
-                ReplacementTimeout: read.Duration("replacement-timeout"),
+                ReplacementTimeout: read.Duration("replacement-timeout", positive: true),
                 Injection: new FaultInjection(read.Int("fault-injection.throw-member", -1), read.Long("fault-injection.throw-at-step", 0),
                     read.Int("fault-injection.throw-times", -1),
                     read.Int("fault-injection.diverge-member", -1), read.Long("fault-injection.diverge-at-step", 0), read.Duration("fault-injection.checkpoint-pause"))));

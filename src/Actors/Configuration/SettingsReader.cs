@@ -62,13 +62,15 @@ internal sealed class SettingsReader(Config config)
         return raw.Length > 0 ? raw : throw Bad(key, raw, "a non-empty string");
     }
 
-    public TimeSpan Duration(string key)
+    /// <param name="positive">0 is refused too: a timeout of 0 would mean waiting forever.</param>
+    public TimeSpan Duration(string key, bool positive = false)
     {
         var raw = Raw(key);
         try
         {
             var value = config.GetTimeSpan($"{PapaConfig.Root}.{key}");
-            return value >= TimeSpan.Zero ? value : throw Bad(key, raw, "a non-negative duration such as 90s or 10m");
+            return value > TimeSpan.Zero || (value == TimeSpan.Zero && !positive) ? value
+                : throw Bad(key, raw, positive ? "a duration > 0 such as 90s or 10m" : "a non-negative duration such as 90s or 10m");
         }
         catch (Exception e) when (e is FormatException or OverflowException)
         {

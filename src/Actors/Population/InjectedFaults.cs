@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using PapaActors.Actors.Configuration;
 using PapaActors.Models.Training;
 
@@ -6,12 +7,13 @@ namespace PapaActors.Actors.Population;
 
 /// <summary>
 /// `papa.fault-injection`: makes a member throw when it is asked to train the round containing a chosen step,
-/// or diverge after it, so tests and chaos runs can exercise rollback and divergence on a real run. The count lives in the process, not in the
-/// actor: a restarted member that replays the same round must not throw again once its budget is spent.
+/// or diverge after it, so tests and chaos runs can exercise rollback and divergence on a real run. The count
+/// of throws lives outside the actor, with the run's settings object (one per run and process, compared by
+/// reference): a restarted member that replays the same round must not throw again once its budget is spent.
 /// </summary>
 public static class InjectedFaults
 {
-    private static readonly ConcurrentDictionary<int, int> Thrown = new();
+    private static readonly ConditionalWeakTable<FaultInjection, ConcurrentDictionary<int, int>> Thrown = new();
 
     /// <summary>Writes NaN into <paramref name="model"/>'s first weight when the divergence fault applies to steps [first, first + steps).</summary>
     public static void PoisonIfDue(FaultInjection fault, int member, long first, int steps, MemberModel model)
@@ -28,7 +30,7 @@ public static class InjectedFaults
     {
         if (fault.Member != member || fault.AtStep < first || fault.AtStep >= first + steps)
             return;
-        var count = Thrown.AddOrUpdate(member, 1, (_, n) => n + 1);
+        var count = Thrown.GetOrCreateValue(fault).AddOrUpdate(member, 1, (_, n) => n + 1);
         if (fault.Times < 0 || count <= fault.Times)
             throw new InjectedFaultException($"injected fault: member {member} at step {fault.AtStep} (papa.fault-injection, throw {count})");
     }

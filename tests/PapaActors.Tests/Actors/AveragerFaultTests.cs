@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Messages;
@@ -153,6 +154,7 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
 
         var reset = harness.Members[0].ExpectMsg<RestoreState>();
         Assert.Equal([0.0, 0.5, 0.5], TracerWeights.Shares(reset.State!.Weights));
+        Assert.Equal([0], harness.Listener.FishForMessage<MembersReset>(_ => true).Members);
         Assert.Equal(0, harness.ExpectRunEvent<RoundCompleted>().Plan.Round);
         Assert.All(trains, t => Assert.False(t.SendSnapshot));
     }
@@ -162,7 +164,7 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
     {
         var harness = Harness();
         harness.RegisterAll();
-        harness.Averager.Tell(new Interrupt("SIGINT"));
+        harness.Averager.Tell(new Interrupt("SIGINT"), ActorRefs.NoSender);
 
         harness.PlayRound();
         for (var i = 0; i < 3; i++)

@@ -54,7 +54,7 @@ public sealed class ConfigTests
     [InlineData("devices=[cpu, gpu0]", "'papa.devices' = 'gpu0' is not allowed: expected cpu or cuda:N")]
     [InlineData("save-members=maybe", "'papa.save-members' = 'maybe' is not allowed: expected on or off")]
     [InlineData("round-timeout=soon", "'papa.round-timeout' = 'soon' is not allowed")]
-    [InlineData("round-timeout=0", "'papa.round-timeout' must be > 0")]
+    [InlineData("round-timeout=0", "'papa.round-timeout' = '0' is not allowed: expected a duration > 0")]
     [InlineData("optimizer.min-lr=1", "'papa.optimizer.min-lr' (1) must not exceed 'papa.optimizer.lr' (0.05)")]
     [InlineData("variations.mixup=[0.0, -1]", "'papa.variations.mixup' = '-1' is not allowed: expected numbers from 0 to 100")]
     [InlineData("variations.random-erasing=[0.5, 2]", "'papa.variations.random-erasing' = '2' is not allowed: expected numbers from 0 to 1")]

@@ -1,5 +1,6 @@
 using Akka.TestKit.Xunit2;
 using PapaActors.Actors.Messages;
+using PapaActors.Actors.Replay;
 using PapaActors.Testing;
 
 namespace PapaActors.Tests.Actors;
@@ -82,7 +83,7 @@ public sealed class ScheduleSequenceTests() : TestKit(PapaTestKitConfig.For(Comm
         for (var i = 0; i < 3; i++)
         {
             var train = harness.Members[i].ExpectMsg<Train>();
-            harness.Members[i].Reply(new Trained(i, train.Round, 4, 1, 0.1, 32, 0.01, null, null));
+            harness.Members[i].Reply(new Trained(i, train.Round, 4, 1, 0.1, 32, 0.01, null, train.SendSnapshot ? TracerWeights.For(i, harness.Population) : null));
         }
 
         harness.AdvanceTime(harness.Settings.RoundTimeout - TimeSpan.FromSeconds(1));

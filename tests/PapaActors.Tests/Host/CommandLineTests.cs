@@ -23,7 +23,7 @@ public sealed class CommandLineTests
     [InlineData("papa.bogus=1", "unknown key 'papa.bogus'")]
     [InlineData("method=papa3", "'papa.method' = 'papa3' is not allowed: expected one of none | papa | papa-all | papa-2")]
     [InlineData("epochs", "--set expects key=value, got 'epochs'")]
-    [InlineData("round-timeout=0", "'papa.round-timeout' must be > 0")]
+    [InlineData("round-timeout=0", "'papa.round-timeout' = '0' is not allowed: expected a duration > 0")]
     public void BadConfigurationExitsWithCode2AndNamesTheKey(string assignment, string message)
     {
         using var folder = new TempFolder();
