@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Configuration;
 using PapaActors.Actors;
+using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
@@ -147,6 +148,67 @@ internal static class Benchmarks
         AnsiConsole.Write(table);
         return ExitCodes.Success;
     }
+
+    /// <summary>
+    /// Checkpoint size and cost for the default run's model and two CIFAR models: a population whose optimizer
+    /// state is SGD momentum (one buffer per parameter, as after the first step), written, found and verified
+    /// (every file hashed), and loaded, each <paramref name="repeats"/> times (the median is printed).
+    /// </summary>
+    public static Task<int> CheckpointAsync(int population, int repeats)
+    {
+        NLogSetup.Configure(null, verbose: false);
+        TorchRuntime.Configure(Environment.ProcessorCount);
+        var identity = CheckpointIdentity.Of(PapaConfig.Render(PapaConfig.Load(null, [])));
+        var table = new Table().AddColumn("model").AddColumn(new TableColumn("parameters").RightAligned())
+            .AddColumn(new TableColumn($"checkpoint ({population} members)").RightAligned()).AddColumn(new TableColumn("write ms").RightAligned())
+            .AddColumn(new TableColumn("find + verify ms").RightAligned()).AddColumn(new TableColumn("load ms").RightAligned());
+        foreach (var (name, shape) in new[] { ("cnn", new ImageShape(1, 28, 28)), ("resnet20", new ImageShape(3, 32, 32)), ("vgg16", new ImageShape(3, 32, 32)) })
+        {
+            WeightSnapshot weights;
+            using (var model = ModelZoo.Create(name, shape, 10, 1.0, initSeed: 1))
+                weights = new ModelState(model).Capture();
+            var momentum = MomentumLike(weights);
+            var checkpoint = new Checkpoint(1, 0, 0, 0, 0, Enumerable.Range(0, population).Select(i => new MemberState(i, 1000, weights, momentum)).ToList());
+            var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-checkpoint-{Guid.NewGuid():N}");
+            try
+            {
+                var store = new CheckpointStore(folder);
+                var writes = new List<double>();
+                var finds = new List<double>();
+                var loads = new List<double>();
+                long bytes = 0;
+                for (var r = 1; r <= repeats; r++)
+                {
+                    var written = store.Write(checkpoint with { Round = r }, identity);
+                    (writes, bytes) = ([.. writes, written.ElapsedMilliseconds], written.Bytes);
+                    var clock = Stopwatch.StartNew();
+                    var latest = store.FindLatestValid().Latest!;
+                    finds.Add(clock.Elapsed.TotalMilliseconds);
+                    clock.Restart();
+                    store.Load(latest, identity);
+                    loads.Add(clock.Elapsed.TotalMilliseconds);
+                    store.Prune(2);
+                }
+                table.AddRow(name, $"{weights.Layout.Entries.Where(e => e.Kind == WeightKind.Parameter).Sum(e => e.Length):N0}", $"{bytes / 1e6:0.0} MB",
+                    $"{Median(writes):0}", $"{Median(finds):0}", $"{Median(loads):0}");
+            }
+            finally
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+        AnsiConsole.Write(table);
+        return Task.FromResult(ExitCodes.Success);
+    }
+
+    private static WeightSnapshot MomentumLike(WeightSnapshot weights)
+    {
+        var parameters = weights.Layout.Entries.Select((e, i) => (Entry: e, Offset: weights.Layout.OffsetOf(i))).Where(x => x.Entry.Kind == WeightKind.Parameter).ToList();
+        var values = parameters.SelectMany(p => weights.Values.AsSpan((int)p.Offset, (int)p.Entry.Length).ToArray()).ToArray();
+        return new WeightSnapshot(new WeightLayout(parameters.Select(p => new WeightEntry(p.Entry.Name + ".momentum_buffer", p.Entry.Shape, WeightKind.Buffer)).ToList()), values);
+    }
+
+    private static double Median(IReadOnlyList<double> values) => values.Order().ElementAt(values.Count / 2);
 
     private static Task TransferAll(ActorSystem system, IActorRef echo, WeightSnapshot snapshot, int repeats)
     {

@@ -59,7 +59,14 @@ public static class Program
             configOption, setOption,
         };
         repair.SetAction(parse => Guard(() => Benchmarks.RepairAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [])));
-        var bench = new Command("bench", "Measure and print figures") { throughput, transfer, clusterOverhead, repair };
+        var populationOption = new Option<int>("--population") { Description = "Members in the checkpoint", DefaultValueFactory = _ => 4 };
+        var checkpointRepeats = new Option<int>("--repeats") { Description = "Checkpoints written per model", DefaultValueFactory = _ => 5 };
+        var checkpoint = new Command("checkpoint", "Checkpoint size, write, verify and load time for cnn, resnet20 and vgg16 (SGD momentum state)")
+        {
+            populationOption, checkpointRepeats,
+        };
+        checkpoint.SetAction(parse => Guard(() => Benchmarks.CheckpointAsync(parse.GetValue(populationOption), parse.GetValue(checkpointRepeats))));
+        var bench = new Command("bench", "Measure and print figures") { throughput, transfer, clusterOverhead, repair, checkpoint };
 
         var folderArgument = new Argument<string>("RUN_DIR") { Description = "A run folder written by `papa run` (config.conf and schedule.jsonl)" };
         var timeoutOption = new Option<TimeSpan>("--timeout") { Description = "Give up after this long", DefaultValueFactory = _ => TimeSpan.FromMinutes(5) };
