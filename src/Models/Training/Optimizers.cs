@@ -1,3 +1,4 @@
+using PapaActors.Models.Weights;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -14,7 +15,17 @@ public interface IOptimizer : IDisposable
     void ZeroGrad();
     void Step(double learningRate);
 
-    public static IOptimizer Create(OptimizerSettings settings, IEnumerable<Parameter> parameters) => settings.Name switch
+    /// <summary>A copy of the optimizer's state under PyTorch-style names (`&lt;parameter&gt;.momentum_buffer`, ...).</summary>
+    WeightSnapshot CaptureState();
+
+    /// <summary>
+    /// Replaces the state with a captured one; an empty layout means a fresh optimizer. A state whose names or
+    /// shapes do not fit is rejected with a <see cref="WeightLayoutException"/> before anything changes.
+    /// </summary>
+    void RestoreState(WeightSnapshot state);
+
+    /// <summary>An optimizer for a module's <c>named_parameters()</c>: the names label its state.</summary>
+    public static IOptimizer Create(OptimizerSettings settings, IEnumerable<(string Name, Parameter Parameter)> parameters) => settings.Name switch
     {
         "sgd" => new Sgd(parameters, settings.Momentum, settings.WeightDecay, settings.Nesterov),
         "adamw" => new AdamW(parameters, settings.WeightDecay),
@@ -25,9 +36,12 @@ public interface IOptimizer : IDisposable
 /// <summary>
 /// torch.optim.SGD without dampening: d = g + wd * p; b = momentum * b + d (b = d on the first step);
 /// d = nesterov ? d + momentum * b : b; p = p - lr * d.
+/// Its state is one `&lt;parameter&gt;.momentum_buffer` entry per buffer that exists (as in PyTorch, a buffer
+/// is created by the first step that sees its parameter's gradient), in parameter order.
 /// </summary>
 public sealed class Sgd : IOptimizer
 {
+    private readonly string[] _names;
     private readonly Parameter[] _parameters;
     private readonly Tensor?[] _momentumBuffers;
     private readonly Scalar _momentum;
@@ -36,9 +50,11 @@ public sealed class Sgd : IOptimizer
     private readonly bool _useWeightDecay;
     private readonly bool _nesterov;
 
-    public Sgd(IEnumerable<Parameter> parameters, double momentum, double weightDecay, bool nesterov)
+    public Sgd(IEnumerable<(string Name, Parameter Parameter)> parameters, double momentum, double weightDecay, bool nesterov)
     {
-        _parameters = parameters.ToArray();
+        var named = parameters.ToArray();
+        _names = named.Select(p => p.Name).ToArray();
+        _parameters = named.Select(p => p.Parameter).ToArray();
         _momentumBuffers = new Tensor?[_parameters.Length];
         _momentum = Scalars.Of(momentum);
         _weightDecay = Scalars.Of(weightDecay);
@@ -79,6 +95,48 @@ public sealed class Sgd : IOptimizer
         }
     }
 
+    public WeightSnapshot CaptureState()
+    {
+        var held = Enumerable.Range(0, _parameters.Length).Where(i => _momentumBuffers[i] is not null).ToArray();
+        var layout = new WeightLayout(held.Select(BufferEntry).ToList());
+        return new WeightSnapshot(layout, OptimizerTensors.Flatten(layout, held.Select(i => _momentumBuffers[i]).ToList()));
+    }
+
+    public void RestoreState(WeightSnapshot state)
+    {
+        const string context = "restoring the SGD state";
+        var indexOf = Enumerable.Range(0, _parameters.Length).ToDictionary(i => BufferEntry(i).Name);
+        if (state.Layout.Entries.FirstOrDefault(e => !indexOf.ContainsKey(e.Name)) is { } unknown)
+            throw new WeightLayoutException($"{context}: '{unknown.Name}' is not '<parameter>.momentum_buffer' of a parameter of this model");
+        if (!_useMomentum && state.Layout.Entries.Count > 0)
+            throw new WeightLayoutException($"{context}: it has momentum buffers, but this SGD has no momentum");
+        // Entries in parameter order, as captured, keep equal states' snapshots equal.
+        var held = state.Layout.Entries.Select(e => indexOf[e.Name]).ToArray();
+        for (var k = 1; k < held.Length; k++)
+        {
+            if (held[k] <= held[k - 1])
+                throw new WeightLayoutException($"{context}: '{state.Layout.Entries[k].Name}' is repeated or out of parameter order");
+        }
+        new WeightLayout(held.Select(BufferEntry).ToList()).EnsureMatches(state.Layout, context);
+
+        var restored = new Tensor?[_parameters.Length];
+        using (var scope = NewDisposeScope())
+        using (var noGrad = no_grad())
+        {
+            var flat = from_array(state.Values);
+            for (var k = 0; k < held.Length; k++)
+                restored[held[k]] = empty_like(_parameters[held[k]]).copy_(OptimizerTensors.Entry(flat, state.Layout, k)).DetachFromDisposeScope();
+        }
+        // Parameters without a buffer in the state get none, so their next step starts it afresh (b = d).
+        for (var i = 0; i < _parameters.Length; i++)
+        {
+            _momentumBuffers[i]?.Dispose();
+            _momentumBuffers[i] = restored[i];
+        }
+    }
+
+    private WeightEntry BufferEntry(int i) => new($"{_names[i]}.momentum_buffer", _parameters[i].shape, WeightKind.Buffer);
+
     public void Dispose()
     {
         foreach (var buffer in _momentumBuffers)
@@ -91,13 +149,19 @@ public sealed class Sgd : IOptimizer
 /// <summary>
 /// torch.optim.AdamW (betas 0.9/0.999, eps 1e-8): p = p * (1 - lr * wd); m = b1 m + (1 - b1) g;
 /// v = b2 v + (1 - b2) g^2; p = p - lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps).
+/// Its state is `step` (a <see cref="WeightKind.Counter"/> of shape [], like PyTorch's 0-d step tensor, but one
+/// for all parameters, as they all step together) followed by `&lt;parameter&gt;.exp_avg` and
+/// `&lt;parameter&gt;.exp_avg_sq` for every parameter, in parameter order.
 /// </summary>
 public sealed class AdamW : IOptimizer
 {
     private const double Beta1 = 0.9;
     private const double Beta2 = 0.999;
     private const double Epsilon = 1e-8;
+    /// <summary>Snapshots hold floats, which count exactly up to 2^24: a larger step could not be restored bit for bit.</summary>
+    private const long MaxStep = 1L << 24;
     private readonly Parameter[] _parameters;
+    private readonly WeightLayout _layout;
     private readonly Tensor[] _firstMoments;
     private readonly Tensor[] _secondMoments;
     private readonly double _weightDecay;
@@ -108,9 +172,18 @@ public sealed class AdamW : IOptimizer
     private readonly Scalar _epsilon = Scalars.Of(Epsilon);
     private long _steps;
 
-    public AdamW(IEnumerable<Parameter> parameters, double weightDecay)
+    public AdamW(IEnumerable<(string Name, Parameter Parameter)> parameters, double weightDecay)
     {
-        _parameters = parameters.ToArray();
+        var named = parameters.ToArray();
+        _parameters = named.Select(p => p.Parameter).ToArray();
+        _layout = new WeightLayout([
+            new WeightEntry("step", [], WeightKind.Counter),
+            .. named.SelectMany(p => new[]
+            {
+                new WeightEntry($"{p.Name}.exp_avg", p.Parameter.shape, WeightKind.Buffer),
+                new WeightEntry($"{p.Name}.exp_avg_sq", p.Parameter.shape, WeightKind.Buffer),
+            }),
+        ]);
         _firstMoments = _parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
         _secondMoments = _parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
         _weightDecay = weightDecay;
@@ -144,6 +217,42 @@ public sealed class AdamW : IOptimizer
         }
     }
 
+    public WeightSnapshot CaptureState()
+    {
+        if (_steps > MaxStep)
+            throw new InvalidOperationException($"AdamW step {_steps} is beyond {MaxStep}, the largest a snapshot stores exactly");
+        var values = OptimizerTensors.Flatten(_layout, [null, .. Moments()]);
+        values[0] = _steps;
+        return new WeightSnapshot(_layout, values);
+    }
+
+    public void RestoreState(WeightSnapshot state)
+    {
+        if (state.Layout.Entries.Count == 0)
+        {
+            foreach (var moment in Moments())
+                moment.zero_();
+            _steps = 0;
+            return;
+        }
+        const string context = "restoring the AdamW state";
+        _layout.EnsureMatches(state.Layout, context);
+        var step = state.Values[0];
+        if (!(step >= 0 && step <= MaxStep && step == MathF.Floor(step)))
+            throw new WeightLayoutException($"{context}: 'step' is {step}, expected a whole number from 0 to {MaxStep}");
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var flat = from_array(state.Values);
+        var moments = Moments().ToArray();
+        for (var k = 0; k < moments.Length; k++)
+            moments[k].copy_(OptimizerTensors.Entry(flat, _layout, k + 1));
+        _steps = (long)step;
+    }
+
+    /// <summary>exp_avg and exp_avg_sq of every parameter, in the order of the state's entries after `step`.</summary>
+    private IEnumerable<Tensor> Moments() => _firstMoments.Zip(_secondMoments).SelectMany(m => new[] { m.First, m.Second });
+
     public void Dispose()
     {
         foreach (var tensor in _firstMoments.Concat(_secondMoments))
@@ -151,4 +260,27 @@ public sealed class AdamW : IOptimizer
         foreach (var scalar in new[] { _beta1, _beta2, _oneMinusBeta1, _oneMinusBeta2, _epsilon })
             scalar.Dispose();
     }
+}
+
+/// <summary>Copies between optimizer tensors and a snapshot's flat float vector (the idiom of <see cref="ModelState"/>).</summary>
+internal static class OptimizerTensors
+{
+    /// <summary>The values of a state of <paramref name="layout"/>, entry i copied from tensors[i] (null: left at 0).</summary>
+    public static float[] Flatten(WeightLayout layout, IReadOnlyList<Tensor?> tensors)
+    {
+        var values = new float[layout.TotalLength];
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var flat = from_array(values);
+        for (var i = 0; i < tensors.Count; i++)
+        {
+            if (tensors[i] is { } tensor)
+                flat.narrow(0, layout.OffsetOf(i), layout.Entries[i].Length).copy_(tensor.reshape(-1));
+        }
+        return values;
+    }
+
+    /// <summary>Entry <paramref name="index"/> of a flat state vector, as a view shaped like the entry.</summary>
+    public static Tensor Entry(Tensor flat, WeightLayout layout, int index) =>
+        flat.narrow(0, layout.OffsetOf(index), layout.Entries[index].Length).view(layout.Entries[index].Shape);
 }

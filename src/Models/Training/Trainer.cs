@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PapaActors.Models.Data;
+using PapaActors.Models.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -33,7 +34,7 @@ public sealed class Trainer : IDisposable
         var total = settings.Epochs * batches.StepsPerEpoch;
         var warmup = (long)Math.Round(settings.Optimizer.WarmupEpochs * batches.StepsPerEpoch);
         Schedule = new LearningRateSchedule(settings.Optimizer.LearningRate, settings.Optimizer.MinLearningRate, total, warmup);
-        _optimizer = IOptimizer.Create(settings.Optimizer, model.parameters());
+        _optimizer = IOptimizer.Create(settings.Optimizer, model.named_parameters());
     }
 
     public LearningRateSchedule Schedule { get; }
@@ -81,7 +82,21 @@ public sealed class Trainer : IDisposable
     public void ResetOptimizer()
     {
         _optimizer.Dispose();
-        _optimizer = IOptimizer.Create(_settings.Optimizer, _model.parameters());
+        _optimizer = IOptimizer.Create(_settings.Optimizer, _model.named_parameters());
+    }
+
+    /// <summary>A copy of the optimizer's state (see <see cref="IOptimizer.CaptureState"/>).</summary>
+    public WeightSnapshot CaptureOptimizer() => _optimizer.CaptureState();
+
+    /// <summary>
+    /// Continues from global step <paramref name="step"/> with the given optimizer state (an empty layout: a fresh
+    /// optimizer). A state that does not fit is rejected before anything changes.
+    /// </summary>
+    public void RestoreState(long step, WeightSnapshot optimizer)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        _optimizer.RestoreState(optimizer);
+        Step = step;
     }
 
     public void Dispose() => _optimizer.Dispose();
