@@ -52,6 +52,27 @@ public sealed class MemberModel : IDisposable
 
     public WeightSnapshot Capture() => _state.Capture();
 
+    /// <summary>Everything needed to continue this member bit for bit: weights (with BatchNorm buffers), optimizer state, step.</summary>
+    public MemberState CaptureState() => new(Index, Step, _state.Capture(), _trainer.CaptureOptimizer());
+
+    /// <summary>
+    /// Continues from a captured state (a checkpoint or a rollback). A state of another member, or whose weights
+    /// or optimizer state do not fit, is rejected before anything changes.
+    /// </summary>
+    public void RestoreState(MemberState state)
+    {
+        if (state.Member != Index)
+            throw new ArgumentException($"the state of member {state.Member} cannot be restored into member {Index}", nameof(state));
+        // Check the weights, then let the optimizer check and restore its state, and only then write the weights:
+        // whatever throws leaves the member as it was.
+        Layout.EnsureMatches(state.Weights.Layout, "restoring the member's weights");
+        _trainer.RestoreState(state.Step, state.Optimizer);
+        _state.Load(state.Weights);
+    }
+
+    /// <summary>Whether every parameter and BatchNorm statistic is finite: a cheap divergence check for every round.</summary>
+    public bool IsFinite() => _state.IsFinite();
+
     /// <summary>The pre-activation statistics REPAIR needs from a parent, on the calibration batches of <paramref name="round"/>.</summary>
     public ActivationStatistics MeasureRepairStatistics(int round)
     {

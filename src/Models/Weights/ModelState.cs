@@ -32,6 +32,13 @@ public sealed class ModelState
         return new WeightSnapshot(Layout, values);
     }
 
+    /// <summary>Whether every parameter and float buffer is finite (no NaN or infinity); counters are integers.</summary>
+    public bool IsFinite()
+    {
+        using var scope = NewDisposeScope();
+        return _tensors.Where(t => t.Entry.Kind != WeightKind.Counter).All(t => t.Tensor.isfinite().all().item<bool>());
+    }
+
     /// <summary>Replaces the whole state; a snapshot of another layout is rejected before anything is written.</summary>
     public void Load(WeightSnapshot snapshot) => Mix(snapshot, keep: 0);
 
