@@ -117,10 +117,11 @@ internal static class DataLoading
     public static DataSplits Load(PapaSettings settings)
     {
         var data = Load(settings.Dataset);
-        if (data.Train.Count >= settings.Training.BatchSize)
+        var samples = data.Train.Count;
+        if (samples >= settings.Training.BatchSize)
             return data;
         data.Dispose();
-        throw new ConfigException($"'papa.batch-size' = {settings.Training.BatchSize} is too large: the training split has {data.Train.Count} samples");
+        throw new ConfigException($"'papa.batch-size' = {settings.Training.BatchSize} is too large: the training split has {samples} samples");
     }
 
     /// <summary>Loads the dataset, adding how to get Fashion-MNIST when its files are missing.</summary>
