@@ -45,11 +45,12 @@ internal static class ClusterNode
         AnsiConsole.MarkupLineInterpolated($"  ./papa node --role member --seed-node {cluster.SelfAddress} --members 0,1,...");
 
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
-        using var signals = new InterruptSignals();
+        var resumeCommand = $"./papa node --role averager --resume {folder}";
+        using var signals = new InterruptSignals(folder, resumeCommand);
         var run = ClusterNodes.StartAverager(system, settings, PapaConfig.Render(config), data, folder, reporter, start, signals.Token);
         var result = await LocalRun.OutcomeOrTermination(run, system);
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
-        return LocalRun.Report(result, folder, $"./papa node --role averager --resume {folder}");
+        return LocalRun.Report(result, folder, resumeCommand);
     }
 
     public static async Task<int> MemberAsync(IReadOnlyList<string> overrides, string? configFile, string hostname, int port,

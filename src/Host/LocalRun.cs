@@ -41,12 +41,13 @@ internal static class LocalRun
             $"data: {data.Train.Count} train, {data.HeldOut.Count} held-out, {data.Test.Count} test images ({data.Shape}); {threads} torch thread(s) per member");
 
         using var system = PapaActorSystem.Create("papa", config);
-        using var signals = new InterruptSignals();
+        var resumeCommand = $"./papa resume {folder}";
+        using var signals = new InterruptSignals(folder, resumeCommand);
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
         var run = LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder, reporter, start, signals.Token);
         var result = await OutcomeOrTermination(run, system);
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
-        return Report(result, folder, $"./papa resume {folder}");
+        return Report(result, folder, resumeCommand);
     }
 
     /// <summary>The run's outcome, or a failure if the actor system terminates first: never a wait without an end.</summary>

@@ -60,7 +60,7 @@ public sealed class RunRecorder : ReceiveActor
         _identity = CheckpointIdentity.Of(resolvedConfig);
         Directory.CreateDirectory(folder);
         if (!resuming)
-            WriteWhole(ConfigFile, resolvedConfig);
+            WriteWhole(folder, ConfigFile, resolvedConfig);
 
         Receive<RunStarted>(e => Record(e, () => OnStarted(e)));
         Receive<RoundCompleted>(e => Record(e, () => OnRound(e)));
@@ -202,7 +202,7 @@ public sealed class RunRecorder : ReceiveActor
         if (_settings!.SaveMembers)
             foreach (var member in results.Members)
                 SafetensorsFile.Save(member.Weights, Path.Combine(_folder, $"member-{member.Member}.safetensors"));
-        WriteWhole(ResultsFile, ResultsJson(results).ToJsonString(Indented));
+        WriteWhole(_folder, ResultsFile, ResultsJson(results).ToJsonString(Indented));
         _journal?.AppendLine(ScheduleJournal.EndLine(_rounds));
         Close();
     }
@@ -210,26 +210,27 @@ public sealed class RunRecorder : ReceiveActor
     /// <summary>A run that ends without results; an interrupted one keeps its journal open-ended, to be resumed.</summary>
     private void OnEnded(string status, string reason)
     {
-        WriteWhole(ResultsFile, OutcomeJson(status, reason).ToJsonString(Indented));
+        WriteOutcome(_folder, status, reason, _resumeCommand, _lastCheckpoint, _wallClock.Elapsed.TotalSeconds);
         if (status != RunStatus.Interrupted)
             _journal?.AppendLine(ScheduleJournal.FailedLine(reason));
         Close();
     }
 
-    private JsonObject OutcomeJson(string status, string reason)
+    /// <summary>results.json of a run that ended without results: status, reason and how to resume it.</summary>
+    public static void WriteOutcome(string folder, string status, string reason, string resumeCommand, int? checkpointRound = null, double? wallSeconds = null)
     {
-        var outcome = new JsonObject { ["status"] = status, ["reason"] = reason, ["wall_seconds"] = _wallClock.Elapsed.TotalSeconds };
-        if (_lastCheckpoint is { } round)
+        var outcome = new JsonObject { ["status"] = status, ["reason"] = reason, ["wall_seconds"] = wallSeconds };
+        if (checkpointRound is { } round)
             outcome["checkpoint_round"] = round;
-        outcome["resume"] = _resumeCommand;
-        return outcome;
+        outcome["resume"] = resumeCommand;
+        WriteWhole(folder, ResultsFile, outcome.ToJsonString(Indented));
     }
 
     private void TryWriteOutcome(string status, string reason)
     {
         try
         {
-            WriteWhole(ResultsFile, OutcomeJson(status, reason).ToJsonString(Indented));
+            WriteOutcome(_folder, status, reason, _resumeCommand, _lastCheckpoint, _wallClock.Elapsed.TotalSeconds);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -284,9 +285,9 @@ public sealed class RunRecorder : ReceiveActor
         };
     }
 
-    private void WriteWhole(string name, string text)
+    private static void WriteWhole(string folder, string name, string text)
     {
-        var path = Path.Combine(_folder, name);
+        var path = Path.Combine(folder, name);
         File.WriteAllText(path + ".partial", text);
         File.Move(path + ".partial", path, overwrite: true);
     }

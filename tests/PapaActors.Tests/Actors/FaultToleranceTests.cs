@@ -103,4 +103,21 @@ public sealed class FaultToleranceTests() : TestKit(TestSettings.ActorTestConfig
         Assert.StartsWith("member 2 diverged by step ", failed.Reason);
         Assert.Contains("on-divergence = fail", failed.Reason);
     }
+
+    [Fact]
+    public async Task ACheckpointThatCannotBeWrittenStopsTheRunWithTheErrorAndLeavesThePreviousOneIntact()
+    {
+        using var folder = new TempFolder();
+        // The second checkpoint (round 12, step 24) cannot be written: a file stands where its folder goes.
+        Directory.CreateDirectory(folder.File("checkpoints"));
+        File.WriteAllText(folder.File("checkpoints/round-000012.partial"), "in the way");
+
+        var outcome = await Run(folder.Path);
+
+        var failed = Assert.IsType<RunFailed>(outcome);
+        Assert.StartsWith("could not write the checkpoint of round 12: ", failed.Reason);
+        var results = JsonNode.Parse(File.ReadAllText(folder.File("results.json")))!;
+        Assert.Equal(("failed", 6), ((string)results["status"]!, (int)results["checkpoint_round"]!));
+        Assert.True(File.Exists(folder.File("checkpoints/round-000006/manifest.json")));
+    }
 }

@@ -89,6 +89,29 @@ public sealed class ResumeTests
     }
 
     [Fact]
+    public void ASecondCtrlCStopsAtOnceAndTheRunStillResumesBitIdentical()
+    {
+        using var temp = new TempFolder();
+        var folder = temp.File("run");
+
+        using (var run = PapaProcess.Start(["run", "--out", folder, .. SmallRun]))
+        {
+            run.WaitUntil(() => JournalRounds(folder) >= 20, Patience, "20 rounds");
+            run.Interrupt();
+            run.WaitUntil(() => run.Output.Contains("send it again to stop at once"), Patience, "the first signal's answer");
+            run.Interrupt();
+            Assert.Equal(130, run.WaitForExit(TimeSpan.FromSeconds(20)));
+        }
+        var stopped = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "results.json")))!;
+        Assert.Equal(("interrupted", "stopped at once by a second signal"), ((string)stopped["status"]!, (string)stopped["reason"]!));
+
+        using (var resumed = PapaProcess.Start("resume", folder))
+            Assert.True(resumed.WaitForExit(Patience) == 0, resumed.Output);
+
+        AssertSameRun(Reference.Value, folder);
+    }
+
+    [Fact]
     public void ResumingACompletedRunOrAFolderWithoutARunIsRefused()
     {
         var completed = Cli.Run("resume", Reference.Value);
