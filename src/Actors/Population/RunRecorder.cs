@@ -222,7 +222,8 @@ public sealed class RunRecorder : ReceiveActor
         var outcome = new JsonObject { ["status"] = status, ["reason"] = reason, ["wall_seconds"] = wallSeconds };
         if (checkpointRound is { } round)
             outcome["checkpoint_round"] = round;
-        outcome["resume"] = resumeCommand;
+        if (status != RunStatus.Diverged) // resuming would diverge again, bit for bit
+            outcome["resume"] = resumeCommand;
         WriteWhole(folder, ResultsFile, outcome.ToJsonString(Indented));
     }
 
