@@ -289,8 +289,16 @@ public sealed class RunRecorder : ReceiveActor
     private static void WriteWhole(string folder, string name, string text)
     {
         var path = Path.Combine(folder, name);
-        File.WriteAllText(path + ".partial", text);
-        File.Move(path + ".partial", path, overwrite: true);
+        try
+        {
+            File.WriteAllText(path + ".partial", text);
+            File.Move(path + ".partial", path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(path + ".partial"); // a full disk must not leave a half file behind
+            throw;
+        }
     }
 
     private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);

@@ -22,8 +22,16 @@ public static class SafetensorsFile
         }).ToDictionary(x => x.Name, x => x.Item2);
 
         var temporary = path + ".partial";
-        Safetensors.SaveStateDict(temporary, tensors);
-        File.Move(temporary, path, overwrite: true);
+        try
+        {
+            Safetensors.SaveStateDict(temporary, tensors);
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary); // a full disk must not leave a half file behind
+            throw;
+        }
     }
 
     /// <summary>Reads a file written for <paramref name="layout"/>; any missing, extra or reshaped tensor is an error.</summary>
