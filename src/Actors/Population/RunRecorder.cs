@@ -152,8 +152,8 @@ public sealed class RunRecorder : ReceiveActor
         try
         {
             var written = _checkpoints.Write(checkpoint, _identity, _settings!.Faults.Injection.CheckpointPause);
-            _checkpoints.Prune(_settings.Faults.CheckpointsKept);
             _lastCheckpoint = checkpoint.Round;
+            PruneCheckpoints();
             _log.Info("{0}", written);
             answer = new CheckpointWritten(checkpoint.Round, written.Folder, written.Bytes, written.ElapsedMilliseconds);
         }
@@ -164,6 +164,19 @@ public sealed class RunRecorder : ReceiveActor
         }
         Sender.Tell(answer);
         _observer.Tell(answer);
+    }
+
+    /// <summary>An old checkpoint that cannot be deleted costs disk space, not the run.</summary>
+    private void PruneCheckpoints()
+    {
+        try
+        {
+            _checkpoints.Prune(_settings!.Faults.CheckpointsKept);
+        }
+        catch (CheckpointException e)
+        {
+            _log.Warning("{0}", e.Message);
+        }
     }
 
     /// <summary>
