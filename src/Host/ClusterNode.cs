@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Configuration;
 using PapaActors.Actors.Cluster;
@@ -46,28 +47,98 @@ internal static class ClusterNode
 
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
         var resumeCommand = $"./papa node --role averager --resume {folder}";
-        using var signals = new InterruptSignals(folder, resumeCommand);
+        using var signals = InterruptSignals.ForRun(folder, resumeCommand);
         var run = ClusterNodes.StartAverager(system, settings, PapaConfig.Render(config), data, folder, reporter, start, signals.Token);
         var result = await LocalRun.OutcomeOrTermination(run, system);
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
         return LocalRun.Report(result, folder, resumeCommand);
     }
 
+    /// <summary>
+    /// A member node. It keeps its members in the run through faults: when the averager's node is lost (or
+    /// this node was downed), it starts a fresh ActorSystem and joins the seed nodes again, where a resumed
+    /// averager hands its members their state; it gives up once no averager has answered for the run's
+    /// replacement timeout. <paramref name="indices"/> null: whatever indices are missing (`--members auto`).
+    /// </summary>
     public static async Task<int> MemberAsync(IReadOnlyList<string> overrides, string? configFile, string hostname, int port,
-        IReadOnlyList<string> seedNodes, IReadOnlyList<int> indices, IReadOnlyList<string>? devices, bool verbose)
+        IReadOnlyList<string> seedNodes, IReadOnlyList<int>? indices, IReadOnlyList<string>? devices, bool verbose)
     {
         if (seedNodes.Count == 0)
             throw new ConfigException("a member node needs --seed-node akka.tcp://papa@HOST:PORT (the averager node's address)");
-        if (indices.Count == 0 || indices.Distinct().Count() != indices.Count)
-            throw new ConfigException("--members needs distinct member indices, such as --members 0,1");
-        // The run configuration comes from the averager; this node's own keys only shape its Akka system and transfers.
+        if (indices is not null && (indices.Count == 0 || indices.Distinct().Count() != indices.Count))
+            throw new ConfigException("--members needs distinct member indices, such as --members 0,1, or auto");
+        // The run configuration comes from the averager; this node's own keys only shape its Akka system and transfers,
+        // and how long it waits for an averager before the run's own replacement timeout is known.
         var config = PapaConfig.Load(configFile, overrides);
+        var patience = PapaSettings.FromConfig(config).Faults.ReplacementTimeout;
         NLogSetup.Configure(null, verbose);
-        using var system = ActorSystem.Create(ClusterNodes.SystemName, ClusterNodes.NodeConfig(config, ClusterNodes.MemberRole, hostname, port, seedNodes));
-        AnsiConsole.MarkupLineInterpolated($"member node at [bold]{ClusterExtension.Get(system).SelfAddress}[/] for members {string.Join(", ", indices)}; joining {string.Join(", ", seedNodes)}");
+        using var signals = InterruptSignals.ForMemberNode();
+        var stopped = new TaskCompletionSource();
+        signals.Token.Register(() => stopped.TrySetResult());
+        var seeds = string.Join(", ", seedNodes);
+        var withoutAverager = Stopwatch.StartNew();
+        while (true)
+        {
+            var system = ActorSystem.Create(ClusterNodes.SystemName, ClusterNodes.NodeConfig(config, ClusterNodes.MemberRole, hostname, port, seedNodes));
+            AnsiConsole.MarkupLineInterpolated(
+                $"member node at [bold]{ClusterExtension.Get(system).SelfAddress}[/] for {(indices is null ? "any missing members" : $"members {string.Join(", ", indices)}")}; joining {seeds}");
+            var inContact = new TaskCompletionSource();
+            var finished = ClusterNodes.StartMembers(system, indices, devices, e =>
+            {
+                switch (e)
+                {
+                    case MemberNodeNotice notice:
+                        AnsiConsole.MarkupLineInterpolated($"{notice.Text}");
+                        break;
+                    case MembersStarted started:
+                        patience = started.ReplacementTimeout;
+                        inContact.TrySetResult();
+                        AnsiConsole.MarkupLineInterpolated($"running members {string.Join(", ", started.Indices)}");
+                        break;
+                }
+            });
+            var ended = Task.WhenAny(finished, system.WhenTerminated, stopped.Task);
+            var first = await Task.WhenAny(ended, inContact.Task, Task.Delay(Max(TimeSpan.Zero, patience - withoutAverager.Elapsed)));
+            if (first != ended && first != inContact.Task)
+            {
+                await Leave(system);
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] no averager at {seeds} gave this node members within {patience} (papa.replacement-timeout); stopping");
+                return ExitCodes.RunFailed;
+            }
+            await ended;
+            await Leave(system);
+            if (stopped.Task.IsCompleted)
+                return ExitCodes.Interrupted;
+            if (finished.IsCompleted && !finished.Result.AveragerLost)
+                return Report(finished.Result);
+            if (inContact.Task.IsCompleted)
+                withoutAverager.Restart();
+            var cause = finished.IsCompleted ? string.Join("; ", finished.Result.Failures) : "this node was downed by the cluster";
+            AnsiConsole.MarkupLineInterpolated(
+                $"[yellow]lost the averager[/] ({cause}); joining {seeds} again, for up to {Max(TimeSpan.Zero, patience - withoutAverager.Elapsed)}");
+        }
+    }
 
-        var finished = await ClusterNodes.StartMembers(system, indices, devices);
-        await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+    /// <summary>The larger of the two, in whole seconds (it is printed).</summary>
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => TimeSpan.FromSeconds(Math.Round((a > b ? a : b).TotalSeconds));
+
+    /// <summary>Leaves the cluster and stops the actor system (a node that was downed has stopped already).</summary>
+    private static async Task Leave(ActorSystem system)
+    {
+        var limit = TimeSpan.FromSeconds(30);
+        try
+        {
+            await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance).WaitAsync(limit);
+        }
+        catch (TimeoutException)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] leaving the cluster took longer than {limit}; stopping the node anyway");
+            _ = system.Terminate();
+        }
+    }
+
+    private static int Report(MemberNodeFinished finished)
+    {
         foreach (var failure in finished.Failures)
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {failure}");
         if (finished.Completed)

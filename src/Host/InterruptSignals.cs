@@ -5,25 +5,31 @@ using PapaActors.Actors.Population;
 namespace PapaActors.Host;
 
 /// <summary>
-/// Ctrl-C and SIGTERM for a run. The first asks the run to stop at the next round boundary after writing a
-/// checkpoint (<see cref="Token"/> fires); the second records that in results.json and exits at once with
-/// code 130: the last complete checkpoint stays valid, because each is written under a temporary name and
-/// renamed into place.
+/// Ctrl-C and SIGTERM. The first fires <see cref="Token"/>: a run stops at the next round boundary after
+/// writing a checkpoint, a member node leaves the cluster. The second stops the process at once with code
+/// 130, after <c>beforeExit</c> (a run records that in results.json; its last complete checkpoint stays
+/// valid, because each is written under a temporary name and renamed into place).
 /// </summary>
 internal sealed class InterruptSignals : IDisposable
 {
     private readonly CancellationTokenSource _first = new();
     private readonly PosixSignalRegistration[] _registrations;
-    private readonly string _runFolder;
-    private readonly string _resumeCommand;
+    private readonly string _firstNotice;
+    private readonly Action? _beforeExit;
     private int _received;
 
-    public InterruptSignals(string runFolder, string resumeCommand)
+    private InterruptSignals(string firstNotice, Action? beforeExit)
     {
-        _runFolder = runFolder;
-        _resumeCommand = resumeCommand;
+        _firstNotice = firstNotice;
+        _beforeExit = beforeExit;
         _registrations = [PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal), PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal)];
     }
+
+    public static InterruptSignals ForRun(string runFolder, string resumeCommand) => new(
+        "finishing the current round and writing a checkpoint",
+        () => RunRecorder.WriteOutcome(runFolder, RunStatus.Interrupted, "stopped at once by a second signal", resumeCommand));
+
+    public static InterruptSignals ForMemberNode() => new("leaving the cluster (the averager rolls its members back and waits for a replacement)", null);
 
     public CancellationToken Token => _first.Token;
 
@@ -32,14 +38,14 @@ internal sealed class InterruptSignals : IDisposable
         context.Cancel = true;
         if (Interlocked.Increment(ref _received) == 1)
         {
-            Console.Error.WriteLine($"{context.Signal}: finishing the current round and writing a checkpoint; send it again to stop at once");
+            Console.Error.WriteLine($"{context.Signal}: {_firstNotice}; send it again to stop at once");
             _first.Cancel();
             return;
         }
-        Console.Error.WriteLine($"{context.Signal} again: stopping at once; the last complete checkpoint stays valid");
+        Console.Error.WriteLine($"{context.Signal} again: stopping at once");
         try
         {
-            RunRecorder.WriteOutcome(_runFolder, RunStatus.Interrupted, "stopped at once by a second signal", _resumeCommand);
+            _beforeExit?.Invoke();
         }
         finally
         {

@@ -42,7 +42,7 @@ internal static class LocalRun
 
         using var system = PapaActorSystem.Create("papa", config);
         var resumeCommand = $"./papa resume {folder}";
-        using var signals = new InterruptSignals(folder, resumeCommand);
+        using var signals = InterruptSignals.ForRun(folder, resumeCommand);
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
         var run = LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder, reporter, start, signals.Token);
         var result = await OutcomeOrTermination(run, system);

@@ -89,7 +89,11 @@ public static class Program
             Description = "Address of the averager node, akka.tcp://papa@HOST:PORT (members need it; an averager without one seeds itself)",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var membersOption = new Option<int[]>("--members") { Description = "Member indices to run on this node, e.g. 0,1", CustomParser = ParseIndices };
+        var membersOption = new Option<MemberSelection>("--members")
+        {
+            Description = "Member indices to run on this node, e.g. 0,1, or auto: whatever indices have no member (a spare node waits until one is missing)",
+            CustomParser = ParseMembers,
+        };
         var devicesOption = new Option<string[]?>("--devices") { Description = "Devices of this node's members (round-robin), e.g. cpu or cuda:0,cuda:1; default papa.devices", CustomParser = ParseList };
         var resumeOption = new Option<string?>("--resume") { Description = "averager: continue the run of this folder from its newest valid checkpoint (no --config/--set/--out)" };
         var node = new Command("node", "Run one node of a cluster run: `--role averager` once, `--role member` on every machine with members")
@@ -100,7 +104,7 @@ public static class Program
             ? ClusterNode.AveragerAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(outOption), parse.GetValue(resumeOption),
                 parse.GetValue(hostOption)!, parse.GetValue(portOption), parse.GetValue(seedOption) ?? [], parse.GetValue(verboseOption))
             : ClusterNode.MemberAsync(parse.GetValue(setOption) ?? [], parse.GetValue(configOption), parse.GetValue(hostOption)!, parse.GetValue(portOption),
-                parse.GetValue(seedOption) ?? [], parse.GetValue(membersOption) ?? [], parse.GetValue(devicesOption), parse.GetValue(verboseOption))));
+                parse.GetValue(seedOption) ?? [], MembersOf(parse.GetValue(membersOption)), parse.GetValue(devicesOption), parse.GetValue(verboseOption))));
 
         var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
         {
@@ -112,17 +116,25 @@ public static class Program
     private static string[] ParseList(System.CommandLine.Parsing.ArgumentResult result) =>
         result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray();
 
-    private static int[] ParseIndices(System.CommandLine.Parsing.ArgumentResult result)
+    /// <summary>--members 0,1 or --members auto.</summary>
+    private sealed record MemberSelection(IReadOnlyList<int>? Indices);
+
+    private static IReadOnlyList<int>? MembersOf(MemberSelection? selection) =>
+        selection is null ? throw new ConfigException("a member node needs --members 0,1,... or --members auto") : selection.Indices;
+
+    private static MemberSelection ParseMembers(System.CommandLine.Parsing.ArgumentResult result)
     {
+        if (result.Tokens is [{ Value: "auto" }])
+            return new MemberSelection(null);
         var indices = new List<int>();
         foreach (var item in ParseList(result))
         {
             if (int.TryParse(item, out var index) && index >= 0)
                 indices.Add(index);
             else
-                result.AddError($"--members: '{item}' is not a member index (0, 1, ...)");
+                result.AddError($"--members: '{item}' is not a member index (0, 1, ...) or auto");
         }
-        return indices.ToArray();
+        return new MemberSelection(indices);
     }
 
     /// <summary>Turns bad input into a one-line error and exit code 2, a failed run into exit code 1.</summary>

@@ -48,13 +48,17 @@ public static class ClusterNodes
         return outcome.Task;
     }
 
-    /// <summary>Runs the given member indices on this node; completes when they have all stopped.</summary>
-    public static Task<MemberNodeFinished> StartMembers(ActorSystem system, IReadOnlyList<int> indices, IReadOnlyList<string>? devices)
+    /// <summary>
+    /// Runs the given member indices (null: whatever is missing) on this node; completes when they have all
+    /// stopped, or the averager's node was lost. <paramref name="onEvent"/> sees every event of the node.
+    /// </summary>
+    public static Task<MemberNodeFinished> StartMembers(ActorSystem system, IReadOnlyList<int>? indices, IReadOnlyList<string>? devices,
+        Action<IMemberNodeEvent>? onEvent = null)
     {
         var finished = new TaskCompletionSource<MemberNodeFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
         var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{ManagerName}",
             ClusterSingletonProxySettings.Create(system).WithRole(AveragerRole)), "averager-proxy");
-        var observer = system.ActorOf(Props.Create(() => new Completion<MemberNodeFinished>(finished)), "node-completion");
+        var observer = system.ActorOf(Props.Create(() => new MemberNodeObserver(finished, onEvent)), "node-completion");
         system.ActorOf(MemberNode.Props(indices, devices, proxy, observer), "members");
         return finished.Task;
     }
@@ -96,8 +100,14 @@ public static class ClusterNodes
         }
     }
 
-    private sealed class Completion<T> : ReceiveActor
+    private sealed class MemberNodeObserver : ReceiveActor
     {
-        public Completion(TaskCompletionSource<T> done) => Receive<T>(m => done.TrySetResult(m));
+        public MemberNodeObserver(TaskCompletionSource<MemberNodeFinished> finished, Action<IMemberNodeEvent>? onEvent) =>
+            Receive<IMemberNodeEvent>(e =>
+            {
+                onEvent?.Invoke(e);
+                if (e is MemberNodeFinished f)
+                    finished.TrySetResult(f);
+            });
     }
 }

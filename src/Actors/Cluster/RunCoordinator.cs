@@ -28,6 +28,7 @@ public sealed class RunCoordinator : ReceiveActor
         Context.Watch(averager);
         Receive<RequestRunConfig>(_ => Sender.Tell(new RunConfigText(resolvedConfig)));
         Receive<RegisterMember>(averager.Forward);
+        Receive<RequestMissingMembers>(averager.Forward);
         Receive<MemberFailed>(averager.Forward);
         Receive<Interrupt>(averager.Forward);
         Receive<Terminated>(t => t.ActorRef.Equals(averager), _ => observer.Tell(new RunFailed($"the averager stopped: {_stopCause ?? "unknown cause"}")));

@@ -89,6 +89,15 @@ public sealed record RequestRunConfig(string Node) : IPapaMessage;
 /// <summary>The resolved `papa` section of the run, as HOCON text (see PapaConfig.Render).</summary>
 public sealed record RunConfigText(string Hocon) : IPapaMessage;
 
+/// <summary>
+/// A member node asks which member indices it may run: <paramref name="Wanted"/> (all of them, or none while
+/// another node runs any of them), or with no list (`--members auto`) every index that has no member.
+/// </summary>
+public sealed record RequestMissingMembers(string Node, IReadOnlyList<int>? Wanted) : IPapaMessage;
+
+/// <summary>The indices offered to the asking node, held for it for a while; empty: none yet, ask again.</summary>
+public sealed record MissingMembers(IReadOnlyList<int> Indices) : IPapaMessage;
+
 // ---- Failures.
 
 /// <summary>

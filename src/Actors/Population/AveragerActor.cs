@@ -31,6 +31,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private const string RoundTimer = "round-timeout";
     private const string ReplacementTimer = "replacement-timeout";
     private static readonly WeightSnapshot FreshOptimizer = new(new WeightLayout([]), []);
+    /// <summary>How long indices offered to a member node stay reserved for it, so two spare nodes never get the same.</summary>
+    private static readonly TimeSpan OfferHold = TimeSpan.FromMinutes(1);
 
     private readonly PapaSettings _settings;
     private readonly SchedulePlan _plan;
@@ -42,6 +44,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private readonly MemberFinal?[] _finals;
     private readonly MemberState?[] _captured;
     private readonly bool[] _restored;
+    private readonly int[] _restartsSinceCheckpoint;
+    private readonly Dictionary<int, (string Node, DateTime Until)> _offers = [];
     private readonly Stopwatch _trainingClock = new();
     private readonly long _checkpointEverySteps;
     private bool _started;
@@ -55,7 +59,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private int? _capturing;
     private long _samplesAtCapture;
     private double _secondsAtCapture;
-    private int _rollbacks;
+    private bool _rollingBack;
+    private RunEnded? _ended;
     private string? _interruptReason;
     private string? _soupFailure;
     private IActorRef? _soups;
@@ -73,6 +78,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _finals = new MemberFinal?[settings.Population];
         _captured = new MemberState?[settings.Population];
         _restored = new bool[settings.Population];
+        _restartsSinceCheckpoint = new int[settings.Population];
         _checkpointEverySteps = (long)Math.Round(settings.Faults.CheckpointEveryEpochs * plan.StepsPerEpoch);
         WaitingForMembers();
     }
@@ -112,6 +118,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     {
         Receive<RegisterMember>(Register);
         Receive<Interrupt>(i => EndInterrupted(i.Reason));
+        ReceiveMemberNodes();
         ReceiveFailures();
     }
 
@@ -124,6 +131,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             $"round {t.Round} timed out after {_settings.RoundTimeout}: no answer from member(s) {string.Join(", ", Silent(_reports))}"));
         Receive<Interrupt>(i => _interruptReason ??= i.Reason);
         ReceiveRegistrationsWhileRunning();
+        ReceiveMemberNodes();
         ReceiveFailures();
     }
 
@@ -145,6 +153,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Receive<RoundTimedOut>(t => t.Round == _round, _ => Fail($"no state from the finite members within {_settings.RoundTimeout} to reset member(s) {string.Join(", ", diverged)}"));
         Receive<Interrupt>(i => _interruptReason ??= i.Reason);
         ReceiveRegistrationsWhileRunning();
+        ReceiveMemberNodes();
         ReceiveFailures();
     }
 
@@ -153,13 +162,14 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Receive<StateCaptured>(s => s.Round == _capturing, OnCheckpointState);
         Receive<CheckpointWritten>(w => w.Round == _round, w =>
         {
-            _lastCheckpoint = w.Round;
+            OnCheckpointWritten(w.Round);
             EndInterrupted(_interruptReason!);
         });
         Receive<CheckpointFailed>(f => Fail($"could not write the checkpoint of round {f.Round}: {f.Reason}"));
         Receive<RoundTimedOut>(t => t.Round == _round, _ => Fail($"no state from member(s) {string.Join(", ", Silent(_captured))} within {_settings.RoundTimeout} for the checkpoint"));
         Receive<Interrupt>(_ => { });
         ReceiveRegistrationsWhileRunning();
+        ReceiveMemberNodes();
         ReceiveFailures();
     }
 
@@ -179,6 +189,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Receive<StateCaptured>(_ => { });
         Receive<MemberFinal>(_ => { });
         Receive<WeightsEvaluated>(_ => { });
+        ReceiveMemberNodes();
         ReceiveFailures();
     }
 
@@ -189,6 +200,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             $"no final report within {_settings.RoundTimeout} from member(s) {string.Join(", ", Silent(_finals))}"));
         Receive<Interrupt>(i => EndInterrupted(i.Reason));
         ReceiveRegistrationsWhileRunning();
+        ReceiveMemberNodes();
         ReceiveFailures();
     }
 
@@ -199,11 +211,13 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Receive<RoundTimedOut>(t => t.Round == _round, _ => Fail($"the soups were not ready within {_settings.RoundTimeout}"));
         Receive<Interrupt>(i => EndInterrupted(i.Reason));
         ReceiveRegistrationsWhileRunning();
+        ReceiveMemberNodes();
         ReceiveFailures();
     }
 
     private void Stopped()
     {
+        Receive<RequestMissingMembers>(_ => Sender.Tell(_ended)); // a spare node learns that the run is over
         ReceiveAny(message => _log.Debug("run is over; ignoring {0}", message.GetType().Name));
     }
 
@@ -274,6 +288,23 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             r.Member.Tell(new MemberRejected(r.Index, reason));
         });
 
+    /// <summary>
+    /// A member node asks which indices it may run (a replacement waits until its members' node was downed;
+    /// `--members auto` takes whatever is missing). An offer is held for that node a while.
+    /// </summary>
+    private void ReceiveMemberNodes() =>
+        Receive<RequestMissingMembers>(request =>
+        {
+            var now = DateTime.UtcNow;
+            bool Free(int i) => _members[i] is null && !(_offers.TryGetValue(i, out var offer) && offer.Node != request.Node && offer.Until > now);
+            var offered = request.Wanted is { } wanted
+                ? wanted.All(i => i >= 0 && i < Population && Free(i)) ? wanted.ToList() : []
+                : Enumerable.Range(0, Population).Where(Free).ToList();
+            foreach (var index in offered)
+                _offers[index] = (request.Node, now + OfferHold);
+            Sender.Tell(new MissingMembers(offered));
+        });
+
     // ---- Failures
 
     private void ReceiveFailures()
@@ -293,12 +324,17 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             if (index < 0)
                 return;
             _members[index] = null;
+            if (!_started && t.AddressTerminated)
+            {
+                _log.Warning("member {0} was lost with its node before the run started; waiting for another node to run it", index);
+                return;
+            }
             // A member on a lost node can be replaced by another node; one that stopped here cannot come back.
             OnMemberLost(index, $"stopped unexpectedly ({t.ActorRef.Path}{(t.AddressTerminated ? ", its node is unreachable" : "")})",
                 recoverable: t.AddressTerminated);
         });
         Receive<TransferFailed>(f => OnTransferFailed(f));
-        Receive<CheckpointWritten>(w => _lastCheckpoint = Math.Max(_lastCheckpoint ?? 0, w.Round));
+        Receive<CheckpointWritten>(w => OnCheckpointWritten(w.Round));
         Receive<CheckpointFailed>(f => Fail($"could not write the checkpoint of round {f.Round}: {f.Reason}"));
     }
 
@@ -311,7 +347,20 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             Fail($"a transfer from {failure.From} was lost or corrupted: {failure.Reason}");
     }
 
-    /// <summary>Rolls the population back to the last checkpoint, or fails the run when the policy or the restart budget says so.</summary>
+    /// <summary>Progress past the last checkpoint: a member that fails again is a new fault, not the same one replayed.</summary>
+    private void OnCheckpointWritten(int round)
+    {
+        if (round <= (_lastCheckpoint ?? -1))
+            return;
+        _lastCheckpoint = round;
+        Array.Clear(_restartsSinceCheckpoint);
+    }
+
+    /// <summary>
+    /// Rolls the population back to the last checkpoint, or fails the run when the policy or the restart budget
+    /// says so. The budget is per member and since the last checkpoint: a member that fails deterministically
+    /// fails in every replay, while unrelated faults over a long run never add up.
+    /// </summary>
     private void OnMemberLost(int member, string reason, bool recoverable)
     {
         if (!recoverable || !_settings.Faults.RollbackOnMemberLoss || !_started)
@@ -319,17 +368,21 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             Fail($"member {member} failed: {reason}");
             return;
         }
-        if (_rollbacks >= _settings.Faults.MaxRestarts)
+        var restarts = _restartsSinceCheckpoint[member];
+        if (restarts >= _settings.Faults.MaxRestarts)
         {
-            Fail($"member {member} failed: {reason} (after {_rollbacks} rollback(s), max-restarts = {_settings.Faults.MaxRestarts})");
+            Fail($"member {member} failed: {reason} (after {restarts} rollback(s) for it since the last checkpoint, max-restarts = {_settings.Faults.MaxRestarts})");
             return;
         }
-        _rollbacks++;
+        _restartsSinceCheckpoint[member] = ++restarts;
         var target = _lastCheckpoint is { } round ? $"the checkpoint of round {round}" : "the start";
-        _log.Warning("member {0} failed in round {1}: {2}; rolling back to {3} (rollback {4} of at most {5})",
-            member, _round, reason, target, _rollbacks, _settings.Faults.MaxRestarts);
-        _listener.Tell(new FaultRecorded("member-lost", member, _round, $"{reason}; rolling back to {target} ({_rollbacks}/{_settings.Faults.MaxRestarts})"));
-        StartRollback($"member {member} failed: {reason}");
+        _log.Warning("member {0} failed in round {1}: {2}; rolling back to {3} (rollback {4} of at most {5} for it)",
+            member, _round, reason, target, restarts, _settings.Faults.MaxRestarts);
+        _listener.Tell(new FaultRecorded("member-lost", member, _round, $"{reason}; rolling back to {target} ({restarts}/{_settings.Faults.MaxRestarts})"));
+        if (_rollingBack)
+            RestoreAgain();
+        else
+            StartRollback($"member {member} failed: {reason}");
     }
 
     // ---- Rounds
@@ -540,10 +593,31 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _capturing = null;
         _rollbackTarget = null;
         _restoring = null;
+        _rollingBack = true;
         Become(RollingBack);
         if (_members.Any(m => m is null))
             AwaitReplacements();
         _listener.Tell(new RollBack(_lastCheckpoint, cause));
+    }
+
+    /// <summary>
+    /// Another member was lost while the population was going back: its replacement (or its restarted actor)
+    /// needs the checkpoint too, so the restore starts over once every index has a member. Members that restore
+    /// twice answer twice; that is harmless, because each handles its RestoreStates before the next Train.
+    /// </summary>
+    private void RestoreAgain()
+    {
+        if (_restoring is not null)
+        {
+            _rollbackTarget = _restoring;
+            _restoring = null;
+            Timers.Cancel(RoundTimer);
+        }
+        if (_members.Any(m => m is null))
+            AwaitReplacements();
+        else if (_rollbackTarget is { } target)
+            BeginRestore(target);
+        // else the recorder has not answered yet: OnRollbackReady restores everyone
     }
 
     private void AwaitReplacements()
@@ -573,6 +647,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     {
         _restoring = checkpoint;
         _rollbackTarget = null;
+        _rollingBack = true;
         Become(RollingBack);
         _round = checkpoint.Round;
         Array.Clear(_restored);
@@ -593,6 +668,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Timers.Cancel(RoundTimer);
         var checkpoint = _restoring!;
         _restoring = null;
+        _rollingBack = false;
         _samples = checkpoint.Samples;
         _trainingClock.Start();
         _log.Info("every member is back at round {0}; training goes on", checkpoint.Round);
@@ -692,6 +768,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
 
     private void EndRun(RunEnded ended)
     {
+        _ended = ended;
         foreach (var member in _members.OfType<IActorRef>())
             member.Tell(ended);
         Become(Stopped);

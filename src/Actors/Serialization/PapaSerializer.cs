@@ -39,6 +39,8 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         [typeof(RunEnded)] = "ended",
         [typeof(RequestRunConfig)] = "config?",
         [typeof(RunConfigText)] = "config",
+        [typeof(RequestMissingMembers)] = "missing?",
+        [typeof(MissingMembers)] = "missing",
         [typeof(MessageChunk)] = "chunk",
     };
 
@@ -94,6 +96,13 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 case RunEnded m: w.Write(m.Completed); w.Write(m.Summary); break;
                 case RequestRunConfig m: w.Write(m.Node); break;
                 case RunConfigText m: w.Write(m.Hocon); break;
+                case RequestMissingMembers m:
+                    w.Write(m.Node);
+                    w.Write(m.Wanted is not null);
+                    if (m.Wanted is not null)
+                        WriteIndices(w, m.Wanted);
+                    break;
+                case MissingMembers m: WriteIndices(w, m.Indices); break;
                 case MessageChunk m:
                     w.Write(m.TransferId); w.Write(m.Index); w.Write(m.Count); w.Write(m.TotalBytes); w.Write(m.Checksum);
                     w.Write(m.SerializerId); w.Write(m.Manifest); w.Write(m.Data.Length); w.Write(m.Data);
@@ -132,6 +141,8 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 "ended" => new RunEnded(r.ReadBoolean(), r.ReadString()),
                 "config?" => new RequestRunConfig(r.ReadString()),
                 "config" => new RunConfigText(r.ReadString()),
+                "missing?" => new RequestMissingMembers(r.ReadString(), r.ReadBoolean() ? ReadIndices(r) : null),
+                "missing" => new MissingMembers(ReadIndices(r)),
                 "chunk" => new MessageChunk(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadUInt32(),
                     r.ReadInt32(), r.ReadString(), r.ReadBytes(r.ReadInt32())),
                 _ => throw new SerializationException($"unknown PapaSerializer manifest '{manifest}'"),
@@ -166,6 +177,25 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
     private static void WriteRef(BinaryWriter w, IActorRef actor) => w.Write(Akka.Serialization.Serialization.SerializedActorPath(actor));
 
     private IActorRef ReadRef(BinaryReader r) => system.Provider.ResolveActorRef(r.ReadString());
+
+    private static void WriteIndices(BinaryWriter w, IReadOnlyList<int> indices)
+    {
+        w.Write(indices.Count);
+        foreach (var index in indices)
+            w.Write(index);
+    }
+
+    private static int[] ReadIndices(BinaryReader r)
+    {
+        var count = r.ReadInt32();
+        // A count the message cannot hold is corrupt: never allocate what the bytes do not back.
+        if (count < 0 || count > (r.BaseStream.Length - r.BaseStream.Position) / sizeof(int))
+            throw new IOException($"{count} member indices in a message of {r.BaseStream.Length} bytes");
+        var indices = new int[count];
+        for (var i = 0; i < count; i++)
+            indices[i] = r.ReadInt32();
+        return indices;
+    }
 
     private static void WriteOptional(BinaryWriter w, double? value)
     {

@@ -91,7 +91,7 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
         harness.Averager.Tell(new MemberFailed(0, "InvalidOperationException: boom", Restarting: true), harness.Members[0].Ref);
 
         var failed = harness.Listener.FishForMessage<RunFailed>(_ => true);
-        Assert.Equal("member 0 failed: InvalidOperationException: boom (after 1 rollback(s), max-restarts = 1)", failed.Reason);
+        Assert.Equal("member 0 failed: InvalidOperationException: boom (after 1 rollback(s) for it since the last checkpoint, max-restarts = 1)", failed.Reason);
     }
 
     [Fact]

@@ -57,7 +57,7 @@ public sealed class FaultToleranceTests() : TestKit(TestSettings.ActorTestConfig
 
         var failed = Assert.IsType<RunFailed>(outcome);
         Assert.StartsWith("member 2 failed: InjectedFaultException: injected fault: member 2 at step 20", failed.Reason);
-        Assert.EndsWith("(after 2 rollback(s), max-restarts = 2)", failed.Reason);
+        Assert.EndsWith("(after 2 rollback(s) for it since the last checkpoint, max-restarts = 2)", failed.Reason);
         Assert.Equal(2, File.ReadAllLines(folder.File(RunRecorder.FaultsFile)).Length);
         Assert.Equal("failed", (string)JsonNode.Parse(File.ReadAllText(folder.File("results.json")))!["status"]!);
     }

@@ -1,6 +1,6 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using PapaActors.Tests.Support;
+using static PapaActors.Tests.Support.RunFolders;
 
 namespace PapaActors.Tests.Host;
 
@@ -124,25 +124,6 @@ public sealed class ResumeTests
         Assert.Contains("is not a run folder: it has no config.conf", empty.Output);
     }
 
-    private static void AssertSameRun(string expected, string actual)
-    {
-        foreach (var file in new[] { "soup-average.safetensors", "soup-greedy.safetensors", "schedule.jsonl" })
-            Assert.True(Sha256(Path.Combine(expected, file)) == Sha256(Path.Combine(actual, file)), $"{file} differs from the uninterrupted run");
-        Assert.Equal(Accuracies(expected), Accuracies(actual));
-        // Every round's losses and held-out accuracies were written once, as uninterrupted (samples/s is timing).
-        Assert.Equal(MetricsWithoutTiming(expected), MetricsWithoutTiming(actual));
-    }
-
-    private static int JournalRounds(string folder)
-    {
-        var journal = Path.Combine(folder, "schedule.jsonl");
-        if (!File.Exists(journal))
-            return 0;
-        using var stream = new FileStream(journal, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd().Split('\n').Count(l => l.Contains("\"type\":\"round\""));
-    }
-
     /// <summary>A checkpoint folder with member files but no manifest yet: the write is halfway.</summary>
     private static bool HalfWrittenCheckpoint(string folder)
     {
@@ -161,18 +142,4 @@ public sealed class ResumeTests
         File.WriteAllBytes(file, bytes);
         return Path.GetRelativePath(folder, newest);
     }
-
-    private static string Sha256(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
-
-    private static string Accuracies(string folder)
-    {
-        var results = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "results.json")))!;
-        Assert.Equal("completed", (string)results["status"]!);
-        return string.Join(";", results["members"]!.AsArray().Select(m => m!["test_accuracy"]!.ToJsonString())
-            .Append(results["ensemble"]!.ToJsonString()).Append(results["average_soup"]!.ToJsonString()).Append(results["greedy_soup"]!.ToJsonString())
-            .Append(results["training_samples"]!.ToJsonString()));
-    }
-
-    private static IReadOnlyList<string> MetricsWithoutTiming(string folder) =>
-        File.ReadAllLines(Path.Combine(folder, "metrics.csv")).Select(l => string.Join(',', l.Split(',')[..7])).ToList();
 }

@@ -56,6 +56,10 @@ public static class Samples
         new RunEnded(Completed: true, "average soup 91.48%"),
         new RequestRunConfig("akka.tcp://papa@10.0.0.2:4055"),
         new RunConfigText("papa.method = \"papa\"\npapa.population = \"4\"\n"),
+        new RequestMissingMembers("akka.tcp://papa@10.0.0.3:4056", [2, 3]),
+        new RequestMissingMembers("akka.tcp://papa@10.0.0.3:4056", null),
+        new MissingMembers([1]),
+        new MissingMembers([]),
         new MessageChunk(99, 1, 3, 1_000_000, 0xDEADBEEF, 7101, "trained", [1, 2, 3]),
     ];
 
