@@ -43,9 +43,11 @@ public sealed record FaultSettings(
 /// Member <paramref name="Member"/> throws when asked to train the round containing <paramref name="AtStep"/>,
 /// <paramref name="Times"/> times per process (-1: always); member <paramref name="DivergeMember"/> poisons its
 /// weights with NaN after training the round containing <paramref name="DivergeAtStep"/>; each checkpoint
-/// write pauses <paramref name="CheckpointPause"/> before its manifest, so a test can kill it halfway.
+/// write pauses <paramref name="CheckpointPause"/> before its manifest, so a test can kill it halfway; the
+/// member whose index is written into <paramref name="ThrowFile"/> throws at its next round (a chaos script's trigger).
 /// </summary>
-public sealed record FaultInjection(int Member, long AtStep, int Times, int DivergeMember = -1, long DivergeAtStep = 0, TimeSpan CheckpointPause = default)
+public sealed record FaultInjection(int Member, long AtStep, int Times, int DivergeMember = -1, long DivergeAtStep = 0, TimeSpan CheckpointPause = default,
+    string ThrowFile = "")
 {
     public static readonly FaultInjection None = new(-1, 0, 0);
 }
@@ -151,7 +153,8 @@ public sealed record PapaSettings(
                 ReplacementTimeout: read.Duration("replacement-timeout", positive: true),
                 Injection: new FaultInjection(read.Int("fault-injection.throw-member", -1), read.Long("fault-injection.throw-at-step", 0),
                     read.Int("fault-injection.throw-times", -1),
-                    read.Int("fault-injection.diverge-member", -1), read.Long("fault-injection.diverge-at-step", 0), read.Duration("fault-injection.checkpoint-pause"))));
+                    read.Int("fault-injection.diverge-member", -1), read.Long("fault-injection.diverge-at-step", 0), read.Duration("fault-injection.checkpoint-pause"),
+                    read.OptionalText("fault-injection.throw-file"))));
     }
 
     private static bool IsDeviceName(string name) =>

@@ -56,6 +56,9 @@ internal sealed class SettingsReader(Config config)
         return allowed.Contains(raw) ? raw : throw Bad(key, raw, $"one of {string.Join(" | ", allowed)}");
     }
 
+    /// <summary>A string where "" means off.</summary>
+    public string OptionalText(string key) => Raw(key);
+
     public string Text(string key)
     {
         var raw = Raw(key);

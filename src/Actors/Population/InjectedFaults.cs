@@ -28,11 +28,31 @@ public static class InjectedFaults
     /// <summary>Throws <see cref="InjectedFaultException"/> when the fault applies to steps [first, first + steps) of <paramref name="member"/>.</summary>
     public static void ThrowIfDue(FaultInjection fault, int member, long first, int steps)
     {
+        if (TakeThrowFile(fault.ThrowFile, member))
+            throw new InjectedFaultException($"injected fault: member {member} found its index in {fault.ThrowFile} (papa.fault-injection.throw-file)");
         if (fault.Member != member || fault.AtStep < first || fault.AtStep >= first + steps)
             return;
         var count = Thrown.GetOrCreateValue(fault).AddOrUpdate(member, 1, (_, n) => n + 1);
         if (fault.Times < 0 || count <= fault.Times)
             throw new InjectedFaultException($"injected fault: member {member} at step {fault.AtStep} (papa.fault-injection, throw {count})");
+    }
+
+    /// <summary>True once for the member whose index the trigger file holds: it deletes the file, so it throws once.</summary>
+    private static bool TakeThrowFile(string path, int member)
+    {
+        if (path.Length == 0 || !File.Exists(path))
+            return false;
+        try
+        {
+            if (!int.TryParse(File.ReadAllText(path).Trim(), out var index) || index != member)
+                return false;
+            File.Delete(path);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false; // being written or taken right now: the next round looks again
+        }
     }
 }
 

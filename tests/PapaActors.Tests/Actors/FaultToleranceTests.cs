@@ -39,13 +39,29 @@ public sealed class FaultToleranceTests() : TestKit(TestSettings.ActorTestConfig
         var outcome = await Run(faulty.Path, "fault-injection.throw-member=1", $"fault-injection.throw-at-step={step}", "fault-injection.throw-times=1");
 
         Assert.IsType<RunCompleted>(outcome);
-        Assert.Equal(File.ReadAllBytes(clean.File("soup-average.safetensors")), File.ReadAllBytes(faulty.File("soup-average.safetensors")));
-        Assert.Equal(File.ReadAllBytes(clean.File("soup-greedy.safetensors")), File.ReadAllBytes(faulty.File("soup-greedy.safetensors")));
-        Assert.Equal(File.ReadAllText(clean.File(ScheduleJournal.FileName)), File.ReadAllText(faulty.File(ScheduleJournal.FileName)));
+        AssertSameResults(clean.Path, faulty.Path);
         var fault = JsonNode.Parse(File.ReadAllLines(faulty.File(RunRecorder.FaultsFile)).Single())!;
         Assert.Equal("member-lost", (string)fault["kind"]!);
         Assert.Equal(1, (int)fault["member"]!);
         Assert.Contains("injected fault: member 1", (string)fault["detail"]!);
+    }
+
+    [Fact]
+    public async Task TheMemberNamedInTheThrowFileThrowsOnceAndTheRunEndsBitIdentical()
+    {
+        using var clean = new TempFolder();
+        using var faulty = new TempFolder();
+        Assert.IsType<RunCompleted>(await Run(clean.Path));
+        var trigger = faulty.File("throw-now");
+        File.WriteAllText(trigger, "1\n");
+
+        Assert.IsType<RunCompleted>(await Run(faulty.File("run"), $"fault-injection.throw-file={trigger}"));
+
+        Assert.False(File.Exists(trigger));
+        AssertSameResults(clean.Path, faulty.File("run"));
+        var fault = JsonNode.Parse(File.ReadAllLines(faulty.File("run/" + RunRecorder.FaultsFile)).Single())!;
+        Assert.Equal(1, (int)fault["member"]!);
+        Assert.Contains($"injected fault: member 1 found its index in {trigger}", (string)fault["detail"]!);
     }
 
     [Fact]
@@ -119,5 +135,12 @@ public sealed class FaultToleranceTests() : TestKit(TestSettings.ActorTestConfig
         var results = JsonNode.Parse(File.ReadAllText(folder.File("results.json")))!;
         Assert.Equal(("failed", 6), ((string)results["status"]!, (int)results["checkpoint_round"]!));
         Assert.True(File.Exists(folder.File("checkpoints/round-000006/manifest.json")));
+    }
+
+    private static void AssertSameResults(string clean, string faulty)
+    {
+        foreach (var file in new[] { "soup-average.safetensors", "soup-greedy.safetensors" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(clean, file)), File.ReadAllBytes(Path.Combine(faulty, file)));
+        Assert.Equal(File.ReadAllText(Path.Combine(clean, ScheduleJournal.FileName)), File.ReadAllText(Path.Combine(faulty, ScheduleJournal.FileName)));
     }
 }
