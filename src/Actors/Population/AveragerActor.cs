@@ -243,6 +243,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _layoutFingerprint ??= registration.LayoutFingerprint;
         var isNew = _members[index] is null;
         _members[index] = member;
+        _offers.Remove(index); // taken: a later replacement of this member must not wait for the offer to expire
         Context.Watch(member);
         member.Tell(new MemberAccepted(index));
         if (isNew)
