@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts a 3-process PapaActors cluster on 127.0.0.1 -- an averager node and two member nodes (members 0,1
 # and 2,3) -- runs one small run, waits for it, and stops every process it started, also on failure or Ctrl-C.
+# One Ctrl-C (or SIGTERM) is enough: the averager finishes its round, writes a checkpoint and results.json
+# with the resume command, and the member nodes stop with it; a second Ctrl-C stops everything at once.
 #   scripts/local-cluster.sh [--out DIR] [--port PORT] [--config FILE] [--set key=value ...]
 # Defaults: hocon/local-cluster.conf, port 4053, run folder runs/<time>-cluster. Exit code: the averager's.
 # PAPA_DLL=path/to/papa.dll uses that build instead of building src/Host (the tests do this).
@@ -29,7 +31,10 @@ logs="$(mktemp -d)"
 pids=()
 stop_all() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true # did not stop within 30 s of SIGTERM
+  done
 }
 on_exit() {
   local code=$?
@@ -40,10 +45,22 @@ on_exit() {
   rm -rf "$logs"
 }
 trap on_exit EXIT
-trap 'exit 130' INT TERM
+averager=""
+signals=0
+on_signal() {
+  signals=$((signals + 1))
+  [ -n "$averager" ] && kill -TERM "$averager" 2>/dev/null || true
+  if [ "$signals" -eq 1 ] && [ -n "$averager" ]; then
+    echo "stopping: the averager finishes its round and writes a checkpoint (Ctrl-C again to stop at once)" >&2
+  else
+    exit 130
+  fi
+}
+trap on_signal INT TERM
 
 seed="akka.tcp://papa@127.0.0.1:$port"
-"${papa[@]}" node --role averager --port "$port" --config "$config" "${sets[@]}" --out "$out" >"$logs/averager.log" 2>&1 &
+# Each node in its own session: a Ctrl-C in the terminal reaches this script only, which stops them in order.
+setsid "${papa[@]}" node --role averager --port "$port" --config "$config" "${sets[@]}" --out "$out" >"$logs/averager.log" 2>&1 &
 averager=$!
 pids+=("$averager")
 for _ in $(seq 1 120); do
@@ -54,13 +71,17 @@ done
 echo "averager node up at $seed"
 
 for members in 0,1 2,3; do
-  "${papa[@]}" node --role member --seed-node "$seed" --members "$members" >"$logs/members-$members.log" 2>&1 &
+  setsid "${papa[@]}" node --role member --seed-node "$seed" --members "$members" >"$logs/members-$members.log" 2>&1 &
   pids+=("$!")
   echo "member node for members $members started"
 done
 
 status=0
-wait "$averager" || status=$?
+while true; do
+  # A signal's trap interrupts wait; wait again until the averager itself has ended.
+  wait "$averager" && status=0 || status=$?
+  kill -0 "$averager" 2>/dev/null || break
+done
 cat "$logs/averager.log"
 for pid in "${pids[@]:1}"; do
   # member nodes stop by themselves once the averager has ended the run

@@ -36,6 +36,28 @@ public sealed class LocalClusterScriptTests
         Assert.DoesNotContain(Process.GetProcessesByName("dotnet"), p => SafeCommandLine(p).Contains(folder.Path));
     }
 
+    [Fact]
+    public void OneCtrlCStopsTheScriptAndEveryNodeWithACheckpointAndTheResumeCommand()
+    {
+        using var folder = new TempFolder();
+        var run = folder.File("cluster");
+        var port = Random.Shared.Next(20000, 40000);
+        using var script = PapaProcess.StartScript("local-cluster.sh",
+            ["--out", run, "--port", port.ToString(), .. Tiny, "--set", "epochs=40", "--set", "checkpoint.every-epochs=0"]);
+        script.WaitUntil(() => RunFolders.JournalRounds(run) >= 10, TimeSpan.FromMinutes(3), "10 rounds");
+
+        script.Interrupt();
+
+        Assert.Equal(130, script.WaitForExit(TimeSpan.FromMinutes(2)));
+        Assert.Contains("stopping: the averager finishes its round and writes a checkpoint", script.Output);
+        var results = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "results.json")))!;
+        Assert.Equal("interrupted", (string)results["status"]!);
+        Assert.Equal($"./papa node --role averager --resume {run}", (string)results["resume"]!);
+        Assert.True(Directory.Exists(Path.Combine(run, "checkpoints", $"round-{(int)results["checkpoint_round"]!:D6}")));
+        // No node is left behind: neither the averager (its --out) nor a member node (its --seed-node).
+        Assert.DoesNotContain(Process.GetProcessesByName("dotnet"), p => SafeCommandLine(p).Contains(folder.Path) || SafeCommandLine(p).Contains($"127.0.0.1:{port}"));
+    }
+
     private static string SafeCommandLine(Process process)
     {
         try

@@ -12,12 +12,12 @@ public sealed class PapaProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private PapaProcess(IEnumerable<string> arguments)
+    private PapaProcess(string program, IEnumerable<string> arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "papa.dll"));
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
+        start.Environment["PAPA_DLL"] = PapaDll;
         _process = new Process { StartInfo = start };
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
@@ -26,7 +26,13 @@ public sealed class PapaProcess : IDisposable
         _process.BeginErrorReadLine();
     }
 
-    public static PapaProcess Start(params string[] arguments) => new(arguments);
+    private static string PapaDll => Path.Combine(AppContext.BaseDirectory, "papa.dll");
+
+    public static PapaProcess Start(params string[] arguments) => new("dotnet", [PapaDll, .. arguments]);
+
+    /// <summary>A script of scripts/, using this build of papa (PAPA_DLL).</summary>
+    public static PapaProcess StartScript(string script, params string[] arguments) =>
+        new("bash", [RepositoryFiles.Path("scripts", script), .. arguments]);
 
     public string Output
     {

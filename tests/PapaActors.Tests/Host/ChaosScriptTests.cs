@@ -1,0 +1,36 @@
+using System.Diagnostics;
+using PapaActors.Tests.Support;
+
+namespace PapaActors.Tests.Host;
+
+/// <summary>
+/// scripts/chaos.sh at a small size: a member node stopped past the failure detector's limit, the averager
+/// killed and resumed, a member node killed and replaced, a member made to throw, all in one run of real
+/// processes; the soups and the journal must equal the fault-free run's.
+/// </summary>
+public sealed class ChaosScriptTests
+{
+    [Fact]
+    public void FourKindsOfFaultsLeaveTheSoupsAndJournalBitIdenticalToTheFaultFreeRun()
+    {
+        using var folder = new TempFolder();
+        var start = new ProcessStartInfo("bash");
+        start.ArgumentList.Add(RepositoryFiles.Path("scripts", "chaos.sh"));
+        foreach (var argument in new[] { "--faults", "4", "--interval", "8", "--seed", "1", "--set", "epochs=12", "--out", folder.File("chaos"),
+                     "--port", Random.Shared.Next(20000, 40000).ToString() })
+            start.ArgumentList.Add(argument);
+        start.Environment["PAPA_DLL"] = Path.Combine(AppContext.BaseDirectory, "papa.dll");
+
+        var script = Cli.Run(start, TimeSpan.FromMinutes(8), "scripts/chaos.sh");
+
+        Assert.True(script.ExitCode == 0, script.Output);
+        foreach (var kind in new[] { "stop-member", "kill-averager", "kill-member", "throw" })
+            Assert.Contains($": {kind} ", script.Output);
+        foreach (var file in new[] { "soup-average.safetensors", "soup-greedy.safetensors", "schedule.jsonl" })
+            Assert.Contains($"{file}: sha256 ", script.Output);
+        Assert.Equal(
+            RunFolders.Sha256(folder.File("chaos/fault-free/soup-greedy.safetensors")),
+            RunFolders.Sha256(folder.File("chaos/faulted/soup-greedy.safetensors")));
+        Assert.Contains("goodput", script.Output);
+    }
+}
