@@ -74,6 +74,8 @@ internal static class LocalRun
             case RunFailed failed:
                 AnsiConsole.MarkupLineInterpolated($"[red]run {failed.Status}:[/] {failed.Reason}");
                 AnsiConsole.MarkupLineInterpolated($"What was written so far is in {folder}");
+                if (failed.Status == RunStatus.Failed) // a diverged run would diverge again
+                    AnsiConsole.MarkupLineInterpolated($"continue it from its last checkpoint with: {resumeCommand}");
                 return ExitCodes.RunFailed;
             default:
                 throw new InvalidOperationException($"unexpected outcome {result}");
