@@ -149,7 +149,8 @@ start_averager "$faulted" fresh
 for slot in 0 1 2; do start_node "$slot" "${groups[$slot]}"; done
 injected=0
 # Past the failure detector's limit: acceptable-heartbeat-pause + stable-after of hocon/chaos.conf, with margin.
-pause_seconds=12
+pause_seconds=20
+kills=0
 for kind in "${schedule[@]}"; do
   sleep "$(awk -v i="$interval" -v r="$RANDOM" 'BEGIN { printf "%.1f", i * (0.5 + r / 32767) }')"
   run_over && break
@@ -158,7 +159,8 @@ for kind in "${schedule[@]}"; do
   case "$kind" in
     kill-member)
       kill -9 "${nodes[$slot]}"; wait "${nodes[$slot]}" 2>/dev/null || true
-      members=$([ $((injected % 2)) = 0 ] && echo "${groups[$slot]}" || echo auto)
+      members=$([ $((kills % 2)) = 0 ] && echo "${groups[$slot]}" || echo auto)
+      kills=$((kills + 1))
       start_node "$slot" "$members"
       target="node ${groups[$slot]} (replaced with --members $members)" ;;
     stop-member)

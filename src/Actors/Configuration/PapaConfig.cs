@@ -157,14 +157,16 @@ public static class PapaConfig
     }
 
     /// <summary>
-    /// Renders the resolved `papa` section as HOCON that parses back to the same settings. Every leaf is
-    /// written as a JSON string (Akka's HOCON reads numbers and booleans from strings too), so paths and
-    /// other text never need HOCON's unquoted-string rules.
+    /// Renders the resolved `papa` section, and the `akka` keys the user gave (a resumed run keeps its node
+    /// settings, such as a quicker failure detector), as HOCON that parses back to the same settings. Every
+    /// leaf is written as a JSON string (Akka's HOCON reads numbers and booleans from strings too), so paths
+    /// and other text never need HOCON's unquoted-string rules.
     /// </summary>
     public static string Render(Config config)
     {
         var text = new StringBuilder();
-        foreach (var (path, value) in Leaves(config.GetValue(Root), Root))
+        var akka = config.HasPath("akka") ? Leaves(config.GetValue("akka"), "akka") : [];
+        foreach (var (path, value) in Leaves(config.GetValue(Root), Root).Concat(akka))
         {
             var rendered = value.IsArray()
                 ? "[" + string.Join(", ", value.GetArray().Select(v => Quote(v.GetString()))) + "]"

@@ -145,4 +145,16 @@ public sealed class ConfigTests
         Assert.Equal(original.Devices, again.Devices);
         Assert.Equal("/tmp/a b//c", again.Dataset.Path);
     }
+
+    [Fact]
+    public void TheAkkaKeysAUserGaveAreRenderedTooSoAResumedRunKeepsItsNodeSettings()
+    {
+        var config = PapaConfig.Load(null, ["akka.cluster.split-brain-resolver.stable-after=3s", "akka.loglevel=DEBUG"]);
+
+        var again = ConfigurationFactory.ParseString(PapaConfig.Render(config));
+
+        Assert.Equal("3s", again.GetString("akka.cluster.split-brain-resolver.stable-after"));
+        Assert.Equal("DEBUG", again.GetString("akka.loglevel"));
+        Assert.DoesNotContain("akka.", PapaConfig.Render(PapaConfig.Load(null, []))); // only what the user gave
+    }
 }
