@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Messages;
@@ -33,6 +34,30 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
             harness.Averager.Tell(new StateRestored(i, restore.Round), harness.Members[i].Ref);
         }
         return restores;
+    }
+
+    [Fact]
+    public void MemberNodesAreOfferedMissingIndicesEachOnceAndTheRunsEndToASpare()
+    {
+        var harness = Harness();
+        var (nodeA, nodeB) = (CreateTestProbe(), CreateTestProbe());
+        IReadOnlyList<int> Ask(TestProbe node, string address, IReadOnlyList<int>? wanted)
+        {
+            harness.Averager.Tell(new RequestMissingMembers(address, wanted), node.Ref);
+            return node.ExpectMsg<MissingMembers>().Indices;
+        }
+
+        Assert.Equal([0, 1, 2], Ask(nodeA, "A", null));
+        Assert.Equal([], Ask(nodeB, "B", null));    // held for A
+        Assert.Equal([], Ask(nodeB, "B", [1]));     // held for A, and explicit lists are all or nothing
+        Assert.Equal([1, 2], Ask(nodeA, "A", [1, 2]));
+        harness.RegisterAll();
+        Assert.Equal([], Ask(nodeA, "A", null));    // every index has a member
+
+        harness.Members[2].Ref.Tell(PoisonPill.Instance); // a lost member: here a local stop, which fails the run
+        harness.ExpectRunEvent<RunFailed>();
+        harness.Averager.Tell(new RequestMissingMembers("B", null), nodeB.Ref);
+        Assert.False(nodeB.ExpectMsg<RunEnded>().Completed); // a spare learns that the run is over
     }
 
     [Fact]
