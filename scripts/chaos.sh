@@ -39,11 +39,7 @@ for number in "$faults" "$interval" "$seed" "$port"; do
 done
 [ -e "$out" ] && { echo "$out already exists; choose another --out" >&2; exit 2; }
 
-if [ -z "${PAPA_DLL:-}" ]; then
-  "$root/papa" --version >/dev/null # builds when needed
-  PAPA_DLL="$root/src/Host/bin/Release/net10.0/papa.dll"
-fi
-papa=(dotnet "$PAPA_DLL")
+source "$root/scripts/papa-command.sh"
 seed_node="akka.tcp://papa@127.0.0.1:$port"
 groups=(0,1 2,3 4,5)
 logs="$out/logs"

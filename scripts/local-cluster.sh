@@ -22,11 +22,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ -z "${PAPA_DLL:-}" ]; then
-  "$root/papa" --version >/dev/null # builds when needed
-  PAPA_DLL="$root/src/Host/bin/Release/net10.0/papa.dll"
-fi
-papa=(dotnet "$PAPA_DLL")
+source "$root/scripts/papa-command.sh"
 logs="$(mktemp -d)"
 pids=()
 stop_all() {
