@@ -102,7 +102,7 @@ internal static class ClusterNode
             if (first != ended && first != inContact.Task)
             {
                 await Leave(system);
-                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] no averager at {seeds} gave this node members within {patience} (papa.replacement-timeout); stopping");
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] this node got no members from an averager at {seeds} within {patience} (papa.replacement-timeout); stopping");
                 return ExitCodes.RunFailed;
             }
             await ended;
