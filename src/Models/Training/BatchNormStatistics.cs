@@ -29,13 +29,14 @@ public static class BatchNormStatistics
         }
         model.train();
         using (no_grad())
-        using (var scope = NewDisposeScope())
         {
             using var generator = new Generator().manual_seed(seed);
-            var order = randperm(data.Train.Count, generator: generator);
+            using var order = randperm(data.Train.Count, generator: generator);
             var size = Math.Min(batchSize, data.Train.Count);
             for (var b = 0; b < batches && (b + 1) * size <= data.Train.Count; b++)
             {
+                // A scope per batch: one spanning the loop kept every batch's activations alive (GBs for resnet20).
+                using var scope = NewDisposeScope();
                 var (images, _) = data.Batch(DataSplit.Train, order.narrow(0, b * size, size), device);
                 model.forward(images);
             }

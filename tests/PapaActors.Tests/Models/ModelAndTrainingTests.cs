@@ -140,6 +140,9 @@ public sealed class ModelAndTrainingTests
             {
                 GC.KeepAlive(new byte[1 << 20]);
                 GC.Collect();
+                // A breath between collections: back to back, they stall every thread of the test process (the
+                // whole suite runs in it) and made this test take from 12 s to over 2 minutes.
+                Thread.Sleep(2);
             }
         });
         pressure.Start();
