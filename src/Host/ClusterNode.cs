@@ -77,9 +77,11 @@ internal static class ClusterNode
         signals.Token.Register(() => stopped.TrySetResult());
         var seeds = string.Join(", ", seedNodes);
         var withoutAverager = Stopwatch.StartNew();
+        // Whole seconds: it is printed.
+        TimeSpan Remaining() => TimeSpan.FromSeconds(Math.Max(0, Math.Round((patience - withoutAverager.Elapsed).TotalSeconds)));
         while (true)
         {
-            var system = ActorSystem.Create(ClusterNodes.SystemName, ClusterNodes.NodeConfig(config, ClusterNodes.MemberRole, hostname, port, seedNodes));
+            using var system = ActorSystem.Create(ClusterNodes.SystemName, ClusterNodes.NodeConfig(config, ClusterNodes.MemberRole, hostname, port, seedNodes));
             AnsiConsole.MarkupLineInterpolated(
                 $"member node at [bold]{ClusterExtension.Get(system).SelfAddress}[/] for {(indices is null ? "any missing members" : $"members {string.Join(", ", indices)}")}; joining {seeds}");
             var inContact = new TaskCompletionSource();
@@ -98,13 +100,15 @@ internal static class ClusterNode
                 }
             });
             var ended = Task.WhenAny(finished, system.WhenTerminated, stopped.Task);
-            var first = await Task.WhenAny(ended, inContact.Task, Task.Delay(Max(TimeSpan.Zero, patience - withoutAverager.Elapsed)));
+            var first = await Task.WhenAny(ended, inContact.Task, Task.Delay(Remaining()));
             if (first != ended && first != inContact.Task)
             {
                 await Leave(system);
                 AnsiConsole.MarkupLineInterpolated($"[red]error:[/] this node got no members from an averager at {seeds} within {patience} (papa.replacement-timeout); stopping");
                 return ExitCodes.RunFailed;
             }
+            // Bounded once members run: the averager ends every run (its rounds have timeouts), and a lost averager
+            // gets this node downed by the failure detector, which terminates the system.
             await ended;
             await Leave(system);
             if (stopped.Task.IsCompleted)
@@ -115,12 +119,9 @@ internal static class ClusterNode
                 withoutAverager.Restart();
             var cause = finished.IsCompleted ? string.Join("; ", finished.Result.Failures) : "this node was downed by the cluster";
             AnsiConsole.MarkupLineInterpolated(
-                $"[yellow]lost the averager[/] ({cause}); joining {seeds} again, for up to {Max(TimeSpan.Zero, patience - withoutAverager.Elapsed)}");
+                $"[yellow]lost the averager[/] ({cause}); joining {seeds} again, for up to {Remaining()}");
         }
     }
-
-    /// <summary>The larger of the two, in whole seconds (it is printed).</summary>
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => TimeSpan.FromSeconds(Math.Round((a > b ? a : b).TotalSeconds));
 
     /// <summary>Leaves the cluster and stops the actor system (a node that was downed has stopped already).</summary>
     private static async Task Leave(ActorSystem system)

@@ -86,7 +86,7 @@ public sealed record RunEnded(bool Completed, string Summary) : IPapaMessage;
 
 public sealed record RequestRunConfig(string Node) : IPapaMessage;
 
-/// <summary>The resolved `papa` section of the run, as HOCON text (see PapaConfig.Render).</summary>
+/// <summary>The resolved `papa` section of the run (and the `akka` keys its user gave), as HOCON text (see PapaConfig.Render).</summary>
 public sealed record RunConfigText(string Hocon) : IPapaMessage;
 
 /// <summary>
