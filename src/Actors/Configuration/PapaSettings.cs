@@ -99,7 +99,7 @@ public sealed record PapaSettings(
                 LabelSmoothing: read.Numbers("variations.label-smoothing", 0, 0.99),
                 RandomErasing: read.Numbers("variations.random-erasing", 0, 1)),
             Augmentation: BaseAugmentation.Parse(read.Choice("augmentation", BaseAugmentation.Names), dataset, read.Int("crop-padding", 0, 64)),
-            EvalBatchSize: read.Int("eval-batch-size", 1, 1 << 20),
+            EvalBatchSize: read.Int("eval-batch-size", 0, 1 << 20) is > 0 and var evalBatch ? evalBatch : read.Int("batch-size", 1, 1 << 16),
             BatchNormResetBatches: read.Int("batchnorm.reset-batches", 0, 100_000),
             SameInit: read.Bool("same-init"),
             Repair: repair,

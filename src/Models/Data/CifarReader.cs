@@ -19,28 +19,28 @@ public static class CifarReader
     {
         var labelBytes = classes == 100 ? 2 : 1;
         var recordSize = labelBytes + Pixels;
-        var images = new List<byte[]>();
-        var labels = new List<byte>();
-        foreach (var name in files)
+        var paths = files.Select(name => System.IO.Path.Combine(folder, name)).ToList();
+        foreach (var path in paths.Where(p => !File.Exists(p)))
+            throw new DatasetFormatException(path, "file not found");
+        // Records are copied straight into one array sized from the files: no per-image arrays to collect later.
+        var count = paths.Sum(p => new FileInfo(p).Length / recordSize);
+        var images = new byte[count * Pixels];
+        var labels = new byte[count];
+        var record = 0;
+        foreach (var path in paths)
         {
-            var path = System.IO.Path.Combine(folder, name);
-            if (!File.Exists(path))
-                throw new DatasetFormatException(path, "file not found");
             var bytes = File.ReadAllBytes(path);
             if (bytes.Length == 0 || bytes.Length % recordSize != 0)
                 throw new DatasetFormatException(path, $"size {bytes.Length} is not a whole number of {recordSize}-byte CIFAR-{classes} records (truncated or wrong format)");
-            for (var offset = 0; offset < bytes.Length; offset += recordSize)
+            for (var offset = 0; offset < bytes.Length; offset += recordSize, record++)
             {
                 var label = bytes[offset + labelBytes - 1];
                 if (label >= classes)
                     throw new DatasetFormatException(path, $"record {offset / recordSize} has label {label}, but CIFAR-{classes} has {classes} classes");
-                labels.Add(label);
-                images.Add(bytes.AsSpan(offset + labelBytes, Pixels).ToArray());
+                labels[record] = label;
+                bytes.AsSpan(offset + labelBytes, Pixels).CopyTo(images.AsSpan(record * Pixels));
             }
         }
-        var flat = new byte[images.Count * Pixels];
-        for (var i = 0; i < images.Count; i++)
-            images[i].CopyTo(flat, i * Pixels);
-        return new Records(flat, labels.ToArray());
+        return new Records(images, labels);
     }
 }
