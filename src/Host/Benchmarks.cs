@@ -92,7 +92,7 @@ internal static class Benchmarks
         var (a, b) = (first.Capture(), second.Capture());
         double Test(MemberModel member) => member.Evaluate(DataSplit.Test, keepLogits: false).Accuracy;
         double TestOf(WeightSnapshot weights, bool recomputeBatchNorm) =>
-            first.EvaluateWeights(weights, recomputeBatchNorm, onTest: true, returnWeights: false).TestAccuracy!.Value;
+            first.EvaluateWeights(weights, recomputeBatchNorm, onHeldOut: false, testSlice: (0, 1), returnWeights: false) is var e ? (double)e.TestCorrect / e.TestCount : 0;
 
         var table = new Table().AddColumn("model").AddColumn(new TableColumn("test accuracy").RightAligned()).AddColumn(new TableColumn("seconds").RightAligned());
         table.AddRow("parent 0", $"{Test(first) * 100:0.00}%", "");

@@ -133,12 +133,12 @@ public sealed class AveragerHarness
         Enumerable.Range(0, Plan.Rounds.Count).Select(_ => PlayRound(loss)).ToList();
 
     /// <summary>
-    /// Answers Finish with each member's tracer weights and <paramref name="heldOutAccuracy"/>(member), then the
-    /// soup evaluations the evaluator (member 0) is asked for, scoring each soup by <paramref name="soupHeldOut"/>
-    /// of its member shares: the average soup, the greedy soup's first member, each further candidate, and the
-    /// final greedy soup (population + 2 requests). Returns the requests and the completed run.
+    /// Answers Finish with each member's tracer weights and <paramref name="heldOutAccuracy"/>(member), then every
+    /// soup evaluation any member is asked for, in the order they arrive, scoring each soup by
+    /// <paramref name="soupHeldOut"/> of its member shares (on the held-out split, and as that share of 1000
+    /// images on a test slice). Returns the requests with the member that got each, and the completed run.
     /// </summary>
-    public (IReadOnlyList<EvaluateWeights> Requests, RunCompleted Completed) Finish(
+    public (IReadOnlyList<(int Member, EvaluateWeights Request)> Requests, RunCompleted Completed) Finish(
         Func<int, double> heldOutAccuracy, Func<IReadOnlyList<double>, double> soupHeldOut)
     {
         for (var i = 0; i < Population; i++)
@@ -146,13 +146,27 @@ public sealed class AveragerHarness
             Members[i].ExpectMsg<Finish>();
             Averager.Tell(new MemberFinal(i, TracerWeights.For(i, Population), 0.8, heldOutAccuracy(i), [1, 0, 0, 1]), Members[i].Ref);
         }
-        var requests = new List<EvaluateWeights>();
-        for (var k = 0; k < Population + 2; k++)
+        var requests = new List<(int, EvaluateWeights)>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (!Listener.HasMessages)
         {
-            var request = Members[0].ExpectMsg<EvaluateWeights>();
-            requests.Add(request);
-            var score = soupHeldOut(TracerWeights.Shares(request.Weights));
-            Members[0].Reply(new WeightsEvaluated(request.RequestId, score, request.OnTest ? score : null, request.ReturnWeights ? request.Weights : null));
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"the run did not complete within 5 s of the final reports ({requests.Count} soup evaluations answered)");
+            var answered = false;
+            for (var i = 0; i < Population; i++)
+            {
+                while (Members[i].HasMessages)
+                {
+                    var request = Members[i].ExpectMsg<EvaluateWeights>();
+                    requests.Add((i, request));
+                    var score = soupHeldOut(TracerWeights.Shares(request.Weights));
+                    var (correct, count) = request.Test is null ? (0L, 0L) : ((long)Math.Round(score * 1000), 1000L);
+                    Members[i].Reply(new WeightsEvaluated(request.RequestId, request.OnHeldOut ? score : null, correct, count, request.ReturnWeights ? request.Weights : null));
+                    answered = true;
+                }
+            }
+            if (!answered)
+                Thread.Sleep(5);
         }
         return (requests, ExpectRunEvent<RunCompleted>());
     }

@@ -59,7 +59,7 @@ public sealed record RestoreState(int Round, MemberState? State) : IPapaMessage;
 
 public sealed record StateRestored(int Member, int Round) : IPapaMessage;
 
-// ---- The end: final snapshots and logits, then soup evaluations on one member.
+// ---- The end: final snapshots and logits, then soup evaluations shared by the members.
 
 public sealed record Finish(int Round) : IPapaMessage;
 
@@ -71,13 +71,17 @@ public sealed record MemberFinal(
     float[] TestLogits) : IPapaMessage;
 
 /// <summary>
-/// Evaluate other weights (a soup) on held-out data, and on the test set when asked; with
-/// <paramref name="RecomputeBatchNorm"/> the BatchNorm statistics are re-estimated first, and
-/// <paramref name="ReturnWeights"/> sends the weights back with those statistics.
+/// Evaluate other weights (a soup): with <paramref name="RecomputeBatchNorm"/> the BatchNorm statistics are
+/// re-estimated first (and <paramref name="ReturnWeights"/> sends the weights back with them); then the held-out
+/// split when asked, and the <paramref name="Test"/> slice of the test set, if any.
 /// </summary>
-public sealed record EvaluateWeights(int RequestId, WeightSnapshot Weights, bool RecomputeBatchNorm, bool OnTest, bool ReturnWeights) : IPapaMessage;
+public sealed record EvaluateWeights(int RequestId, WeightSnapshot Weights, bool RecomputeBatchNorm, bool OnHeldOut, TestSlice? Test, bool ReturnWeights) : IPapaMessage;
 
-public sealed record WeightsEvaluated(int RequestId, double HeldOutAccuracy, double? TestAccuracy, WeightSnapshot? Weights) : IPapaMessage;
+/// <summary>Part <paramref name="Part"/> of <paramref name="Parts"/> equal contiguous parts of the test set.</summary>
+public sealed record TestSlice(int Part, int Parts);
+
+/// <summary>Held-out accuracy if it was asked for; the test slice's correct predictions out of its images (0 of 0 without one).</summary>
+public sealed record WeightsEvaluated(int RequestId, double? HeldOutAccuracy, long TestCorrect, long TestCount, WeightSnapshot? Weights) : IPapaMessage;
 
 /// <summary>The run is over (completed or failed): members stop, and member nodes shut down when theirs have.</summary>
 public sealed record RunEnded(bool Completed, string Summary) : IPapaMessage;

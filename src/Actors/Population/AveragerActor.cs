@@ -723,7 +723,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _trainingClock.Stop();
         Become(Souping);
         StartTimeout(_round);
-        _soups = Context.ActorOf(SoupActor.Props(_finals.Select(f => f!).ToList(), _members[0]!, _settings.SoupRecomputesBatchNorm, _testLabels), "soups");
+        _soups = Context.ActorOf(SoupActor.Props(_finals.Select(f => f!).ToList(), _members.Select(m => m!).ToList(), _settings.SoupRecomputesBatchNorm, _testLabels), "soups");
         Context.Watch(_soups);
     }
 

@@ -124,8 +124,9 @@ public sealed class MemberActor : BulkReceivingActor
 
     private void OnEvaluateWeights(EvaluateWeights request)
     {
-        var result = Model.EvaluateWeights(request.Weights, request.RecomputeBatchNorm, request.OnTest, request.ReturnWeights);
-        Reply(new WeightsEvaluated(request.RequestId, result.HeldOutAccuracy, result.TestAccuracy, result.Weights));
+        var slice = request.Test is { } test ? (test.Part, test.Parts) : ((int, int)?)null;
+        var result = Model.EvaluateWeights(request.Weights, request.RecomputeBatchNorm, request.OnHeldOut, slice, request.ReturnWeights);
+        Reply(new WeightsEvaluated(request.RequestId, result.HeldOutAccuracy, result.TestCorrect, result.TestCount, result.Weights));
     }
 
     private void Reply(object message) => BulkTransport.For(Context.System).Send(Sender, message, Self);

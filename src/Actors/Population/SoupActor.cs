@@ -9,87 +9,155 @@ namespace PapaActors.Actors.Population;
 /// <summary>
 /// Condenses the final population: the ensemble (mean of logits), the average soup (mean of all weights)
 /// and the greedy soup (members by held-out accuracy, best first; a member joins only if the soup's
-/// held-out accuracy strictly improves). Soups are evaluated by one member (the evaluator), one request at
-/// a time, with the same BatchNorm treatment for every candidate.
+/// held-out accuracy strictly improves). Every candidate soup is averaged in member order and has its
+/// BatchNorm statistics re-estimated once, by one member; a soup's test pass is split among all members.
+/// The average soup (member 0) and the greedy candidates (member 1) are prepared side by side, and a
+/// candidate already prepared or measured (the greedy soup is often the average soup) is not evaluated again.
 /// </summary>
 public sealed class SoupActor : BulkReceivingActor
 {
     private readonly IReadOnlyList<MemberFinal> _finals;
-    private readonly IActorRef _evaluator;
+    private readonly IReadOnlyList<IActorRef> _evaluators;
     private readonly bool _recomputeBatchNorm;
     private readonly double _ensembleAccuracy;
     private readonly List<int> _greedyOrder;
     private readonly List<int> _ingredients = [];
+    private readonly Dictionary<int, Action<WeightsEvaluated>> _awaiting = [];
+    private readonly Dictionary<string, Prepared> _prepared = [];
+    private readonly Dictionary<string, double> _testAccuracies = [];
+    private readonly Dictionary<string, List<Action<double>>> _testWaiters = [];
     private SoupResult? _averageSoup;
-    private double _greedyHeldOut;
+    private SoupResult? _greedySoup;
+    private Prepared? _greedyBest;
     private int _nextCandidate;
     private int _requestId;
 
-    public SoupActor(IReadOnlyList<MemberFinal> finals, IActorRef evaluator, bool recomputeBatchNorm, int[] testLabels)
+    /// <param name="evaluators">The members, by index: they evaluate the soups.</param>
+    public SoupActor(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, int[] testLabels)
     {
         _finals = finals;
-        _evaluator = evaluator;
+        _evaluators = evaluators;
         _recomputeBatchNorm = recomputeBatchNorm;
         _ensembleAccuracy = Evaluation.EnsembleAccuracy(finals.Select(f => f.TestLogits).ToList(), testLabels);
         _greedyOrder = finals.OrderByDescending(f => f.HeldOutAccuracy).ThenBy(f => f.Member).Select(f => f.Member).ToList();
 
-        Receive<WeightsEvaluated>(e => e.RequestId == _requestId, OnEvaluated);
+        Receive<WeightsEvaluated>(e => _awaiting.ContainsKey(e.RequestId), e =>
+        {
+            _awaiting.Remove(e.RequestId, out var then);
+            then!(e);
+        });
         Receive<TransferFailed>(f => throw new InvalidOperationException($"soup evaluation lost: {f.Reason}"));
     }
 
-    public static Props Props(IReadOnlyList<MemberFinal> finals, IActorRef evaluator, bool recomputeBatchNorm, int[] testLabels) =>
-        Akka.Actor.Props.Create(() => new SoupActor(finals, evaluator, recomputeBatchNorm, testLabels));
+    public static Props Props(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, int[] testLabels) =>
+        Akka.Actor.Props.Create(() => new SoupActor(finals, evaluators, recomputeBatchNorm, testLabels));
 
     /// <summary>The soups, sent to the parent (the Averager).</summary>
     public sealed record SoupsReady(double EnsembleTestAccuracy, SoupResult AverageSoup, SoupResult GreedySoup) : INoSerializationVerificationNeeded;
 
-    private enum Stage { AverageSoup = 1, GreedyCandidate, GreedyFinal }
+    /// <summary>A soup's weights as evaluated (BatchNorm re-estimated if configured) and its held-out accuracy.</summary>
+    private sealed record Prepared(string Key, WeightSnapshot Weights, double HeldOutAccuracy);
 
-    private Stage _stage;
+    private IActorRef AverageEvaluator => _evaluators[0];
+    private IActorRef GreedyEvaluator => _evaluators[1 % _evaluators.Count];
 
-    protected override void PreStart() => Request(Stage.AverageSoup, AllMembers(), onTest: true);
-
-    private IReadOnlyList<int> AllMembers() => _finals.Select(f => f.Member).ToList();
-
-    private void OnEvaluated(WeightsEvaluated result)
+    protected override void PreStart()
     {
-        switch (_stage)
+        var all = _finals.Select(f => f.Member).ToList();
+        Prepare(all, AverageEvaluator, soup => MeasureTest(soup, accuracy =>
         {
-            case Stage.AverageSoup:
-                _averageSoup = new SoupResult("average", result.TestAccuracy!.Value, result.HeldOutAccuracy, AllMembers(), result.Weights!);
-                _ingredients.Add(_greedyOrder[0]);
-                _nextCandidate = 1;
-                Request(Stage.GreedyCandidate, _ingredients, onTest: false);
-                break;
-            case Stage.GreedyCandidate:
-                if (_nextCandidate == 1 || result.HeldOutAccuracy > _greedyHeldOut)
-                    _greedyHeldOut = result.HeldOutAccuracy;
-                else
-                    _ingredients.RemoveAt(_ingredients.Count - 1);
-                if (_nextCandidate < _greedyOrder.Count)
-                {
-                    _ingredients.Add(_greedyOrder[_nextCandidate++]);
-                    Request(Stage.GreedyCandidate, _ingredients, onTest: false);
-                }
-                else
-                {
-                    Request(Stage.GreedyFinal, _ingredients, onTest: true);
-                }
-                break;
-            case Stage.GreedyFinal:
-                var greedy = new SoupResult("greedy", result.TestAccuracy!.Value, result.HeldOutAccuracy, _ingredients.ToList(), result.Weights!);
-                Context.Parent.Tell(new SoupsReady(_ensembleAccuracy, _averageSoup!, greedy));
-                Context.Stop(Self);
-                break;
+            _averageSoup = new SoupResult("average", accuracy, soup.HeldOutAccuracy, all, soup.Weights);
+            ReportWhenDone();
+        }));
+        _ingredients.Add(_greedyOrder[0]);
+        _nextCandidate = 1;
+        Prepare(_ingredients, GreedyEvaluator, OnGreedyCandidate);
+    }
+
+    private void OnGreedyCandidate(Prepared candidate)
+    {
+        if (_greedyBest is null || candidate.HeldOutAccuracy > _greedyBest.HeldOutAccuracy)
+            _greedyBest = candidate;
+        else
+            _ingredients.RemoveAt(_ingredients.Count - 1);
+        if (_nextCandidate < _greedyOrder.Count)
+        {
+            _ingredients.Add(_greedyOrder[_nextCandidate++]);
+            Prepare(_ingredients, GreedyEvaluator, OnGreedyCandidate);
+            return;
+        }
+        var best = _greedyBest;
+        var members = _ingredients.ToList();
+        MeasureTest(best, accuracy =>
+        {
+            _greedySoup = new SoupResult("greedy", accuracy, best.HeldOutAccuracy, members, best.Weights);
+            ReportWhenDone();
+        });
+    }
+
+    private void ReportWhenDone()
+    {
+        if (_averageSoup is null || _greedySoup is null)
+            return;
+        Context.Parent.Tell(new SoupsReady(_ensembleAccuracy, _averageSoup, _greedySoup));
+        Context.Stop(Self);
+    }
+
+    /// <summary>The mean of <paramref name="members"/>' weights (in member order), BatchNorm re-estimated, with its held-out accuracy.</summary>
+    private void Prepare(IReadOnlyList<int> members, IActorRef evaluator, Action<Prepared> then)
+    {
+        var ordered = members.Order().ToList();
+        var key = string.Join(",", ordered);
+        if (_prepared.TryGetValue(key, out var known))
+        {
+            then(known);
+            return;
+        }
+        var weights = WeightMath.Average(ordered.Select(m => _finals[m].Weights).ToList());
+        Ask(evaluator, id => new EvaluateWeights(id, weights, _recomputeBatchNorm, OnHeldOut: true, Test: null, ReturnWeights: true), result =>
+        {
+            var prepared = _prepared[key] = new Prepared(key, result.Weights!, result.HeldOutAccuracy!.Value);
+            then(prepared);
+        });
+    }
+
+    /// <summary>Test accuracy of a prepared soup: every member evaluates its part of the test set, and the counts add up exactly.</summary>
+    private void MeasureTest(Prepared soup, Action<double> then)
+    {
+        if (_testAccuracies.TryGetValue(soup.Key, out var known))
+        {
+            then(known);
+            return;
+        }
+        if (_testWaiters.TryGetValue(soup.Key, out var waiting))
+        {
+            waiting.Add(then);
+            return;
+        }
+        _testWaiters[soup.Key] = [then];
+        long correct = 0, count = 0;
+        var answers = 0;
+        for (var part = 0; part < _evaluators.Count; part++)
+        {
+            var slice = new TestSlice(part, _evaluators.Count);
+            Ask(_evaluators[part], id => new EvaluateWeights(id, soup.Weights, RecomputeBatchNorm: false, OnHeldOut: false, slice, ReturnWeights: false), result =>
+            {
+                correct += result.TestCorrect;
+                count += result.TestCount;
+                if (++answers < _evaluators.Count)
+                    return;
+                var accuracy = count > 0 ? (double)correct / count : double.NaN;
+                _testAccuracies[soup.Key] = accuracy;
+                _testWaiters.Remove(soup.Key, out var waiters);
+                waiters!.ForEach(w => w(accuracy));
+            });
         }
     }
 
-    private void Request(Stage stage, IReadOnlyList<int> members, bool onTest)
+    private void Ask(IActorRef evaluator, Func<int, EvaluateWeights> request, Action<WeightsEvaluated> then)
     {
-        _stage = stage;
-        _requestId++;
-        var weights = WeightMath.Average(members.Select(m => _finals[m].Weights).ToList());
-        BulkTransport.For(Context.System).Send(_evaluator,
-            new EvaluateWeights(_requestId, weights, _recomputeBatchNorm, onTest, ReturnWeights: onTest), Self);
+        var id = ++_requestId;
+        _awaiting[id] = then;
+        BulkTransport.For(Context.System).Send(evaluator, request(id), Self);
     }
 }

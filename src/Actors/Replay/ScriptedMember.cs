@@ -21,7 +21,8 @@ public sealed class ScriptedMember : ReceiveActor
         Receive<CaptureState>(c => Sender.Tell(new StateCaptured(c.Round, TracerWeights.State(index, population))));
         Receive<RestoreState>(r => Sender.Tell(new StateRestored(index, r.Round)));
         Receive<Finish>(_ => Sender.Tell(new MemberFinal(index, TracerWeights.For(index, population), 0.5, 0.5, new float[testSamples * 2])));
-        Receive<EvaluateWeights>(e => Sender.Tell(new WeightsEvaluated(e.RequestId, 0.5, e.OnTest ? 0.5 : null, e.ReturnWeights ? e.Weights : null)));
+        Receive<EvaluateWeights>(e => Sender.Tell(new WeightsEvaluated(e.RequestId, e.OnHeldOut ? 0.5 : null, e.Test is null ? 0 : 1, e.Test is null ? 0 : 2,
+            e.ReturnWeights ? e.Weights : null)));
         averager.Tell(new RegisterMember(index, Self, TracerWeights.Layout(population).Fingerprint));
     }
 

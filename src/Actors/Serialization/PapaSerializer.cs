@@ -89,9 +89,14 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                     WireFormat.WriteFloats(w, m.TestLogits);
                     break;
                 case EvaluateWeights m:
-                    w.Write(m.RequestId); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.RecomputeBatchNorm); w.Write(m.OnTest); w.Write(m.ReturnWeights);
+                    w.Write(m.RequestId); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.RecomputeBatchNorm); w.Write(m.OnHeldOut);
+                    w.Write(m.Test is not null);
+                    if (m.Test is not null) { w.Write(m.Test.Part); w.Write(m.Test.Parts); }
+                    w.Write(m.ReturnWeights);
                     break;
-                case WeightsEvaluated m: w.Write(m.RequestId); w.Write(m.HeldOutAccuracy); WriteOptional(w, m.TestAccuracy); WriteOptionalSnapshot(w, m.Weights); break;
+                case WeightsEvaluated m:
+                    w.Write(m.RequestId); WriteOptional(w, m.HeldOutAccuracy); w.Write(m.TestCorrect); w.Write(m.TestCount); WriteOptionalSnapshot(w, m.Weights);
+                    break;
                 case MemberFailed m: w.Write(m.Member); w.Write(m.Reason); w.Write(m.Restarting); break;
                 case RunEnded m: w.Write(m.Completed); w.Write(m.Summary); break;
                 case RequestRunConfig m: w.Write(m.Node); break;
@@ -135,8 +140,9 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 "restored" => new StateRestored(r.ReadInt32(), r.ReadInt32()),
                 "finish" => new Finish(r.ReadInt32()),
                 "final" => new MemberFinal(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), r.ReadDouble(), WireFormat.ReadFloats(r)),
-                "evaluate" => new EvaluateWeights(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean()),
-                "evaluated" => new WeightsEvaluated(r.ReadInt32(), r.ReadDouble(), ReadOptional(r), ReadOptionalSnapshot(r)),
+                "evaluate" => new EvaluateWeights(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadBoolean(), r.ReadBoolean(),
+                    r.ReadBoolean() ? new TestSlice(r.ReadInt32(), r.ReadInt32()) : null, r.ReadBoolean()),
+                "evaluated" => new WeightsEvaluated(r.ReadInt32(), ReadOptional(r), r.ReadInt64(), r.ReadInt64(), ReadOptionalSnapshot(r)),
                 "failed" => new MemberFailed(r.ReadInt32(), r.ReadString(), r.ReadBoolean()),
                 "ended" => new RunEnded(r.ReadBoolean(), r.ReadString()),
                 "config?" => new RequestRunConfig(r.ReadString()),

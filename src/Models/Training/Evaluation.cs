@@ -4,34 +4,49 @@ using static TorchSharp.torch;
 
 namespace PapaActors.Models.Training;
 
-public sealed record EvaluationResult(double Accuracy, double Loss, long Samples, float[]? Logits);
+public sealed record EvaluationResult(long Correct, double Loss, long Samples, float[]? Logits)
+{
+    public double Accuracy => Samples > 0 ? (double)Correct / Samples : double.NaN;
+}
 
 /// <summary>Accuracy and loss of a model on a split (eval mode, no gradients), optionally with its logits.</summary>
 public static class Evaluation
 {
-    public static EvaluationResult Evaluate(nn.Module<Tensor, Tensor> model, DataSplits data, DataSplit split, int batchSize, Device device, bool keepLogits)
+    /// <summary>Evaluates the <paramref name="rows"/> (start, count) of a split, by default all of it.</summary>
+    public static EvaluationResult Evaluate(nn.Module<Tensor, Tensor> model, DataSplits data, DataSplit split, int batchSize, Device device, bool keepLogits,
+        (long Start, long Count)? rows = null)
     {
         var set = data[split];
-        var logits = keepLogits ? new float[set.Count * set.Classes] : null;
+        var (first, total) = rows ?? (0, set.Count);
+        var logits = keepLogits ? new float[total * set.Classes] : null;
         long correct = 0;
         double lossSum = 0;
         model.eval();
         using (no_grad())
         {
-            for (long start = 0; start < set.Count; start += batchSize)
+            for (var start = first; start < first + total; start += batchSize)
             {
                 using var scope = NewDisposeScope();
-                var count = Math.Min(batchSize, set.Count - start);
+                var count = Math.Min(batchSize, first + total - start);
                 var (images, labels) = data.Batch(split, arange(start, start + count), device);
                 var output = model.forward(images);
                 lossSum += nn.functional.cross_entropy(output, labels, reduction: nn.Reduction.Sum).item<float>();
                 correct += output.argmax(1).eq(labels).sum().item<long>();
                 if (logits is not null)
-                    output.cpu().data<float>().CopyTo(logits.AsSpan((int)(start * set.Classes), (int)(count * set.Classes)));
+                    output.cpu().data<float>().CopyTo(logits.AsSpan((int)((start - first) * set.Classes), (int)(count * set.Classes)));
             }
         }
         model.train();
-        return new EvaluationResult((double)correct / set.Count, lossSum / set.Count, set.Count, logits);
+        return new EvaluationResult(correct, total > 0 ? lossSum / total : double.NaN, total, logits);
+    }
+
+    /// <summary>The rows (start, count) of part <paramref name="part"/> of <paramref name="parts"/> near-equal contiguous parts of <paramref name="count"/> rows.</summary>
+    public static (long Start, long Count) Slice(long count, int part, int parts)
+    {
+        if (parts < 1 || part < 0 || part >= parts)
+            throw new ArgumentOutOfRangeException(nameof(part), $"part {part} of {parts}");
+        var start = count * part / parts;
+        return (start, count * (part + 1) / parts - start);
     }
 
     /// <summary>

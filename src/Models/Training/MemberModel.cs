@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace PapaActors.Models.Training;
 
-public sealed record WeightsEvaluation(double HeldOutAccuracy, double? TestAccuracy, WeightSnapshot? Weights);
+public sealed record WeightsEvaluation(double? HeldOutAccuracy, long TestCorrect, long TestCount, WeightSnapshot? Weights);
 
 /// <summary>
 /// One population member's model, optimizer and data stream: what a MemberActor drives, usable without actors.
@@ -107,19 +107,22 @@ public sealed class MemberModel : IDisposable
 
     /// <summary>
     /// Evaluates other weights (a soup) on a scratch copy of the architecture, leaving this member untouched:
-    /// held-out accuracy always, test accuracy when asked, and the evaluated weights (with re-estimated
-    /// BatchNorm statistics, if asked) when <paramref name="returnWeights"/> is set.
+    /// BatchNorm re-estimated first if asked, held-out accuracy if asked, correct predictions on part
+    /// <c>Part</c> of <c>Parts</c> of the test set if given, and the evaluated weights (with the re-estimated
+    /// statistics) when <paramref name="returnWeights"/> is set.
     /// </summary>
-    public WeightsEvaluation EvaluateWeights(WeightSnapshot weights, bool recomputeBatchNorm, bool onTest, bool returnWeights)
+    public WeightsEvaluation EvaluateWeights(WeightSnapshot weights, bool recomputeBatchNorm, bool onHeldOut, (int Part, int Parts)? testSlice, bool returnWeights)
     {
         _scratch ??= CreateScratch();
         var (model, state) = _scratch.Value;
         state.Load(weights);
         if (recomputeBatchNorm)
             RecomputeBatchNorm(model);
-        var heldOut = Evaluation.Evaluate(model, _data, DataSplit.HeldOut, _settings.EvalBatchSize, _device, keepLogits: false);
-        var test = onTest ? Evaluation.Evaluate(model, _data, DataSplit.Test, _settings.EvalBatchSize, _device, keepLogits: false) : null;
-        return new WeightsEvaluation(heldOut.Accuracy, test?.Accuracy, returnWeights ? state.Capture() : null);
+        var heldOut = onHeldOut ? Evaluation.Evaluate(model, _data, DataSplit.HeldOut, _settings.EvalBatchSize, _device, keepLogits: false) : null;
+        var test = testSlice is var (part, parts)
+            ? Evaluation.Evaluate(model, _data, DataSplit.Test, _settings.EvalBatchSize, _device, keepLogits: false, Evaluation.Slice(_data.Test.Count, part, parts))
+            : null;
+        return new WeightsEvaluation(heldOut?.Accuracy, test?.Correct ?? 0, test?.Samples ?? 0, returnWeights ? state.Capture() : null);
     }
 
     private (nn.Module<Tensor, Tensor>, ModelState) CreateScratch()

@@ -135,21 +135,51 @@ public sealed class AveragerTests() : TestKit(TestSettings.ActorTestConfig(TestS
         double Score(IReadOnlyList<double> shares) => 0.9 + 0.05 * shares[3] - 0.05 * shares[0];
         var (requests, completed) = harness.Finish(m => new[] { 0.7, 0.9, 0.8, 0.6 }[m], Score);
 
+        // Candidates are prepared once each (BatchNorm, held-out): the average soup by member 0, the greedy ones by member 1.
+        var prepared = requests.Where(r => r.Request.Test is null).ToList();
+        Assert.All(prepared, r => Assert.True(r.Request.OnHeldOut && r.Request.ReturnWeights));
+        Assert.Equal([[0.25, 0.25, 0.25, 0.25]], prepared.Where(r => r.Member == 0).Select(r => TracerWeights.Shares(r.Request.Weights)));
         Assert.Equal([
-            [0.25, 0.25, 0.25, 0.25], // average soup
             [0, 1, 0, 0],             // greedy start: the best member
             [0, 0.5, 0.5, 0],         // + member 2: no strict improvement
             [0.5, 0.5, 0, 0],         // + member 0: worse
             [0, 0.5, 0, 0.5],         // + member 3: better, kept
-            [0, 0.5, 0, 0.5],         // the final greedy soup, on the test set
-        ], requests.Select(r => TracerWeights.Shares(r.Weights)));
-        Assert.Equal([true, false, false, false, false, true], requests.Select(r => r.OnTest));
+        ], prepared.Where(r => r.Member == 1).Select(r => TracerWeights.Shares(r.Request.Weights)));
+        // The two soups' test passes: each member evaluates its quarter of the test set, nothing else.
+        var testSlices = requests.Where(r => r.Request.Test is not null).ToList();
+        Assert.All(testSlices, r => Assert.False(r.Request.OnHeldOut || r.Request.RecomputeBatchNorm || r.Request.ReturnWeights));
+        Assert.Equal(8, testSlices.Count);
+        foreach (var soup in new[] { new[] { 0.25, 0.25, 0.25, 0.25 }, [0, 0.5, 0, 0.5] })
+        {
+            var slices = testSlices.Where(r => TracerWeights.Shares(r.Request.Weights).SequenceEqual(soup)).ToList();
+            Assert.Equal([0, 1, 2, 3], slices.Select(r => r.Member).Order());
+            Assert.All(slices, r => Assert.Equal(new TestSlice(r.Member, 4), r.Request.Test));
+        }
         var results = completed.Results;
         Assert.Equal([1, 3], results.GreedySoup.MembersUsed);
         Assert.Equal(0.925, results.GreedySoup.TestAccuracy, 12);
         Assert.Equal([0, 1, 2, 3], results.AverageSoup.MembersUsed);
         Assert.Equal(1.0, results.EnsembleTestAccuracy);
         Assert.Equal(harness.Plan.TotalSteps * 8 * 4, results.TrainingSamples);
+    }
+
+    [Fact]
+    public void AGreedySoupOfEveryMemberIsTheAverageSoupAndIsNotEvaluatedAgain()
+    {
+        var harness = Harness("method=none");
+        harness.RegisterAll();
+        harness.PlayAllRounds();
+
+        // Every member added lowers the largest share, and so raises the score: the greedy soup takes them all.
+        var (requests, completed) = harness.Finish(m => new[] { 0.7, 0.9, 0.8, 0.6 }[m], shares => 1 - shares.Max());
+
+        Assert.Equal(4, requests.Count(r => r.Request.Test is null)); // the average soup and 3 greedy candidates, not 5
+        Assert.Equal(4, requests.Count(r => r.Request.Test is not null)); // one test pass
+        var results = completed.Results;
+        Assert.Equal([1, 2, 0, 3], results.GreedySoup.MembersUsed);
+        Assert.Equal(results.AverageSoup.Weights.Values, results.GreedySoup.Weights.Values);
+        Assert.Equal(0.75, results.GreedySoup.TestAccuracy, 12);
+        Assert.Equal(0.75, results.AverageSoup.TestAccuracy, 12);
     }
 
     [Fact]
