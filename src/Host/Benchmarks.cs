@@ -28,6 +28,20 @@ internal static class Benchmarks
     /// </summary>
     public static async Task<int> ThroughputAsync(string? configFile, IReadOnlyList<string> overrides, int steps)
     {
+        var (sequential, population) = await MeasureThroughputAsync(configFile, overrides, steps);
+        var table = new Table().AddColumn("training").AddColumn(new TableColumn("samples/s").RightAligned()).AddColumn("setup");
+        table.AddRow("members one after another, plain loop", $"{sequential.SamplesPerSecond:0}", $"{Environment.ProcessorCount} torch threads, {sequential.Seconds:0.0} s");
+        table.AddRow("population of actors (method none)", $"{population.SamplesPerSecond:0}", $"{population.Threads} torch thread(s) per member, {population.Seconds:0.0} s");
+        table.AddRow("[bold]ratio population / sequential[/]", $"[bold]{population.SamplesPerSecond / sequential.SamplesPerSecond:0.00}[/]", "");
+        AnsiConsole.Write(table);
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Samples/s of one way of training, the seconds it took, and libtorch's threads (per member for a population).</summary>
+    public sealed record Throughput(double SamplesPerSecond, double Seconds, int Threads);
+
+    public static async Task<(Throughput Sequential, Throughput Population)> MeasureThroughputAsync(string? configFile, IReadOnlyList<string> overrides, int steps)
+    {
         var baseConfig = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, overrides);
         var probe = PapaSettings.FromConfig(baseConfig);
         // One epoch of exactly `steps` steps: the training split is trimmed to steps * batch images.
@@ -38,7 +52,7 @@ internal static class Benchmarks
         NLogSetup.Configure(null, verbose: false);
         using var data = DataLoading.Load(settings.Dataset);
         var stepsPerMember = MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize);
-        AnsiConsole.MarkupLineInterpolated($"{settings.Population} x {settings.Training.Model}, batch {settings.Training.BatchSize}, {stepsPerMember} steps per member, {Environment.ProcessorCount} cores");
+        AnsiConsole.MarkupLineInterpolated($"throughput: {settings.Population} x {settings.Training.Model}, batch {settings.Training.BatchSize}, {stepsPerMember} steps per member, {Environment.ProcessorCount} cores");
 
         TorchRuntime.Configure(Environment.ProcessorCount);
         var clock = Stopwatch.StartNew();
@@ -50,25 +64,28 @@ internal static class Benchmarks
         var sequentialSeconds = clock.Elapsed.TotalSeconds;
         var samples = settings.Population * stepsPerMember * settings.Training.BatchSize;
 
-        var threads = settings.TorchThreads > 0 ? settings.TorchThreads : TorchRuntime.ThreadsPerProcess(settings.Population);
+        var (results, threads) = await RunLocalAsync(config, data);
+        return (new Throughput(samples / sequentialSeconds, sequentialSeconds, Environment.ProcessorCount),
+            new Throughput(results.TrainingSamples / results.TrainingSeconds, results.TrainingSeconds, threads));
+    }
+
+    /// <summary>A whole run in one ActorSystem (torch threads as `papa run` sets them), in a temporary folder.</summary>
+    public static async Task<(RunResults Results, int TorchThreads)> RunLocalAsync(Config config, DataSplits data)
+    {
+        var settings = PapaSettings.FromConfig(config);
+        var threads = TorchRuntime.ThreadsFor(settings.TorchThreads, settings.Population);
         TorchRuntime.Configure(threads);
         var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-{Guid.NewGuid():N}");
-        RunResults results;
-        using (var system = PapaActorSystem.Create("bench", config))
+        try
         {
-            var outcome = await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder);
-            results = outcome is RunCompleted completed ? completed.Results : throw new InvalidOperationException(((RunFailed)outcome).Reason);
+            using var system = PapaActorSystem.Create("bench", config);
+            return (Completed(await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder)), threads);
         }
-        Directory.Delete(folder, recursive: true);
-
-        var sequential = samples / sequentialSeconds;
-        var population = results.TrainingSamples / results.TrainingSeconds;
-        var table = new Table().AddColumn("training").AddColumn(new TableColumn("samples/s").RightAligned()).AddColumn("setup");
-        table.AddRow("members one after another, plain loop", $"{sequential:0}", $"{Environment.ProcessorCount} torch threads, {sequentialSeconds:0.0} s");
-        table.AddRow("population of actors (method none)", $"{population:0}", $"{threads} torch thread(s) per member, {results.TrainingSeconds:0.0} s");
-        table.AddRow("[bold]ratio population / sequential[/]", $"[bold]{population / sequential:0.00}[/]", "");
-        AnsiConsole.Write(table);
-        return ExitCodes.Success;
+        finally
+        {
+            if (Directory.Exists(folder))
+                Directory.Delete(folder, recursive: true);
+        }
     }
 
     /// <summary>
@@ -120,6 +137,19 @@ internal static class Benchmarks
     public static async Task<int> TransferAsync(IReadOnlyList<string> overrides, int repeats)
     {
         NLogSetup.Configure(null, verbose: false);
+        var table = new Table().AddColumn("snapshot").AddColumn(new TableColumn("size").RightAligned()).AddColumn(new TableColumn("MB/s").RightAligned())
+            .AddColumn(new TableColumn("ms per transfer").RightAligned()).AddColumn("chunks");
+        foreach (var transfer in await MeasureTransferAsync(overrides, repeats))
+            table.AddRow(transfer.Model, $"{transfer.Megabytes:0.0} MB", $"{transfer.MegabytesPerSecond:0}", $"{transfer.Milliseconds:0.0}", transfer.Chunks);
+        AnsiConsole.Write(table);
+        return ExitCodes.Success;
+    }
+
+    public sealed record Transfer(string Model, double Megabytes, double MegabytesPerSecond, double Milliseconds, string Chunks);
+
+    /// <summary>Snapshots of resnet20 and vgg11 sent <paramref name="repeats"/> times, one at a time, between two ActorSystems on loopback.</summary>
+    public static async Task<IReadOnlyList<Transfer>> MeasureTransferAsync(IReadOnlyList<string> overrides, int repeats)
+    {
         TorchRuntime.Configure(Environment.ProcessorCount);
         // The cluster transport settings (frame and buffer sizes), as plain remoting between two systems.
         var remote = ConfigurationFactory.ParseString("akka.actor.provider = remote")
@@ -130,8 +160,7 @@ internal static class Benchmarks
         receiver.ActorOf(Props.Create(() => new Echo()), "echo");
         var echo = await sender.ActorSelection(new RootActorPath(echoAddress) / "user" / "echo").ResolveOne(TimeSpan.FromSeconds(10));
 
-        var table = new Table().AddColumn("snapshot").AddColumn(new TableColumn("size").RightAligned()).AddColumn(new TableColumn("MB/s").RightAligned())
-            .AddColumn(new TableColumn("ms per transfer").RightAligned()).AddColumn("chunks");
+        var transfers = new List<Transfer>();
         foreach (var name in new[] { "resnet20", "vgg11" })
         {
             WeightSnapshot snapshot;
@@ -143,10 +172,9 @@ internal static class Benchmarks
             var clock = Stopwatch.StartNew();
             await TransferAll(sender, echo, snapshot, repeats);
             var seconds = clock.Elapsed.TotalSeconds;
-            table.AddRow(name, $"{megabytes:0.0} MB", $"{megabytes * repeats / seconds:0}", $"{seconds * 1000 / repeats:0.0}", $"{chunks} x {BulkTransport.For(sender).ChunkBytes / 1024} KiB");
+            transfers.Add(new Transfer(name, megabytes, megabytes * repeats / seconds, seconds * 1000 / repeats, $"{chunks} x {BulkTransport.For(sender).ChunkBytes / 1024} KiB"));
         }
-        AnsiConsole.Write(table);
-        return ExitCodes.Success;
+        return transfers;
     }
 
     /// <summary>
@@ -157,48 +185,59 @@ internal static class Benchmarks
     public static Task<int> CheckpointAsync(int population, int repeats)
     {
         NLogSetup.Configure(null, verbose: false);
-        TorchRuntime.Configure(Environment.ProcessorCount);
-        var identity = CheckpointIdentity.Of(PapaConfig.Render(PapaConfig.Load(null, [])));
         var table = new Table().AddColumn("model").AddColumn(new TableColumn("parameters").RightAligned())
             .AddColumn(new TableColumn($"checkpoint ({population} members)").RightAligned()).AddColumn(new TableColumn("write ms").RightAligned())
             .AddColumn(new TableColumn("find + verify ms").RightAligned()).AddColumn(new TableColumn("load ms").RightAligned());
         foreach (var (name, shape) in new[] { ("cnn", new ImageShape(1, 28, 28)), ("resnet20", new ImageShape(3, 32, 32)), ("vgg16", new ImageShape(3, 32, 32)) })
         {
-            WeightSnapshot weights;
-            using (var model = ModelZoo.Create(name, shape, 10, 1.0, initSeed: 1))
-                weights = new ModelState(model).Capture();
-            var momentum = MomentumLike(weights);
-            var checkpoint = new Checkpoint(1, 0, 0, 0, 0, Enumerable.Range(0, population).Select(i => new MemberState(i, 1000, weights, momentum)).ToList());
-            var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-checkpoint-{Guid.NewGuid():N}");
-            try
-            {
-                var store = new CheckpointStore(folder);
-                var writes = new List<double>();
-                var finds = new List<double>();
-                var loads = new List<double>();
-                long bytes = 0;
-                for (var r = 1; r <= repeats; r++)
-                {
-                    var written = store.Write(checkpoint with { Round = r }, identity);
-                    (writes, bytes) = ([.. writes, written.ElapsedMilliseconds], written.Bytes);
-                    var clock = Stopwatch.StartNew();
-                    var latest = store.FindLatestValid().Latest!;
-                    finds.Add(clock.Elapsed.TotalMilliseconds);
-                    clock.Restart();
-                    store.Load(latest, identity);
-                    loads.Add(clock.Elapsed.TotalMilliseconds);
-                    store.Prune(2);
-                }
-                table.AddRow(name, $"{weights.Layout.Entries.Where(e => e.Kind == WeightKind.Parameter).Sum(e => e.Length):N0}", $"{bytes / 1e6:0.0} MB",
-                    $"{Median(writes):0}", $"{Median(finds):0}", $"{Median(loads):0}");
-            }
-            finally
-            {
-                Directory.Delete(folder, recursive: true);
-            }
+            var cost = MeasureCheckpoint(name, shape, population, repeats);
+            table.AddRow(name, $"{cost.Parameters:N0}", $"{cost.Bytes / 1e6:0.0} MB", $"{Median(cost.WriteMilliseconds):0}", $"{Median(cost.FindMilliseconds):0}",
+                $"{Median(cost.LoadMilliseconds):0}");
         }
         AnsiConsole.Write(table);
         return Task.FromResult(ExitCodes.Success);
+    }
+
+    public sealed record CheckpointCost(long Parameters, long Bytes, IReadOnlyList<double> WriteMilliseconds, IReadOnlyList<double> FindMilliseconds, IReadOnlyList<double> LoadMilliseconds);
+
+    /// <summary>
+    /// A checkpoint of <paramref name="population"/> members of <paramref name="model"/> with SGD momentum state (one
+    /// buffer per parameter, as after the first step), written, found and verified (every file hashed), and loaded,
+    /// <paramref name="repeats"/> times.
+    /// </summary>
+    public static CheckpointCost MeasureCheckpoint(string model, ImageShape shape, int population, int repeats)
+    {
+        TorchRuntime.Configure(Environment.ProcessorCount);
+        var identity = CheckpointIdentity.Of(PapaConfig.Render(PapaConfig.Load(null, [])));
+        WeightSnapshot weights;
+        using (var module = ModelZoo.Create(model, shape, 10, 1.0, initSeed: 1))
+            weights = new ModelState(module).Capture();
+        var momentum = MomentumLike(weights);
+        var checkpoint = new Checkpoint(1, 0, 0, 0, 0, Enumerable.Range(0, population).Select(i => new MemberState(i, 1000, weights, momentum)).ToList());
+        var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-checkpoint-{Guid.NewGuid():N}");
+        try
+        {
+            var store = new CheckpointStore(folder);
+            var (writes, finds, loads) = (new List<double>(), new List<double>(), new List<double>());
+            long bytes = 0;
+            for (var r = 1; r <= repeats; r++)
+            {
+                var written = store.Write(checkpoint with { Round = r }, identity);
+                (writes, bytes) = ([.. writes, written.ElapsedMilliseconds], written.Bytes);
+                var clock = Stopwatch.StartNew();
+                var latest = store.FindLatestValid().Latest!;
+                finds.Add(clock.Elapsed.TotalMilliseconds);
+                clock.Restart();
+                store.Load(latest, identity);
+                loads.Add(clock.Elapsed.TotalMilliseconds);
+                store.Prune(2);
+            }
+            return new CheckpointCost(weights.Layout.Entries.Where(e => e.Kind == WeightKind.Parameter).Sum(e => e.Length), bytes, writes, finds, loads);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     private static WeightSnapshot MomentumLike(WeightSnapshot weights)
@@ -208,7 +247,7 @@ internal static class Benchmarks
         return new WeightSnapshot(new WeightLayout(parameters.Select(p => new WeightEntry(p.Entry.Name + ".momentum_buffer", p.Entry.Shape, WeightKind.Buffer)).ToList()), values);
     }
 
-    private static double Median(IReadOnlyList<double> values) => values.Order().ElementAt(values.Count / 2);
+    public static double Median(IReadOnlyList<double> values) => values.Order().ElementAt(values.Count / 2);
 
     private static Task TransferAll(ActorSystem system, IActorRef echo, WeightSnapshot snapshot, int repeats)
     {
@@ -254,19 +293,8 @@ internal static class Benchmarks
         var config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, ["epochs=1", "train-limit=12000", .. overrides]);
         var settings = PapaSettings.FromConfig(config);
         NLogSetup.Configure(null, verbose: false);
-        TorchRuntime.Configure(settings.TorchThreads > 0 ? settings.TorchThreads : TorchRuntime.ThreadsPerProcess(settings.Population));
         using var data = DataLoading.Load(settings.Dataset);
-        var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-{Guid.NewGuid():N}");
-
-        RunResults local;
-        using (var system = PapaActorSystem.Create("bench", config))
-            local = Completed(await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, Path.Combine(folder, "local")));
-        var half = settings.Population / 2;
-        IReadOnlyList<IReadOnlyList<int>> groups = [Enumerable.Range(0, half).ToList(), Enumerable.Range(half, settings.Population - half).ToList()];
-        var (outcome, _) = await ClusterNodes.RunInProcessAsync(config, data, Path.Combine(folder, "cluster"), groups, TimeSpan.FromHours(1));
-        var clustered = Completed(outcome);
-        Directory.Delete(folder, recursive: true);
-
+        var (local, clustered) = await MeasureClusterAsync(config, data);
         var rounds = SchedulePlanRounds(settings, data);
         var table = new Table().AddColumn("run").AddColumn(new TableColumn("training s").RightAligned()).AddColumn(new TableColumn("samples/s").RightAligned());
         table.AddRow("one ActorSystem", $"{local.TrainingSeconds:0.00}", $"{local.TrainingSamples / local.TrainingSeconds:0}");
@@ -276,6 +304,27 @@ internal static class Benchmarks
         AnsiConsole.MarkupLineInterpolated($"{settings.Method.Name()}: {settings.Population} x {settings.Training.Model}, push every {settings.Mixing.EmaEverySteps} steps");
         AnsiConsole.Write(table);
         return ExitCodes.Success;
+    }
+
+    /// <summary>The same run in one ActorSystem and as an averager node plus two member nodes in this process (loopback).</summary>
+    public static async Task<(RunResults Local, RunResults Clustered)> MeasureClusterAsync(Config config, DataSplits data)
+    {
+        var settings = PapaSettings.FromConfig(config);
+        var (local, threads) = await RunLocalAsync(config, data);
+        var half = settings.Population / 2;
+        IReadOnlyList<IReadOnlyList<int>> groups = [Enumerable.Range(0, half).ToList(), Enumerable.Range(half, settings.Population - half).ToList()];
+        var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-{Guid.NewGuid():N}");
+        try
+        {
+            TorchRuntime.Configure(threads);
+            var (outcome, _) = await ClusterNodes.RunInProcessAsync(config, data, folder, groups, TimeSpan.FromHours(1));
+            return (local, Completed(outcome));
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+                Directory.Delete(folder, recursive: true);
+        }
     }
 
     private static int SchedulePlanRounds(PapaSettings settings, DataSplits data) =>

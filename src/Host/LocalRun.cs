@@ -34,7 +34,7 @@ internal static class LocalRun
     private static async Task<int> RunAsync(Config config, PapaSettings settings, string folder, RunStart start, bool verbose)
     {
         NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
-        var threads = settings.TorchThreads > 0 ? settings.TorchThreads : TorchRuntime.ThreadsPerProcess(settings.Population);
+        var threads = TorchRuntime.ThreadsFor(settings.TorchThreads, settings.Population);
         TorchRuntime.Configure(threads);
         using var data = DataLoading.Load(settings);
         AnsiConsole.MarkupLineInterpolated(

@@ -15,7 +15,9 @@ internal static class ResultsTable
         table.AddRow("[bold]greedy soup[/]", $"[bold]{Percent(results.GreedySoup.TestAccuracy)}[/]", $"members {string.Join(", ", results.GreedySoup.MembersUsed)}");
         AnsiConsole.Write(table);
         var rate = results.TrainingSeconds > 0 ? results.TrainingSamples / results.TrainingSeconds : 0;
-        AnsiConsole.MarkupLineInterpolated($"{results.TrainingSamples} training samples in {results.TrainingSeconds:0.0} s ({rate:0} samples/s). Run folder: [link]{folder}[/]");
+        var phases = results.Phases;
+        AnsiConsole.MarkupLineInterpolated(
+            $"{results.TrainingSamples} training samples in {results.TrainingSeconds:0.0} s ({rate:0} samples/s; waiting {phases.WaitingSeconds:0.0} s, averaging {phases.AveragingSeconds:0.0} s), finishing {phases.FinishingSeconds:0.0} s, peak RSS {phases.PeakRssBytes / 1e9:0.00} GB. Run folder: [link]{folder}[/]");
     }
 
     private static string Percent(double accuracy) => $"{accuracy * 100:0.00}%";

@@ -36,8 +36,12 @@ public static partial class TorchRuntime
         }
     }
 
-    /// <summary>Intra-op threads for <paramref name="members"/> members sharing this process's cores.</summary>
-    public static int ThreadsPerProcess(int members) => Math.Max(1, Environment.ProcessorCount / Math.Max(1, members));
+    /// <summary>
+    /// Intra-op threads for <paramref name="members"/> members sharing this process: the configured count
+    /// (papa.torch-threads), or when it is 0 each member's share of the cores.
+    /// </summary>
+    public static int ThreadsFor(int configured, int members) =>
+        configured > 0 ? configured : Math.Max(1, Environment.ProcessorCount / Math.Max(1, members));
 
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int mallopt(int parameter, int value);

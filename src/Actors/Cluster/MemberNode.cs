@@ -118,7 +118,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
     private void StartMembers(PapaSettings settings, IReadOnlyList<int> indices)
     {
         var devices = _devices is { Count: > 0 } ? _devices : settings.Devices;
-        TorchRuntime.Configure(settings.TorchThreads > 0 ? settings.TorchThreads : TorchRuntime.ThreadsPerProcess(indices.Count));
+        TorchRuntime.Configure(TorchRuntime.ThreadsFor(settings.TorchThreads, indices.Count));
         _data = DatasetLoader.Load(settings.Dataset);
         for (var k = 0; k < indices.Count; k++)
         {

@@ -26,7 +26,11 @@ public sealed record MemberRejected(int Index, string Reason) : IPapaMessage;
 /// </summary>
 public sealed record Train(int Round, int Steps, bool SendSnapshot, bool EvaluateHeldOut, bool MeasureRepairStatistics = false) : IPapaMessage;
 
-/// <summary><paramref name="Finite"/>: every weight and BatchNorm buffer is finite (a diverged member is never mixed in).</summary>
+/// <summary>
+/// <paramref name="Finite"/>: every weight and BatchNorm buffer is finite (a diverged member is never mixed in).
+/// <paramref name="WaitSeconds"/>: how long the member sat idle before this round's training (waiting for the
+/// slowest member and for its mix); <paramref name="MixSeconds"/>: how long it spent applying that mix.
+/// </summary>
 public sealed record Trained(
     int Member,
     int Round,
@@ -38,7 +42,9 @@ public sealed record Trained(
     double? HeldOutAccuracy,
     WeightSnapshot? Snapshot,
     ActivationStatistics? RepairStatistics = null,
-    bool Finite = true) : IPapaMessage;
+    bool Finite = true,
+    double WaitSeconds = 0,
+    double MixSeconds = 0) : IPapaMessage;
 
 /// <summary>
 /// w &lt;- keep * w + (1 - keep) * weights. PAPA sends the mean with keep = rho, PAPA-all the mean with

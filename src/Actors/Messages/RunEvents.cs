@@ -14,7 +14,8 @@ public interface IRunEvent : INoSerializationVerificationNeeded;
 public sealed record RunStarted(PapaSettings Settings, SchedulePlan Plan, IReadOnlyList<string> MemberAddresses) : IRunEvent;
 
 /// <summary>A round is done: every member's report (in member order) and the mix that followed.</summary>
-public sealed record RoundCompleted(RoundPlan Plan, IReadOnlyList<Trained> Reports) : IRunEvent;
+/// <param name="AveragingSeconds">The Averager's time to compute this round's mix and send it (0 without a mix).</param>
+public sealed record RoundCompleted(RoundPlan Plan, IReadOnlyList<Trained> Reports, double AveragingSeconds = 0) : IRunEvent;
 
 public sealed record RunCompleted(RunResults Results) : IRunEvent;
 
@@ -68,4 +69,12 @@ public sealed record RunResults(
     SoupResult AverageSoup,
     SoupResult GreedySoup,
     long TrainingSamples,
-    double TrainingSeconds);
+    double TrainingSeconds,
+    RunPhases Phases);
+
+/// <summary>
+/// Where a run's time went, in seconds: averaging (the Averager computing and sending mixes), waiting (a
+/// member's idle time between rounds, averaged over members: the barrier), and finishing (final evaluation and
+/// soups); averaging and waiting are part of training. Peak RSS of the process that ran the Averager.
+/// </summary>
+public sealed record RunPhases(double AveragingSeconds, double WaitingSeconds, double FinishingSeconds, long PeakRssBytes);

@@ -47,6 +47,9 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private readonly int[] _restartsSinceCheckpoint;
     private readonly Dictionary<int, (string Node, DateTime Until)> _offers = [];
     private readonly Stopwatch _trainingClock = new();
+    private readonly Stopwatch _finishingClock = new();
+    private double _averagingSeconds;
+    private double _waitingSeconds;
     private readonly long _checkpointEverySteps;
     private bool _started;
     private Checkpoint? _rollbackTarget;
@@ -474,8 +477,10 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     {
         var plan = _plan.Rounds[_round];
         _samples += reports.Sum(r => r.Samples);
-        ApplyMix(plan, reports);
-        _listener.Tell(new RoundCompleted(plan, reports.Select(r => r with { Snapshot = null }).ToList()));
+        var averaging = plan.Mix is NoMix ? 0 : ApplyMix(plan, reports);
+        _averagingSeconds += averaging;
+        _waitingSeconds += reports.Average(r => r.WaitSeconds);
+        _listener.Tell(new RoundCompleted(plan, reports.Select(r => r with { Snapshot = null }).ToList(), averaging));
         var next = _round + 1;
         if (_interruptReason is not null)
         {
@@ -503,12 +508,11 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     /// <summary>
     /// Sends every member its mix. With REPAIR on, each member also gets the parents' statistics combined with
     /// the shares each member has in its new weights (keep for itself plus (1 - keep)/p each for a push, 1/p
-    /// each for the mean, 1/2 each for a child's parents).
+    /// each for the mean, 1/2 each for a child's parents). Returns the seconds it took.
     /// </summary>
-    private void ApplyMix(RoundPlan plan, IReadOnlyList<Trained> reports)
+    private double ApplyMix(RoundPlan plan, IReadOnlyList<Trained> reports)
     {
-        if (plan.Mix is NoMix)
-            return;
+        var clock = Stopwatch.StartNew();
         var snapshots = reports.Select(r => r.Snapshot!).ToList();
         var statistics = _settings.Training.Repair.Enabled ? reports.Select(r => r.RepairStatistics!).ToList() : null;
         var mean = plan.Mix is PushTowardMean or ReplaceWithMean ? WeightMath.Average(snapshots) : null;
@@ -544,6 +548,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             var targets = statistics is null ? null : ActivationStatistics.WeightedSum(statistics, shares);
             transport.Send(_members[j]!, new Mix(plan.Round, weights, keep, parents, targets), Self);
         }
+        return clock.Elapsed.TotalSeconds;
     }
 
     // ---- Checkpoints
@@ -686,6 +691,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
 
     private void StartFinishing()
     {
+        _trainingClock.Stop();
+        _finishingClock.Restart();
         Become(Finishing);
         _round = _plan.Rounds.Count;
         Array.Clear(_finals);
@@ -720,7 +727,6 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         if (_finals.Any(f => f is null))
             return;
         Timers.Cancel(RoundTimer);
-        _trainingClock.Stop();
         Become(Souping);
         StartTimeout(_round);
         _soups = Context.ActorOf(SoupActor.Props(_finals.Select(f => f!).ToList(), _members.Select(m => m!).ToList(), _settings.SoupRecomputesBatchNorm, _testLabels), "soups");
@@ -737,7 +743,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             return;
         }
         var members = _finals.Select(f => new MemberResult(f!.Member, f.TestAccuracy, f.HeldOutAccuracy, f.Weights)).ToList();
-        var results = new RunResults(members, soups.EnsembleTestAccuracy, soups.AverageSoup, soups.GreedySoup, _samples, TrainingSeconds);
+        var phases = new RunPhases(_averagingSeconds, _waitingSeconds, _finishingClock.Elapsed.TotalSeconds, Process.GetCurrentProcess().PeakWorkingSet64);
+        var results = new RunResults(members, soups.EnsembleTestAccuracy, soups.AverageSoup, soups.GreedySoup, _samples, TrainingSeconds, phases);
         _log.Info("run complete: ensemble {0:F4}, average soup {1:F4}, greedy soup {2:F4}",
             results.EnsembleTestAccuracy, results.AverageSoup.TestAccuracy, results.GreedySoup.TestAccuracy);
         _listener.Tell(new RunCompleted(results));

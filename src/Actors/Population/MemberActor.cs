@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using PapaActors.Actors.Configuration;
@@ -25,6 +26,9 @@ public sealed class MemberActor : BulkReceivingActor
     private readonly IActorRef _averager;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private MemberModel? _model;
+    /// <summary>Runs while the member has nothing to do between two rounds' training.</summary>
+    private readonly Stopwatch _idle = new();
+    private double _mixSeconds;
 
     public MemberActor(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, FaultInjection? fault = null)
     {
@@ -43,7 +47,7 @@ public sealed class MemberActor : BulkReceivingActor
             Context.Stop(Self);
         });
         Receive<Train>(OnTrain);
-        Receive<Mix>(m => Model.Mix(m.Weights, m.Keep, m.RepairTargets, m.Round));
+        Receive<Mix>(OnMix);
         Receive<CaptureState>(c => Reply(new StateCaptured(c.Round, Model.CaptureState())));
         Receive<RestoreState>(OnRestore);
         Receive<Finish>(_ => OnFinish());
@@ -88,8 +92,20 @@ public sealed class MemberActor : BulkReceivingActor
 
     private MemberModel BuildModel() => new(_index, _settings, _data, Devices.Resolve(_device));
 
+    private void OnMix(Mix mix)
+    {
+        _idle.Stop();
+        var watch = Stopwatch.StartNew();
+        Model.Mix(mix.Weights, mix.Keep, mix.RepairTargets, mix.Round);
+        _mixSeconds += watch.Elapsed.TotalSeconds;
+        _idle.Start();
+    }
+
     private void OnTrain(Train train)
     {
+        var (waited, mixed) = (_idle.Elapsed.TotalSeconds, _mixSeconds);
+        _idle.Reset();
+        _mixSeconds = 0;
         var first = Model.Step;
         InjectedFaults.ThrowIfDue(_fault, _index, first, train.Steps);
         var result = Model.Train(train.Steps);
@@ -98,7 +114,8 @@ public sealed class MemberActor : BulkReceivingActor
         var snapshot = train.SendSnapshot ? Model.Capture() : null;
         var statistics = train.MeasureRepairStatistics ? Model.MeasureRepairStatistics(train.Round) : null;
         Reply(new Trained(_index, train.Round, Model.Step, result.MeanLoss, Model.LearningRate, result.Samples, result.Seconds, heldOut, snapshot, statistics,
-            Finite: Model.IsFinite()));
+            Finite: Model.IsFinite(), WaitSeconds: waited, MixSeconds: mixed));
+        _idle.Start();
     }
 
     /// <summary>Back to a checkpointed state, or (without one) to the initial state of a fresh member.</summary>

@@ -25,7 +25,7 @@ public sealed class RunRecorder : ReceiveActor
     public const string MetricsFile = "metrics.csv";
     public const string ConfigFile = "config.conf";
     public const string FaultsFile = "faults.jsonl";
-    private const string MetricsHeader = "member,round,epoch,step,train_loss,learning_rate,held_out_accuracy,samples_per_second";
+    private const string MetricsHeader = "member,round,epoch,step,train_loss,learning_rate,held_out_accuracy,samples_per_second,wait_seconds,mix_seconds,averaging_seconds";
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
     private readonly string _folder;
@@ -131,7 +131,8 @@ public sealed class RunRecorder : ReceiveActor
         {
             _metrics!.AppendLine(string.Join(',',
                 r.Member, r.Round, round.Plan.Epoch, r.Step, Number(r.Loss), Number(r.LearningRate),
-                r.HeldOutAccuracy is { } a ? Number(a) : "", Number(r.Seconds > 0 ? r.Samples / r.Seconds : 0)));
+                r.HeldOutAccuracy is { } a ? Number(a) : "", Number(r.Seconds > 0 ? r.Samples / r.Seconds : 0),
+                Number(r.WaitSeconds), Number(r.MixSeconds), Number(round.AveragingSeconds)));
         }
     }
 
@@ -295,6 +296,14 @@ public sealed class RunRecorder : ReceiveActor
             ["training_samples"] = results.TrainingSamples,
             ["training_seconds"] = results.TrainingSeconds,
             ["samples_per_second"] = results.TrainingSeconds > 0 ? results.TrainingSamples / results.TrainingSeconds : 0,
+            ["phases"] = new JsonObject
+            {
+                ["training_seconds"] = results.TrainingSeconds,
+                ["averaging_seconds"] = results.Phases.AveragingSeconds,
+                ["waiting_seconds"] = results.Phases.WaitingSeconds,
+                ["finishing_seconds"] = results.Phases.FinishingSeconds,
+            },
+            ["peak_rss_bytes"] = results.Phases.PeakRssBytes,
             ["wall_seconds"] = _wallClock.Elapsed.TotalSeconds,
         };
     }

@@ -68,7 +68,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 case Trained m:
                     w.Write(m.Member); w.Write(m.Round); w.Write(m.Step); w.Write(m.Loss); w.Write(m.LearningRate);
                     w.Write(m.Samples); w.Write(m.Seconds); WriteOptional(w, m.HeldOutAccuracy); WriteOptionalSnapshot(w, m.Snapshot);
-                    WireFormat.WriteStatistics(w, m.RepairStatistics); w.Write(m.Finite);
+                    WireFormat.WriteStatistics(w, m.RepairStatistics); w.Write(m.Finite); w.Write(m.WaitSeconds); w.Write(m.MixSeconds);
                     break;
                 case Mix m:
                     w.Write(m.Round); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.Keep);
@@ -131,7 +131,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 "rejected" => new MemberRejected(r.ReadInt32(), r.ReadString()),
                 "train" => new Train(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean()),
                 "trained" => new Trained(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble(),
-                    r.ReadInt64(), r.ReadDouble(), ReadOptional(r), ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r), r.ReadBoolean()),
+                    r.ReadInt64(), r.ReadDouble(), ReadOptional(r), ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r), r.ReadBoolean(), r.ReadDouble(), r.ReadDouble()),
                 "mix" => new Mix(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(),
                     r.ReadBoolean() ? new ParentPair(r.ReadInt32(), r.ReadInt32()) : null, WireFormat.ReadStatistics(r)),
                 "capture" => new CaptureState(r.ReadInt32()),

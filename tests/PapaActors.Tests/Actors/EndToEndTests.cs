@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
@@ -51,6 +52,13 @@ public sealed class EndToEndTests() : TestKit(TestSettings.ActorTestConfig(TestS
         Assert.True((double)json["samples_per_second"]! > 0);
         foreach (var key in new[] { "mean_member_test_accuracy", "ensemble", "wall_seconds", "epochs", "population" })
             Assert.NotNull(json[key]);
+        // Phases: averaging and waiting happen within training; the peak RSS is this process's, data and models included.
+        var phases = json["phases"]!;
+        var training = (double)phases["training_seconds"]!;
+        Assert.InRange((double)phases["averaging_seconds"]!, 1e-6, training);
+        Assert.InRange((double)phases["waiting_seconds"]!, 1e-6, training);
+        Assert.True((double)phases["finishing_seconds"]! > 0);
+        Assert.InRange((long)json["peak_rss_bytes"]!, 100_000_000L, 64_000_000_000L);
 
         var journal = ScheduleJournal.Read(folder.File(ScheduleJournal.FileName));
         var plan = SchedulePlan.For(settings, stepsPerEpoch: 54);
@@ -58,7 +66,11 @@ public sealed class EndToEndTests() : TestKit(TestSettings.ActorTestConfig(TestS
         Assert.True(journal.Ended);
 
         var metrics = File.ReadAllLines(folder.File("metrics.csv"));
-        Assert.Equal("member,round,epoch,step,train_loss,learning_rate,held_out_accuracy,samples_per_second", metrics[0]);
+        Assert.Equal("member,round,epoch,step,train_loss,learning_rate,held_out_accuracy,samples_per_second,wait_seconds,mix_seconds,averaging_seconds", metrics[0]);
+        var mixingRounds = plan.Rounds.Where(r => r.Mix is not NoMix).Select(r => r.Round.ToString()).ToHashSet();
+        var rows = metrics.Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.All(rows.Where(r => mixingRounds.Contains(r[1])), r => Assert.True(double.Parse(r[10], CultureInfo.InvariantCulture) > 0));
+        Assert.All(rows.Where(r => !mixingRounds.Contains(r[1])), r => Assert.Equal("0", r[10]));
         Assert.Equal(3 * plan.Rounds.Count, metrics.Length - 1);
         Assert.Equal(3 * 2, metrics.Skip(1).Count(l => l.Split(',')[6].Length > 0)); // held-out accuracy at each epoch end
 

@@ -38,6 +38,7 @@ public static class RunFolders
             .Append(results["training_samples"]!.ToJsonString()));
     }
 
+    /// <summary>metrics.csv without its timing columns (samples_per_second and the wait, mix and averaging times).</summary>
     public static IReadOnlyList<string> MetricsWithoutTiming(string folder) =>
         File.ReadAllLines(Path.Combine(folder, "metrics.csv")).Select(l => string.Join(',', l.Split(',')[..7])).ToList();
 }

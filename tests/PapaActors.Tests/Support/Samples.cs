@@ -36,7 +36,7 @@ public static class Samples
         new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: false),
         new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: true, MeasureRepairStatistics: true),
         new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2)),
-        new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2), Statistics(2)),
+        new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2), Statistics(2), WaitSeconds: 0.125, MixSeconds: 0.0625),
         new Trained(2, 13, 140, double.NaN, 0.049, 1280, 0.8, null, null, Finite: false),
         new CaptureState(14),
         new StateCaptured(14, State(2)),
