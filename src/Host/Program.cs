@@ -66,7 +66,21 @@ public static class Program
             populationOption, checkpointRepeats,
         };
         checkpoint.SetAction(parse => Guard(() => Benchmarks.CheckpointAsync(parse.GetValue(populationOption), parse.GetValue(checkpointRepeats))));
-        var bench = new Command("bench", "Measure and print figures") { throughput, transfer, clusterOverhead, repair, checkpoint };
+        var cifarFolder = new Argument<string>("DIR") { Description = "Folder to write (created if missing)" };
+        var trainImagesOption = new Option<int>("--train") { Description = "Training images, over the five data_batch files", DefaultValueFactory = _ => 10_000 };
+        var testImagesOption = new Option<int>("--test") { Description = "Test images", DefaultValueFactory = _ => 10_000 };
+        var cifarFiles = new Command("cifar-files", "Write random CIFAR-10-format files, for measuring speed and memory without the real dataset")
+        {
+            cifarFolder, trainImagesOption, testImagesOption,
+        };
+        cifarFiles.SetAction(parse => Guard(() => CifarFiles.WriteAsync(parse.GetValue(cifarFolder)!, parse.GetValue(trainImagesOption), parse.GetValue(testImagesOption))));
+        var quickOption = new Option<bool>("--quick") { Description = "Smaller runs and fewer repeats: under 5 minutes on 2 cores" };
+        var benchJsonOption = new Option<string>("--json") { Description = "Where to write the figures as JSON", DefaultValueFactory = _ => "bench.json" };
+        var bench = new Command("bench", "Measure and print figures; without a subcommand, every benchmark in one table (also written to bench.json)")
+        {
+            throughput, transfer, clusterOverhead, repair, checkpoint, cifarFiles, quickOption, benchJsonOption,
+        };
+        bench.SetAction(parse => Guard(() => BenchSuite.RunAsync(parse.GetValue(quickOption), parse.GetValue(benchJsonOption)!)));
 
         var folderArgument = new Argument<string>("RUN_DIR") { Description = "A run folder written by `papa run` (config.conf and schedule.jsonl)" };
         var timeoutOption = new Option<TimeSpan>("--timeout") { Description = "Give up after this long", DefaultValueFactory = _ => TimeSpan.FromMinutes(5) };

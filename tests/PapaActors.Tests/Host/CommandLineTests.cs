@@ -1,3 +1,4 @@
+using PapaActors.Models.Data;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Host;
@@ -132,6 +133,27 @@ public sealed class CommandLineTests
         foreach (var file in new[] { "results.json", "metrics.csv", "schedule.jsonl", "config.conf", "run.log", "loss.png", "held-out-accuracy.png", "soup-average.safetensors" })
             Assert.True(File.Exists(Path.Combine(run, file)), $"{file} is missing");
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(run, "loss.png"))[..4]);
+    }
+
+    [Fact]
+    public void CifarFilesWritesAFolderTheCifarReaderLoadsWithTheAskedCountsTheSameEachTime()
+    {
+        using var folder = new TempFolder();
+
+        var first = Cli.Run("bench", "cifar-files", folder.File("a"), "--train", "103", "--test", "17");
+        var second = Cli.Run("bench", "cifar-files", folder.File("b"), "--train", "103", "--test", "17");
+        var tooFew = Cli.Run("bench", "cifar-files", folder.File("c"), "--train", "4");
+
+        Assert.True(first.ExitCode == 0, first.Output);
+        Assert.True(second.ExitCode == 0, second.Output);
+        using var data = DatasetLoader.Load(new DatasetSpec("cifar10", folder.File("a"), HeldOutFraction: 0.1, Seed: 1));
+        Assert.Equal(103, data.Train.Count + data.HeldOut.Count);
+        Assert.Equal(17, data.Test.Count);
+        Assert.Equal(new ImageShape(3, 32, 32), data.Shape);
+        foreach (var file in Directory.GetFiles(folder.File("a")))
+            Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(Path.Combine(folder.File("b"), Path.GetFileName(file))));
+        Assert.Equal(2, tooFew.ExitCode);
+        Assert.Contains("need at least 5 training images", tooFew.Output);
     }
 
     [Fact]

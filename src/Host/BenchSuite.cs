@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PapaActors.Actors.Configuration;
+using PapaActors.Models;
+using PapaActors.Models.Data;
+using Spectre.Console;
+
+namespace PapaActors.Host;
+
+/// <summary>
+/// `papa bench` without a subcommand: every benchmark in one go, one table, and the same figures in bench.json.
+/// Each ratio is measured side by side in this process (both sides of a repeat back to back, alternating which
+/// goes first) and repeated; the table gives the median with min and max, since a 2-core machine is noisy.
+/// Peak RSS and the finish time come from a resnet20 run in a child process, so nothing else here inflates them.
+/// </summary>
+internal static class BenchSuite
+{
+    /// <summary>One measured figure: every repeat's value, and what it should be.</summary>
+    private sealed record Figure(string Name, string Unit, IReadOnlyList<double> Values, string Goal, Func<double, bool>? Meets, string Meaning)
+    {
+        public double Median => Benchmarks.Median(Values);
+    }
+
+    private sealed record Scale(int Repeats, int ThroughputSteps, int PushTrainImages, int ClusterTrainImages, int TransferRepeats,
+        int ResNetTrainImages, int ResNetTestImages, int ResNetEpochs, TimeSpan ChildTimeout);
+
+    private static readonly Scale Full = new(3, 150, 60_000, 12_000, 20, 10_000, 10_000, 3, TimeSpan.FromMinutes(20));
+    private static readonly Scale Quick = new(3, 30, 8_000, 4_000, 5, 2_000, 2_000, 1, TimeSpan.FromMinutes(5));
+
+    public static async Task<int> RunAsync(bool quick, string jsonPath)
+    {
+        var scale = quick ? Quick : Full;
+        NLogSetup.Configure(null, verbose: false);
+        var clock = Stopwatch.StartNew();
+        var figures = new List<Figure>();
+        figures.Add(await PopulationVersusPlainLoop(scale));
+        figures.AddRange(await TwoMembersVersusOne(scale));
+        figures.AddRange(await PushOverhead(scale));
+        figures.Add(await ClusterVersusLocal(scale));
+        figures.AddRange(await TransferRates(scale));
+        figures.Add(CheckpointWrite(scale));
+        figures.AddRange(await ResNetRun(scale));
+
+        var machine = Machine();
+        Print(figures, machine, quick, clock.Elapsed);
+        await File.WriteAllTextAsync(jsonPath, Json(figures, machine, quick, clock.Elapsed).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AnsiConsole.MarkupLineInterpolated($"written to {jsonPath}");
+        return ExitCodes.Success;
+    }
+
+    private static async Task<Figure> PopulationVersusPlainLoop(Scale scale)
+    {
+        var ratios = new List<double>();
+        for (var r = 0; r < scale.Repeats; r++)
+        {
+            var (sequential, population) = await Benchmarks.MeasureThroughputAsync(null, [], scale.ThroughputSteps);
+            ratios.Add(population.SamplesPerSecond / sequential.SamplesPerSecond);
+        }
+        return new Figure("population / plain loop", "ratio", ratios, ">= 0.97", v => v >= 0.97,
+            "samples/s of 4 cnn members as actors (method none, 1 torch thread each) over the same members trained one after another with every core");
+    }
+
+    /// <summary>Samples/s of 2 members (a core each) over 1 member with one core, and over 1 member with every core.</summary>
+    private static async Task<IReadOnlyList<Figure>> TwoMembersVersusOne(Scale scale)
+    {
+        var common = new[] { "method=none", "epochs=1", $"train-limit={scale.PushTrainImages / 2}", "test-limit=500", "batchnorm.reset-batches=1" };
+        using var data = DataLoading.Load(PapaSettings.FromConfig(PapaConfig.Load(LocalRun.DefaultConfig, common)).Dataset);
+        string[][] setups = [["population=2"], ["population=1", "torch-threads=1"], ["population=1"]];
+        var (perCore, perMachine) = (new List<double>(), new List<double>());
+        for (var r = 0; r < scale.Repeats; r++)
+        {
+            var rates = new double[setups.Length];
+            foreach (var s in r % 2 == 0 ? [0, 1, 2] : new[] { 2, 1, 0 })
+            {
+                var (results, _) = await Benchmarks.RunLocalAsync(PapaConfig.Load(LocalRun.DefaultConfig, [.. common, .. setups[s]]), data);
+                rates[s] = results.TrainingSamples / results.TrainingSeconds;
+            }
+            perCore.Add(rates[0] / rates[1]);
+            perMachine.Add(rates[0] / rates[2]);
+        }
+        return
+        [
+            new Figure($"p = 2 vs p = 1, a core each", "ratio", perCore, ">= 1.8", v => v >= 1.8,
+                "samples/s of 2 cnn members (1 torch thread each) over 1 member with 1 torch thread: how the population scales over cores"),
+            new Figure($"p = 2 vs p = 1 with {Environment.ProcessorCount} threads", "ratio", perMachine, "", null,
+                "the same over 1 member whose torch threads use every core (libtorch's own parallelism)"),
+        ];
+    }
+
+    private static async Task<IReadOnlyList<Figure>> PushOverhead(Scale scale)
+    {
+        var common = new[] { "epochs=1", $"train-limit={scale.PushTrainImages}", "test-limit=500", "batchnorm.reset-batches=1" };
+        using var data = DataLoading.Load(PapaSettings.FromConfig(PapaConfig.Load(LocalRun.DefaultConfig, common)).Dataset);
+        var (overheads, waiting, averaging) = (new List<double>(), new List<double>(), new List<double>());
+        for (var r = 0; r < scale.Repeats; r++)
+        {
+            var seconds = new Dictionary<string, double>();
+            foreach (var method in r % 2 == 0 ? new[] { "none", "papa" } : ["papa", "none"])
+            {
+                var (results, _) = await Benchmarks.RunLocalAsync(PapaConfig.Load(LocalRun.DefaultConfig, [.. common, $"method={method}"]), data);
+                seconds[method] = results.TrainingSeconds;
+                if (method == "papa")
+                {
+                    waiting.Add(results.Phases.WaitingSeconds / results.TrainingSeconds * 100);
+                    averaging.Add(results.Phases.AveragingSeconds / results.TrainingSeconds * 100);
+                }
+            }
+            overheads.Add((seconds["papa"] / seconds["none"] - 1) * 100);
+        }
+        return
+        [
+            new Figure("PAPA push overhead vs none", "%", overheads, "<= 3", v => v <= 3,
+                "extra training time of the default run's PAPA (push every 10 steps) over method none, same steps"),
+            new Figure("  of which members waiting", "% of training", waiting, "", null,
+                "a member's mean idle time between rounds (the barrier); idle while the other members use the cores costs nothing"),
+            new Figure("  of which averaging", "% of training", averaging, "", null, "the Averager computing and sending the mean"),
+        ];
+    }
+
+    private static async Task<Figure> ClusterVersusLocal(Scale scale)
+    {
+        var config = PapaConfig.Load(LocalRun.DefaultConfig, ["epochs=1", $"train-limit={scale.ClusterTrainImages}", "test-limit=500", "batchnorm.reset-batches=1"]);
+        using var data = DataLoading.Load(PapaSettings.FromConfig(config).Dataset);
+        var ratios = new List<double>();
+        for (var r = 0; r < scale.Repeats; r++)
+        {
+            var (local, clustered) = await Benchmarks.MeasureClusterAsync(config, data);
+            ratios.Add(clustered.TrainingSeconds / local.TrainingSeconds);
+        }
+        return new Figure("cluster / local", "ratio", ratios, "", null,
+            "training time of the default run's PAPA as an averager node and 2 member nodes on loopback over one ActorSystem");
+    }
+
+    private static async Task<IReadOnlyList<Figure>> TransferRates(Scale scale)
+    {
+        var runs = new List<IReadOnlyList<Benchmarks.Transfer>>();
+        for (var r = 0; r < scale.Repeats; r++)
+            runs.Add(await Benchmarks.MeasureTransferAsync([], scale.TransferRepeats));
+        return runs[0].Select((t, i) => new Figure($"transfer {t.Model} ({t.Megabytes:0.0} MB)", "MB/s", runs.Select(run => run[i].MegabytesPerSecond).ToList(), "", null,
+            "a weight snapshot serialized, chunked, sent between two ActorSystems on loopback, reassembled and checked")).ToList();
+    }
+
+    private static Figure CheckpointWrite(Scale scale)
+    {
+        var cost = Benchmarks.MeasureCheckpoint("cnn", new ImageShape(1, 28, 28), 4, scale.Repeats);
+        return new Figure($"checkpoint write ({cost.Bytes / 1e6:0.0} MB)", "ms", cost.WriteMilliseconds, "", null,
+            "the default run's checkpoint (4 cnn members with momentum) written, fsynced and renamed");
+    }
+
+    /// <summary>The resnet20 run of README "Performance" on random CIFAR-format files, as a child `papa run`.</summary>
+    private static async Task<IReadOnlyList<Figure>> ResNetRun(Scale scale)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-resnet20-{Guid.NewGuid():N}");
+        try
+        {
+            var data = Path.Combine(folder, "cifar");
+            CifarFiles.WriteRandom(data, scale.ResNetTrainImages, scale.ResNetTestImages, seed: 1);
+            var run = Path.Combine(folder, "run");
+            await RunChildAsync(["run", "--config", Path.Combine(AppContext.BaseDirectory, "hocon", "cifar10-resnet20.conf"),
+                .. ResNetOverrides(data, scale.ResNetEpochs).SelectMany(o => new[] { "--set", o }), "--out", run], scale.ChildTimeout);
+            var results = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(run, "results.json")))!;
+            var what = $"resnet20, 3 members, {scale.ResNetEpochs} epoch(s) of {Math.Round(scale.ResNetTrainImages * 0.98)} images, {scale.ResNetTestImages} test images";
+            return
+            [
+                new Figure("peak RSS", "GB", [(long)results["peak_rss_bytes"]! / 1e9], "<= 1.5", v => v <= 1.5, what),
+                new Figure("finish", "s", [(double)results["phases"]!["finishing_seconds"]!], "<= 30", v => v <= 30,
+                    "final evaluation of every member, ensemble, average and greedy soups (BatchNorm re-estimated), same run"),
+                new Figure("resnet20 training", "samples/s", [(double)results["samples_per_second"]!], "", null, "same run"),
+            ];
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+                Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>The overrides of hocon/cifar10-resnet20.conf for the measured run (README "Performance" gives the same command).</summary>
+    public static string[] ResNetOverrides(string dataFolder, int epochs) =>
+        [$"data-dir={dataFolder}", $"epochs={epochs}", "method=papa-all", "every-epochs=1", "repair=off"];
+
+    private static async Task RunChildAsync(IReadOnlyList<string> arguments, TimeSpan timeout)
+    {
+        // `dotnet papa.dll ...` or the apphost `papa ...`: start this program the way it was started.
+        var host = Environment.ProcessPath!;
+        var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+            start.ArgumentList.Add(typeof(BenchSuite).Assembly.Location);
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {host}");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"papa {string.Join(' ', arguments)} did not finish within {timeout}");
+        }
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"papa {string.Join(' ', arguments)} exited with {process.ExitCode}: {await errors}{await output}");
+    }
+
+    private static JsonObject Machine()
+    {
+        var cpu = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
+            : null;
+        return new JsonObject
+        {
+            ["cores"] = Environment.ProcessorCount,
+            ["cpu"] = cpu ?? "unknown",
+            ["memory_gb"] = Math.Round(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 1e9, 1),
+            ["torch_threads_per_member"] = TorchRuntime.ThreadsFor(0, 4),
+            ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+            ["dotnet"] = Environment.Version.ToString(),
+        };
+    }
+
+    private static void Print(IReadOnlyList<Figure> figures, JsonObject machine, bool quick, TimeSpan elapsed)
+    {
+        var table = new Table().AddColumn("figure").AddColumn(new TableColumn("median").RightAligned()).AddColumn(new TableColumn("min").RightAligned())
+            .AddColumn(new TableColumn("max").RightAligned()).AddColumn("unit").AddColumn("goal").AddColumn("what it measures");
+        foreach (var f in figures)
+        {
+            var goal = f.Meets is null ? f.Goal : $"{f.Goal} {(f.Meets(f.Median) ? "[green]met[/]" : "[red]not met[/]")}";
+            table.AddRow(Markup.Escape(f.Name), $"{f.Median:0.00}", $"{f.Values.Min():0.00}", $"{f.Values.Max():0.00}", Markup.Escape(f.Unit), goal, Markup.Escape(f.Meaning));
+        }
+        AnsiConsole.MarkupLineInterpolated($"{(quick ? "papa bench --quick" : "papa bench")}: {machine["cores"]} cores, {machine["cpu"]}, {machine["memory_gb"]} GB, {elapsed.TotalMinutes:0.0} min");
+        AnsiConsole.Write(table);
+    }
+
+    private static JsonObject Json(IReadOnlyList<Figure> figures, JsonObject machine, bool quick, TimeSpan elapsed) => new()
+    {
+        ["quick"] = quick,
+        ["machine"] = machine,
+        ["minutes"] = elapsed.TotalMinutes,
+        ["figures"] = new JsonArray(figures.Select(f => (JsonNode)new JsonObject
+        {
+            ["name"] = f.Name.Trim(),
+            ["unit"] = f.Unit,
+            ["median"] = f.Median,
+            ["min"] = f.Values.Min(),
+            ["max"] = f.Values.Max(),
+            ["values"] = new JsonArray(f.Values.Select(v => (JsonNode)v).ToArray()),
+            ["goal"] = f.Goal,
+            ["meets_goal"] = f.Meets?.Invoke(f.Median),
+            ["meaning"] = f.Meaning,
+        }).ToArray()),
+    };
+}
