@@ -84,14 +84,17 @@ public static class Repair
     public static ActivationStatistics Measure(nn.Module<Tensor, Tensor> model, IReadOnlyList<string> layers, IReadOnlyList<Tensor> batches)
     {
         var modules = Modules(model, layers);
-        var sums = layers.Select(_ => (Sum: (Tensor?)null, Squares: (Tensor?)null, Count: 0L)).ToArray();
+        // Per-channel sums in managed arrays: a hook runs inside the module's own dispose scope (ResNet blocks
+        // have one), which would free any tensor kept across batches.
+        var sums = layers.Select(_ => (Sum: (double[]?)null, Squares: (double[]?)null, Count: 0L)).ToArray();
         var hooks = modules.Select((module, l) => module.register_forward_hook((_, _, output) =>
         {
+            using var scope = NewDisposeScope();
             var values = output.to_type(ScalarType.Float64).transpose(0, 1).reshape(output.shape[1], -1);
+            var batchSum = values.sum(1).cpu().data<double>().ToArray();
+            var batchSquares = values.square().sum(1).cpu().data<double>().ToArray();
             var (sum, squares, count) = sums[l];
-            var batchSum = values.sum(1);
-            var batchSquares = values.square().sum(1);
-            sums[l] = (sum is null ? batchSum : sum.add_(batchSum, Scalars.One), squares is null ? batchSquares : squares.add_(batchSquares, Scalars.One), count + values.shape[1]);
+            sums[l] = (Add(sum, batchSum), Add(squares, batchSquares), count + values.shape[1]);
             return null;
         })).ToList();
         // Measuring must not move the BatchNorm running statistics the member trains and is evaluated with.
@@ -112,11 +115,20 @@ public static class Repair
         return new ActivationStatistics(layers.Select((name, l) =>
         {
             var (sum, squares, count) = sums[l];
-            using var n = Scalars.Of((double)count);
-            var mean = sum!.div(n);
-            var std = squares!.div(n).sub_(mean.square()).clamp_min_(Scalars.Zero).sqrt_();
-            return new LayerStatistics(name, mean.to_type(ScalarType.Float32).data<float>().ToArray(), std.to_type(ScalarType.Float32).data<float>().ToArray());
+            var mean = sum!.Select(s => s / count).ToArray();
+            var std = squares!.Select((q, c) => Math.Sqrt(Math.Max(q / count - mean[c] * mean[c], 0))).ToArray();
+            return new LayerStatistics(name, mean.Select(m => (float)m).ToArray(), std.Select(s => (float)s).ToArray());
         }).ToList());
+    }
+
+    /// <summary>total + batch, element by element, in place (the first batch starts the total).</summary>
+    private static double[] Add(double[]? total, double[] batch)
+    {
+        if (total is null)
+            return batch;
+        for (var c = 0; c < total.Length; c++)
+            total[c] += batch[c];
+        return total;
     }
 
     /// <summary>Corrects <paramref name="model"/> towards <paramref name="targets"/>, layer by layer (see the class summary).</summary>
