@@ -157,10 +157,13 @@ internal static class BenchSuite
             var data = Path.Combine(folder, "cifar");
             CifarFiles.WriteRandom(data, scale.ResNetTrainImages, scale.ResNetTestImages, seed: 1);
             var run = Path.Combine(folder, "run");
-            await RunChildAsync(["run", "--config", Path.Combine(AppContext.BaseDirectory, "hocon", "cifar10-resnet20.conf"),
-                .. ResNetOverrides(data, scale.ResNetEpochs).SelectMany(o => new[] { "--set", o }), "--out", run], scale.ChildTimeout);
+            var config = Path.Combine(AppContext.BaseDirectory, "hocon", "cifar10-resnet20.conf");
+            var overrides = ResNetOverrides(data, scale.ResNetEpochs);
+            await RunChildAsync(["run", "--config", config, .. overrides.SelectMany(o => new[] { "--set", o }), "--out", run], scale.ChildTimeout);
             var results = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(run, "results.json")))!;
-            var what = $"resnet20, 3 members, {scale.ResNetEpochs} epoch(s) of {Math.Round(scale.ResNetTrainImages * 0.98)} images, {scale.ResNetTestImages} test images";
+            var settings = PapaSettings.FromConfig(PapaConfig.Load(config, overrides));
+            var what = $"{settings.Training.Model}, {settings.Population} members, {settings.Epochs} epoch(s) of " +
+                $"{Math.Round(scale.ResNetTrainImages * (1 - settings.Dataset.HeldOutFraction))} images, {scale.ResNetTestImages} test images";
             return
             [
                 new Figure("peak RSS", "GB", [(long)results["peak_rss_bytes"]! / 1e9], "<= 1.5", v => v <= 1.5, what),
@@ -177,7 +180,7 @@ internal static class BenchSuite
     }
 
     /// <summary>The overrides of hocon/cifar10-resnet20.conf for the measured run (README "Performance" gives the same command).</summary>
-    public static string[] ResNetOverrides(string dataFolder, int epochs) =>
+    private static string[] ResNetOverrides(string dataFolder, int epochs) =>
         [$"data-dir={dataFolder}", $"epochs={epochs}", "method=papa-all", "every-epochs=1", "repair=off"];
 
     private static async Task RunChildAsync(IReadOnlyList<string> arguments, TimeSpan timeout)

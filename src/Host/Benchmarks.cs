@@ -108,8 +108,11 @@ internal static class Benchmarks
             member.Train((int)(settings.Epochs * member.StepsPerEpoch));
         var (a, b) = (first.Capture(), second.Capture());
         double Test(MemberModel member) => member.Evaluate(DataSplit.Test, keepLogits: false).Accuracy;
-        double TestOf(WeightSnapshot weights, bool recomputeBatchNorm) =>
-            first.EvaluateWeights(weights, recomputeBatchNorm, onHeldOut: false, testSlice: (0, 1), returnWeights: false) is var e ? (double)e.TestCorrect / e.TestCount : 0;
+        double TestOf(WeightSnapshot weights, bool recomputeBatchNorm)
+        {
+            var result = first.EvaluateWeights(weights, recomputeBatchNorm, onHeldOut: false, testSlice: (0, 1), returnWeights: false);
+            return (double)result.TestCorrect / result.TestCount;
+        }
 
         var table = new Table().AddColumn("model").AddColumn(new TableColumn("test accuracy").RightAligned()).AddColumn(new TableColumn("seconds").RightAligned());
         table.AddRow("parent 0", $"{Test(first) * 100:0.00}%", "");
@@ -129,11 +132,7 @@ internal static class Benchmarks
         return Task.FromResult(ExitCodes.Success);
     }
 
-    /// <summary>
-    /// Weight transfer over loopback: a resnet20 and a vgg11 snapshot (CIFAR shapes, full width) sent as
-    /// <see cref="Mix"/> messages from one ActorSystem to another, one after the other; each includes
-    /// serialization, chunking, sending, reassembly, checksum and deserialization, and the receiver's ack.
-    /// </summary>
+    /// <summary>Prints <see cref="MeasureTransferAsync"/>.</summary>
     public static async Task<int> TransferAsync(IReadOnlyList<string> overrides, int repeats)
     {
         NLogSetup.Configure(null, verbose: false);
@@ -147,7 +146,11 @@ internal static class Benchmarks
 
     public sealed record Transfer(string Model, double Megabytes, double MegabytesPerSecond, double Milliseconds, string Chunks);
 
-    /// <summary>Snapshots of resnet20 and vgg11 sent <paramref name="repeats"/> times, one at a time, between two ActorSystems on loopback.</summary>
+    /// <summary>
+    /// Weight transfer over loopback: a resnet20 and a vgg11 snapshot (CIFAR shapes, full width) sent
+    /// <paramref name="repeats"/> times as <see cref="Mix"/> messages from one ActorSystem to another, one after the
+    /// other; each includes serialization, chunking, sending, reassembly, checksum and deserialization, and the ack.
+    /// </summary>
     public static async Task<IReadOnlyList<Transfer>> MeasureTransferAsync(IReadOnlyList<string> overrides, int repeats)
     {
         TorchRuntime.Configure(Environment.ProcessorCount);
@@ -177,11 +180,7 @@ internal static class Benchmarks
         return transfers;
     }
 
-    /// <summary>
-    /// Checkpoint size and cost for the default run's model and two CIFAR models: a population whose optimizer
-    /// state is SGD momentum (one buffer per parameter, as after the first step), written, found and verified
-    /// (every file hashed), and loaded, each <paramref name="repeats"/> times (the median is printed).
-    /// </summary>
+    /// <summary>Checkpoint size and the median costs of <see cref="MeasureCheckpoint"/> for the default run's model and two CIFAR models.</summary>
     public static Task<int> CheckpointAsync(int population, int repeats)
     {
         NLogSetup.Configure(null, verbose: false);
