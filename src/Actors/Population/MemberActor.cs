@@ -4,6 +4,7 @@ using Akka.Event;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Transfer;
+using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Models.Training;
 
@@ -88,7 +89,11 @@ public sealed class MemberActor : BulkReceivingActor
         }
     }
 
-    protected override void PostStop() => _model?.Dispose();
+    protected override void PostStop()
+    {
+        _model?.Dispose();
+        TorchRuntime.ReleaseFreedMemory();
+    }
 
     private MemberModel BuildModel() => new(_index, _settings, _data, Devices.Resolve(_device));
 
