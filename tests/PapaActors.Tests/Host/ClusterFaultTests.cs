@@ -61,6 +61,7 @@ public sealed class ClusterFaultTests
         using var second = Members("2,3");
 
         averager.WaitUntil(() => JournalRounds(clustered) >= 25, Patience, "25 rounds");
+        Assert.DoesNotContain("failed to find an associated singleton", first.Output + second.Output); // a healthy start warns of nothing
         second.KillHard();
         using var replacement = Members("2,3");
         averager.WaitUntil(() => averager.Output.Contains("start a node for member(s) 2,3"), Patience, "the replacement command");
