@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Messages;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using Spectre.Console;
@@ -65,13 +66,13 @@ internal static class BenchSuite
     private static async Task<IReadOnlyList<Figure>> TwoMembersVersusOne(Scale scale)
     {
         var common = new[] { "method=none", "epochs=1", $"train-limit={scale.PushTrainImages / 2}", "test-limit=500", "batchnorm.reset-batches=1" };
-        using var data = DataLoading.Load(PapaSettings.FromConfig(PapaConfig.Load(LocalRun.DefaultConfig, common)).Dataset);
+        using var data = DefaultRunData(common);
         string[][] setups = [["population=2"], ["population=1", "torch-threads=1"], ["population=1"]];
         var (perCore, perMachine) = (new List<double>(), new List<double>());
         for (var r = 0; r < scale.Repeats; r++)
         {
             var rates = new double[setups.Length];
-            foreach (var s in r % 2 == 0 ? [0, 1, 2] : new[] { 2, 1, 0 })
+            foreach (var s in InTurn(r, setups.Length))
             {
                 var (results, _) = await Benchmarks.RunLocalAsync(PapaConfig.Load(LocalRun.DefaultConfig, [.. common, .. setups[s]]), data);
                 rates[s] = results.TrainingSamples / results.TrainingSeconds;
@@ -91,22 +92,18 @@ internal static class BenchSuite
     private static async Task<IReadOnlyList<Figure>> PushOverhead(Scale scale)
     {
         var common = new[] { "epochs=1", $"train-limit={scale.PushTrainImages}", "test-limit=500", "batchnorm.reset-batches=1" };
-        using var data = DataLoading.Load(PapaSettings.FromConfig(PapaConfig.Load(LocalRun.DefaultConfig, common)).Dataset);
+        using var data = DefaultRunData(common);
+        string[] methods = ["none", "papa"];
         var (overheads, waiting, averaging) = (new List<double>(), new List<double>(), new List<double>());
         for (var r = 0; r < scale.Repeats; r++)
         {
-            var seconds = new Dictionary<string, double>();
-            foreach (var method in r % 2 == 0 ? new[] { "none", "papa" } : ["papa", "none"])
-            {
-                var (results, _) = await Benchmarks.RunLocalAsync(PapaConfig.Load(LocalRun.DefaultConfig, [.. common, $"method={method}"]), data);
-                seconds[method] = results.TrainingSeconds;
-                if (method == "papa")
-                {
-                    waiting.Add(results.Phases.WaitingSeconds / results.TrainingSeconds * 100);
-                    averaging.Add(results.Phases.AveragingSeconds / results.TrainingSeconds * 100);
-                }
-            }
-            overheads.Add((seconds["papa"] / seconds["none"] - 1) * 100);
+            var results = new RunResults[methods.Length];
+            foreach (var m in InTurn(r, methods.Length))
+                (results[m], _) = await Benchmarks.RunLocalAsync(PapaConfig.Load(LocalRun.DefaultConfig, [.. common, $"method={methods[m]}"]), data);
+            var (none, papa) = (results[0], results[1]);
+            overheads.Add((papa.TrainingSeconds / none.TrainingSeconds - 1) * 100);
+            waiting.Add(papa.Phases.WaitingSeconds / papa.TrainingSeconds * 100);
+            averaging.Add(papa.Phases.AveragingSeconds / papa.TrainingSeconds * 100);
         }
         return
         [
@@ -120,8 +117,9 @@ internal static class BenchSuite
 
     private static async Task<Figure> ClusterVersusLocal(Scale scale)
     {
-        var config = PapaConfig.Load(LocalRun.DefaultConfig, ["epochs=1", $"train-limit={scale.ClusterTrainImages}", "test-limit=500", "batchnorm.reset-batches=1"]);
-        using var data = DataLoading.Load(PapaSettings.FromConfig(config).Dataset);
+        string[] overrides = ["epochs=1", $"train-limit={scale.ClusterTrainImages}", "test-limit=500", "batchnorm.reset-batches=1"];
+        var config = PapaConfig.Load(LocalRun.DefaultConfig, overrides);
+        using var data = DefaultRunData(overrides);
         var ratios = new List<double>();
         for (var r = 0; r < scale.Repeats; r++)
         {
@@ -178,6 +176,14 @@ internal static class BenchSuite
                 Directory.Delete(folder, recursive: true);
         }
     }
+
+    /// <summary>The setups of one repeat in turn, first to last on even repeats and last to first on odd ones, so neither side always goes first.</summary>
+    private static IEnumerable<int> InTurn(int repeat, int setups) =>
+        repeat % 2 == 0 ? Enumerable.Range(0, setups) : Enumerable.Range(0, setups).Reverse();
+
+    /// <summary>The dataset of the default run with <paramref name="overrides"/> (its limits), loaded once for a figure's repeats.</summary>
+    private static DataSplits DefaultRunData(IReadOnlyList<string> overrides) =>
+        DataLoading.Load(PapaSettings.FromConfig(PapaConfig.Load(LocalRun.DefaultConfig, overrides)).Dataset);
 
     /// <summary>The overrides of hocon/cifar10-resnet20.conf for the measured run (README "Performance" gives the same command).</summary>
     private static string[] ResNetOverrides(string dataFolder, int epochs) =>

@@ -1,4 +1,5 @@
 using PapaActors.Models.Data;
+using PapaActors.Models.Training;
 
 namespace PapaActors.Host;
 
@@ -18,7 +19,8 @@ internal static class CifarFiles
             throw new ArgumentException($"need at least {CifarReader.Cifar10TrainFiles.Length} training images (one a file) and 1 test image");
         Directory.CreateDirectory(folder);
         var random = new Random(seed);
-        var files = CifarReader.Cifar10TrainFiles.Select((name, i) => (name, Count: trainImages * (i + 1) / 5 - trainImages * i / 5))
+        var trainFiles = CifarReader.Cifar10TrainFiles;
+        var files = trainFiles.Select((name, i) => (name, Count: (int)Evaluation.Slice(trainImages, i, trainFiles.Length).Count))
             .Append((CifarReader.Cifar10TestFiles[0], testImages));
         foreach (var (name, count) in files)
         {
