@@ -11,7 +11,8 @@ namespace PapaActors.Testing;
 /// <summary>
 /// The real <see cref="AveragerActor"/> with TestProbes in place of members: no model, no data, no training.
 /// The test plays the members (answering Train with chosen losses and <see cref="TracerWeights"/>) and observes
-/// every message the Averager sends, in order. The listener probe sees the run events (RunStarted,
+/// every message the Averager sends, in order. The members share one real <see cref="NodeReducer"/>, as in a
+/// local run: snapshots go to it, and mixes come from it. The listener probe sees the run events (RunStarted,
 /// RoundCompleted, RunCompleted, RunFailed). Configure the TestKit with <see cref="PapaTestKitConfig"/> for
 /// serialized messages and virtual time.
 /// </summary>
@@ -19,6 +20,7 @@ public sealed class AveragerHarness
 {
     private static int _instances;
     private readonly TestKitBase _kit;
+    private readonly IReadOnlyList<List<object>> _heldBack;
 
     /// <summary>A harness for the run settings the TestKit's ActorSystem was configured with.</summary>
     public AveragerHarness(TestKitBase kit, long stepsPerEpoch) : this(kit, PapaTestKitConfig.Settings(kit.Sys), stepsPerEpoch)
@@ -33,8 +35,12 @@ public sealed class AveragerHarness
         Plan = SchedulePlan.For(settings, stepsPerEpoch);
         Listener = kit.CreateTestProbe($"listener-{instance}");
         Members = Enumerable.Range(0, settings.Population).Select(i => kit.CreateTestProbe($"member-{i}-{instance}")).ToList();
+        _heldBack = Members.Select(_ => new List<object>()).ToList();
         Averager = kit.Sys.ActorOf(AveragerActor.Props(settings, Plan, [0, 1], Listener.Ref), $"averager-{instance}");
+        Reducer = kit.Sys.ActorOf(NodeReducer.Props(), $"reducer-{instance}");
     }
+
+    public IActorRef Reducer { get; }
 
     public PapaSettings Settings { get; }
     public SchedulePlan Plan { get; }
@@ -57,7 +63,7 @@ public sealed class AveragerHarness
     {
         for (var i = 0; i < Population; i++)
         {
-            Averager.Tell(new RegisterMember(i, Members[i].Ref, TracerWeights.Layout(Population).Fingerprint), Members[i].Ref);
+            Averager.Tell(new RegisterMember(i, Members[i].Ref, TracerWeights.Layout(Population).Fingerprint, Reducer), Members[i].Ref);
             Members[i].ExpectMsg<MemberAccepted>(a => a.Index == i);
         }
         return Listener.ExpectMsg<RunStarted>();
@@ -76,13 +82,48 @@ public sealed class AveragerHarness
             var snapshot = train.SendSnapshot ? TracerWeights.For(i, Population) : null;
             double? heldOut = train.EvaluateHeldOut ? 0.5 + i / 100.0 : null;
             var statistics = train.MeasureRepairStatistics ? TracerWeights.Statistics(i, Population) : null;
-            Averager.Tell(new Trained(i, train.Round, Plan.Rounds[train.Round].EndStep, loss?.Invoke(i) ?? 1.0, 0.1, train.Steps * 8L, 0.01,
-                heldOut, snapshot, statistics), Members[i].Ref);
+            Report(i, new Trained(i, train.Round, Plan.Rounds[train.Round].EndStep, loss?.Invoke(i) ?? 1.0, 0.1, train.Steps * 8L, 0.01,
+                heldOut, snapshot, statistics, Attempt: train.Attempt));
         }
         var completed = ExpectRunEvent<RoundCompleted>();
-        var mixes = completed.Plan.Mix is NoMix ? [] : Members.Select(m => m.ExpectMsg<Mix>()).ToList();
+        var mixes = completed.Plan.Mix is NoMix ? [] : Enumerable.Range(0, Population).Select(ExpectMix).ToList();
         return new RoundOutcome(trains, mixes, completed);
     }
+
+    /// <summary>
+    /// Member <paramref name="member"/>'s next Mix. It comes by way of the reducer, so what the Averager sent straight
+    /// to the member afterwards (the next Train, CaptureState) may come first: that is held back for later, as a real
+    /// member holds it until its mix.
+    /// </summary>
+    public Mix ExpectMix(int member)
+    {
+        var later = new List<object>();
+        while (true)
+        {
+            var message = Members[member].ReceiveOne(TimeSpan.FromSeconds(3)) ?? throw new TimeoutException($"member {member} got no Mix within 3 s");
+            if (message is Mix mix)
+            {
+                _heldBack[member].InsertRange(0, later);
+                return mix;
+            }
+            later.Add(message);
+        }
+    }
+
+    /// <summary>The member's next message: one held back while it waited for a mix, or a new one.</summary>
+    public object NextMessage(int member)
+    {
+        if (_heldBack[member].Count > 0)
+        {
+            var held = _heldBack[member][0];
+            _heldBack[member].RemoveAt(0);
+            return held;
+        }
+        return Members[member].ReceiveOne(TimeSpan.FromSeconds(3)) ?? throw new TimeoutException($"member {member} got no message within 3 s");
+    }
+
+    /// <summary>Sends a member's report as the member would: with a snapshot to the reducer, without one to the Averager.</summary>
+    public void Report(int member, Trained report) => (report.Snapshot is null ? Averager : Reducer).Tell(report, Members[member].Ref);
 
     /// <summary>
     /// Member <paramref name="member"/>'s next Train; a checkpoint's CaptureState before it is answered with the
@@ -92,15 +133,14 @@ public sealed class AveragerHarness
     {
         while (true)
         {
-            var message = Members[member].ReceiveOne(TimeSpan.FromSeconds(3)) ?? throw new TimeoutException($"member {member} got no Train within 3 s");
-            switch (message)
+            switch (NextMessage(member))
             {
                 case Train train:
                     return train;
                 case CaptureState capture:
                     Averager.Tell(new StateCaptured(capture.Round, TracerWeights.State(member, Population)), Members[member].Ref);
                     break;
-                default:
+                case var message:
                     throw new InvalidOperationException($"member {member} expected Train, got {message.GetType().Name}");
             }
         }
@@ -143,7 +183,9 @@ public sealed class AveragerHarness
     {
         for (var i = 0; i < Population; i++)
         {
-            Members[i].ExpectMsg<Finish>();
+            var finish = NextMessage(i);
+            if (finish is not PapaActors.Actors.Messages.Finish)
+                throw new InvalidOperationException($"member {i} expected Finish, got {finish.GetType().Name}");
             Averager.Tell(new MemberFinal(i, TracerWeights.For(i, Population), 0.8, heldOutAccuracy(i), [1, 0, 0, 1]), Members[i].Ref);
         }
         var requests = new List<(int, EvaluateWeights)>();

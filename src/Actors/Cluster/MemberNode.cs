@@ -120,9 +120,10 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
         var devices = _devices is { Count: > 0 } ? _devices : settings.Devices;
         TorchRuntime.Configure(TorchRuntime.ThreadsFor(settings.TorchThreads, indices.Count));
         _data = DatasetLoader.Load(settings.Dataset);
+        var reducer = Context.ActorOf(NodeReducer.Props(), "reducer");
         for (var k = 0; k < indices.Count; k++)
         {
-            var member = Context.ActorOf(MemberActor.Props(indices[k], settings.Training, _data, devices[k % devices.Count], _averager, settings.Faults.Injection), $"member-{indices[k]}");
+            var member = Context.ActorOf(MemberActor.Props(indices[k], settings.Training, _data, devices[k % devices.Count], _averager, reducer, settings.Faults.Injection), $"member-{indices[k]}");
             Context.Watch(member);
             _running++;
         }

@@ -10,8 +10,11 @@ public interface IPapaMessage;
 
 // ---- Registration: member -> averager, then the averager's answer.
 
-/// <summary>A member announces itself (once its model is built) with the fingerprint of its weight layout.</summary>
-public sealed record RegisterMember(int Index, IActorRef Member, string LayoutFingerprint) : IPapaMessage;
+/// <summary>
+/// A member announces itself (once its model is built) with the fingerprint of its weight layout and the
+/// <see cref="Population.NodeReducer"/> of its node, which combines its snapshots with its node's other members'.
+/// </summary>
+public sealed record RegisterMember(int Index, IActorRef Member, string LayoutFingerprint, IActorRef Reducer) : IPapaMessage;
 
 public sealed record MemberAccepted(int Index) : IPapaMessage;
 
@@ -22,9 +25,13 @@ public sealed record MemberRejected(int Index, string Reason) : IPapaMessage;
 
 /// <summary>
 /// Train the next <paramref name="Steps"/> steps; snapshot, held-out accuracy and REPAIR statistics (of this
-/// round's calibration batches) only when asked.
+/// round's calibration batches) only when asked. A snapshot goes to the member's node reducer, and the member
+/// then handles nothing but its <see cref="Mix"/> (or a restore) until that mix arrives, because the mix comes
+/// by way of the reducer while later messages (CaptureState, the next Train) come straight from the averager.
+/// <paramref name="Attempt"/> changes with every rollback: reports and mixes of an abandoned attempt are told
+/// apart from a replay of the same round.
 /// </summary>
-public sealed record Train(int Round, int Steps, bool SendSnapshot, bool EvaluateHeldOut, bool MeasureRepairStatistics = false) : IPapaMessage;
+public sealed record Train(int Round, int Steps, bool SendSnapshot, bool EvaluateHeldOut, bool MeasureRepairStatistics = false, long Attempt = 0) : IPapaMessage;
 
 /// <summary>
 /// <paramref name="Finite"/>: every weight and BatchNorm buffer is finite (a diverged member is never mixed in).
@@ -44,14 +51,64 @@ public sealed record Trained(
     ActivationStatistics? RepairStatistics = null,
     bool Finite = true,
     double WaitSeconds = 0,
-    double MixSeconds = 0) : IPapaMessage;
+    double MixSeconds = 0,
+    long Attempt = 0) : IPapaMessage
+{
+    /// <summary>Never mixed in: its weights or its loss are not finite.</summary>
+    public bool Diverged => !Finite || !double.IsFinite(Loss);
+}
 
 /// <summary>
 /// w &lt;- keep * w + (1 - keep) * weights. PAPA sends the mean with keep = rho, PAPA-all the mean with
 /// keep = 0, PAPA-2 each member's child with keep = 0 (and names its parents). With REPAIR on,
 /// <paramref name="RepairTargets"/> are the parents' statistics combined with the same weights.
 /// </summary>
-public sealed record Mix(int Round, WeightSnapshot Weights, double Keep, ParentPair? Parents, ActivationStatistics? RepairTargets = null) : IPapaMessage;
+public sealed record Mix(int Round, WeightSnapshot Weights, double Keep, ParentPair? Parents, ActivationStatistics? RepairTargets = null, long Attempt = 0) : IPapaMessage;
+
+// ---- Per node: the members of a node are combined on it before anything crosses the network.
+
+/// <summary>
+/// Averager -> node reducer, with the round's Train: wait for the Trained (with snapshots) of
+/// <paramref name="Members"/> in this attempt and round, then answer one <see cref="NodeTrained"/> with the exact
+/// sum of the finite members' weights when <paramref name="Sum"/> (PAPA, PAPA-all), and for PAPA-2 the members'
+/// snapshots in <paramref name="UploadSnapshots"/> (parents of a child whose other parent is on another node),
+/// the children of <paramref name="FormChildren"/> (both parents here) formed here, of which those in
+/// <paramref name="UploadChildren"/> go up (a member on another node needs them).
+/// </summary>
+public sealed record CombineRound(
+    long Attempt,
+    int Round,
+    IReadOnlyList<int> Members,
+    bool Sum,
+    IReadOnlyList<int> UploadSnapshots,
+    IReadOnlyList<ParentPair> FormChildren,
+    IReadOnlyList<ParentPair> UploadChildren) : IPapaMessage;
+
+/// <summary>
+/// A node's members' reports for the round (without snapshots) and what <see cref="CombineRound"/> asked for;
+/// <paramref name="Sum"/> is null when every member of the node diverged.
+/// </summary>
+public sealed record NodeTrained(
+    long Attempt,
+    int Round,
+    IReadOnlyList<Trained> Reports,
+    PartialSum? Sum,
+    IReadOnlyDictionary<int, WeightSnapshot> Snapshots,
+    IReadOnlyDictionary<ParentPair, WeightSnapshot> Children) : IPapaMessage;
+
+/// <summary>
+/// The round's mix for the members of one node, sent once for all of them: the population mean (PAPA, PAPA-all),
+/// or for PAPA-2 the children the node did not form itself; the reducer hands each member its <see cref="Mix"/>.
+/// </summary>
+public sealed record NodeMix(
+    long Attempt,
+    int Round,
+    WeightSnapshot? Mean,
+    IReadOnlyList<MemberMix> Members,
+    IReadOnlyDictionary<ParentPair, WeightSnapshot> Children) : IPapaMessage;
+
+/// <summary>One member's part of a <see cref="NodeMix"/>: its weights are the mean, or the child of <paramref name="Parents"/>.</summary>
+public sealed record MemberMix(int Member, double Keep, ParentPair? Parents, ActivationStatistics? RepairTargets);
 
 // ---- Checkpoints and rollback: a member's whole state at a round boundary, out and back in.
 
@@ -60,8 +117,12 @@ public sealed record CaptureState(int Round) : IPapaMessage;
 
 public sealed record StateCaptured(int Round, MemberState State) : IPapaMessage;
 
-/// <summary>Go back to <paramref name="State"/>; without one, to a fresh member's initial state (step 0).</summary>
-public sealed record RestoreState(int Round, MemberState? State) : IPapaMessage;
+/// <summary>
+/// Go back to <paramref name="State"/>; without one, to a fresh member's initial state (step 0). In the current
+/// <paramref name="Attempt"/> it resets a diverged member within the round; in a new one it is a rollback, and
+/// whatever the member held back for the abandoned attempt is dropped.
+/// </summary>
+public sealed record RestoreState(int Round, MemberState? State, long Attempt = 0) : IPapaMessage;
 
 public sealed record StateRestored(int Member, int Round) : IPapaMessage;
 

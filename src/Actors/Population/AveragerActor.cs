@@ -13,8 +13,10 @@ namespace PapaActors.Actors.Population;
 
 /// <summary>
 /// Runs a <see cref="SchedulePlan"/>: waits until every member has registered, then for each round sends
-/// <see cref="Train"/>, waits for every <see cref="Trained"/>, applies the round's mix (averaging in member
-/// order, so the result does not depend on arrival order) and reports the round to its listener. After the
+/// <see cref="Train"/>, waits for every <see cref="Trained"/>, applies the round's mix and reports the round to
+/// its listener. A mixing round goes through the members' <see cref="NodeReducer"/>s: each node sends one exact
+/// sum of its members' weights (or, for PAPA-2, the parents and children that cross nodes) and gets one
+/// <see cref="NodeMix"/> back, so the mean is the same bits for any assignment of members to nodes. After the
 /// last round it collects final snapshots and hands them to a <see cref="SoupActor"/>.
 /// <para>
 /// Faults: at checkpoint boundaries it collects every member's state and has the listener (the recorder)
@@ -40,7 +42,10 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private readonly IActorRef _listener;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef?[] _members;
+    private readonly IActorRef?[] _reducers;
     private readonly Trained?[] _reports;
+    /// <summary>This round's answers of the node reducers.</summary>
+    private readonly Dictionary<IActorRef, NodeTrained> _nodeReports = [];
     private readonly MemberFinal?[] _finals;
     private readonly MemberState?[] _captured;
     private readonly bool[] _restored;
@@ -52,6 +57,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private double _waitingSeconds;
     private readonly long _checkpointEverySteps;
     private bool _started;
+    /// <summary>Changes with every restore, so late reports and mixes of an abandoned attempt are never taken for the replay's.</summary>
+    private long _attempt = Random.Shared.NextInt64(1, long.MaxValue / 2);
     private Checkpoint? _rollbackTarget;
     private Checkpoint? _restoring;
     private string? _layoutFingerprint;
@@ -77,6 +84,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _rollbackTarget = resumeFrom;
         _lastCheckpoint = resumeFrom?.Round;
         _members = new IActorRef?[settings.Population];
+        _reducers = new IActorRef?[settings.Population];
         _reports = new Trained?[settings.Population];
         _finals = new MemberFinal?[settings.Population];
         _captured = new MemberState?[settings.Population];
@@ -128,29 +136,37 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private void Training()
     {
         Receive<Trained>(OnTrained);
+        Receive<NodeTrained>(OnNodeTrained);
         Receive<StateCaptured>(s => s.Round == _capturing, OnCheckpointState);
         Receive<StateRestored>(_ => { }); // a diverged member acknowledging its reset
         Receive<RoundTimedOut>(t => t.Round == _round, t => Fail(
-            $"round {t.Round} timed out after {_settings.RoundTimeout}: no answer from member(s) {string.Join(", ", Silent(_reports))}"));
+            $"round {t.Round} timed out after {_settings.RoundTimeout}: no answer from member(s) {string.Join(", ", Silent(_reports))}"
+            + (_plan.Rounds[t.Round].Mix is NoMix ? "" : " (in a mixing round a node answers for all its members at once)")));
         Receive<Interrupt>(i => _interruptReason ??= i.Reason);
         ReceiveRegistrationsWhileRunning();
         ReceiveMemberNodes();
         ReceiveFailures();
     }
 
-    /// <summary>A diverged member is reset to the mean of the finite members, whose weights this round did not bring.</summary>
+    /// <summary>
+    /// A diverged member is reset to the mean of the finite members, whose weights this round did not bring here
+    /// (no mix, or PAPA-2's parents and children): their states are collected, and a PAPA-2 mix is formed here.
+    /// </summary>
     private void CollectingForReset(IReadOnlyList<Trained> reports, IReadOnlyList<int> diverged)
     {
-        Receive<StateCaptured>(s => s.Round == _round, s =>
+        Receive<StateCaptured>(s => s.Round == _round && s.State.Member >= 0 && s.State.Member < Population && Sender.Equals(_members[s.State.Member]), s =>
         {
             _captured[s.State.Member] = s.State;
             var finite = Enumerable.Range(0, Population).Where(i => !diverged.Contains(i)).ToList();
             if (finite.All(i => _captured[i] is not null))
             {
                 Become(Training);
-                var withWeights = reports.Select(r => r with { Snapshot = _captured[r.Member]?.Weights }).ToList();
+                var weights = finite.ToDictionary(i => i, i => _captured[i]!.Weights);
                 Array.Clear(_captured);
-                CompleteRound(ResetDiverged(withWeights, diverged));
+                var mean = PartialSum.Of(weights.Values.ToList()).Mean();
+                foreach (var d in diverged)
+                    weights[d] = mean;
+                CompleteRound(ResetDiverged(reports, diverged, mean), new MixInputs(mean, weights, new Dictionary<ParentPair, WeightSnapshot>(), FormedHere: true));
             }
         });
         Receive<RoundTimedOut>(t => t.Round == _round, _ => Fail($"no state from the finite members within {_settings.RoundTimeout} to reset member(s) {string.Join(", ", diverged)}"));
@@ -189,6 +205,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Receive<Interrupt>(i => EndInterrupted(i.Reason));
         // Answers to what was asked before the fault are stale: drop them.
         Receive<Trained>(_ => { });
+        Receive<NodeTrained>(_ => { });
         Receive<StateCaptured>(_ => { });
         Receive<MemberFinal>(_ => { });
         Receive<WeightsEvaluated>(_ => { });
@@ -246,6 +263,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _layoutFingerprint ??= registration.LayoutFingerprint;
         var isNew = _members[index] is null;
         _members[index] = member;
+        _reducers[index] = registration.Reducer;
         _offers.Remove(index); // taken: a later replacement of this member must not wait for the offer to expire
         Context.Watch(member);
         member.Tell(new MemberAccepted(index));
@@ -282,6 +300,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         {
             if (r.Index >= 0 && r.Index < Population && r.Member.Equals(_members[r.Index]))
             {
+                _reducers[r.Index] = r.Reducer;
                 r.Member.Tell(new MemberAccepted(r.Index));
                 return;
             }
@@ -395,53 +414,108 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     {
         _round = round;
         Array.Clear(_reports);
+        _nodeReports.Clear();
         var plan = _plan.Rounds[round];
         var mixes = plan.Mix is not NoMix;
         var train = new Train(round, plan.Steps, SendSnapshot: mixes, EvaluateHeldOut: plan.EndsEpoch,
-            MeasureRepairStatistics: mixes && _settings.Training.Repair.Enabled);
+            MeasureRepairStatistics: mixes && _settings.Training.Repair.Enabled, Attempt: _attempt);
         StartTimeout(round);
         foreach (var member in _members)
             member!.Tell(train);
+        if (mixes)
+        {
+            foreach (var combine in CombineRounds(plan))
+                combine.Reducer.Tell(combine.Message);
+        }
     }
 
+    /// <summary>
+    /// What each node reducer sends up this round: the sum of its members (PAPA, PAPA-all); for PAPA-2 the children
+    /// whose parents are both on it, formed there (sent up only when a member elsewhere needs one), and the parents of
+    /// children whose parents are on two nodes.
+    /// </summary>
+    private IEnumerable<(IActorRef Reducer, CombineRound Message)> CombineRounds(RoundPlan plan)
+    {
+        var pairs = plan.Mix is ReplaceWithChildren c ? c.Parents.Select((p, j) => (Pair: p.Sorted, Child: j)).ToList() : [];
+        foreach (var reducer in _reducers.Distinct())
+        {
+            var members = Enumerable.Range(0, Population).Where(i => reducer!.Equals(_reducers[i])).ToList();
+            var form = pairs.Select(p => p.Pair).Distinct().Where(p => FormedOn(p, reducer!)).ToList();
+            var upload = pairs.Where(p => FormedOn(p.Pair, reducer!) && !reducer!.Equals(_reducers[p.Child])).Select(p => p.Pair).Distinct().ToList();
+            var parents = pairs.Select(p => p.Pair).Where(p => !_reducers[p.First]!.Equals(_reducers[p.Second]))
+                .SelectMany(p => new[] { p.First, p.Second }).Where(m => reducer!.Equals(_reducers[m])).Distinct().Order().ToList();
+            yield return (reducer!, new CombineRound(_attempt, plan.Round, members, plan.Mix is PushTowardMean or ReplaceWithMean, parents, form, upload));
+        }
+    }
+
+    private bool FormedOn(ParentPair pair, IActorRef reducer) => reducer.Equals(_reducers[pair.First]) && reducer.Equals(_reducers[pair.Second]);
+
+    /// <summary>A member's report of a round without a mix; a mixing round's reports come through its node's reducer.</summary>
     private void OnTrained(Trained report)
     {
-        if (report.Round != _round || report.Member < 0 || report.Member >= Population || !Sender.Equals(_members[report.Member]))
+        if (report.Round != _round || report.Member < 0 || report.Member >= Population || !Sender.Equals(_members[report.Member])
+            || _plan.Rounds[_round].Mix is not NoMix)
         {
             _log.Warning("ignoring a report for round {0} from member {1} ({2}) during round {3}", report.Round, report.Member, Sender.Path, _round);
             return;
         }
-        var plan = _plan.Rounds[_round];
-        var missing = plan.Mix is NoMix ? null
-            : report.Snapshot is null ? "no snapshot"
-            : _settings.Training.Repair.Enabled && report.RepairStatistics is null ? "no REPAIR statistics"
-            : null;
-        if (missing is not null)
+        _reports[report.Member] = report;
+        if (_reports.All(r => r is not null))
+            OnRoundReported();
+    }
+
+    private void OnNodeTrained(NodeTrained node)
+    {
+        var foreign = node.Reports.FirstOrDefault(r => r.Member < 0 || r.Member >= Population || !Sender.Equals(_reducers[r.Member]));
+        if (node.Attempt != _attempt || node.Round != _round || foreign is not null)
         {
-            OnMemberLost(report.Member, $"it sent {missing} for round {report.Round}", recoverable: true);
+            _log.Warning("ignoring a node report for round {0} from {1} during round {2}{3}", node.Round, Sender.Path, _round,
+                foreign is null ? "" : $" (member {foreign.Member} is not on that node)");
             return;
         }
-        _reports[report.Member] = report;
-        if (_reports.Any(r => r is null))
+        var missing = node.Reports.FirstOrDefault(r => _settings.Training.Repair.Enabled && r.RepairStatistics is null);
+        if (missing is not null)
+        {
+            OnMemberLost(missing.Member, $"it sent no REPAIR statistics for round {node.Round}", recoverable: true);
             return;
+        }
+        var layouts = new[] { node.Sum?.Layout }.Concat(node.Snapshots.Values.Concat(node.Children.Values).Select(s => s.Layout)).OfType<WeightLayout>();
+        if (layouts.FirstOrDefault(l => l.Fingerprint != _layoutFingerprint) is { } alien && node.Reports.Count > 0)
+        {
+            OnMemberLost(node.Reports[0].Member, $"its node sent weights of layout {alien.Fingerprint}, the population has {_layoutFingerprint}", recoverable: true);
+            return;
+        }
+        _nodeReports[Sender] = node;
+        foreach (var report in node.Reports)
+            _reports[report.Member] = report;
+        if (_reports.All(r => r is not null))
+            OnRoundReported();
+    }
 
+    private void OnRoundReported()
+    {
         Timers.Cancel(RoundTimer);
+        var plan = _plan.Rounds[_round];
         var reports = _reports.Select(r => r!).ToList();
-        var diverged = reports.Where(r => !r.Finite || !double.IsFinite(r.Loss)).Select(r => r.Member).ToList();
+        var diverged = reports.Where(r => r.Diverged).Select(r => r.Member).ToList();
+        var sums = _nodeReports.Values.Select(n => n.Sum).OfType<PartialSum>().ToList();
+        var mean = sums.Count > 0 ? PartialSum.Combine(sums).Mean() : null;
+        var inputs = new MixInputs(mean, _nodeReports.Values.SelectMany(n => n.Snapshots).ToDictionary(),
+            _nodeReports.Values.SelectMany(n => n.Children).ToDictionary(), FormedHere: false);
         if (diverged.Count == 0)
-            CompleteRound(reports);
+            CompleteRound(reports, inputs);
         else if (!_settings.Faults.ResetOnDivergence || diverged.Count == Population)
             FailDiverged(reports, diverged);
-        else if (plan.Mix is NoMix)
+        else if (plan.Mix is PushTowardMean or ReplaceWithMean)
+            CompleteRound(ResetDiverged(reports, diverged, mean!), inputs); // the node sums leave diverged members out
+        else
         {
-            // The finite members' weights are needed for their mean; this round did not bring them.
+            // The finite members' weights are needed for their mean; this round did not bring them here.
             Become(() => CollectingForReset(reports, diverged));
             StartTimeout(_round);
             foreach (var i in Enumerable.Range(0, Population).Where(i => !diverged.Contains(i)))
                 _members[i]!.Tell(new CaptureState(_round));
         }
-        else
-            CompleteRound(ResetDiverged(reports, diverged));
     }
 
     private void FailDiverged(IReadOnlyList<Trained> reports, IReadOnlyList<int> diverged)
@@ -454,30 +528,30 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     }
 
     /// <summary>
-    /// Replaces each diverged member by the mean of the finite ones (weights and REPAIR statistics), with a fresh
-    /// optimizer, and returns the reports as the mix must see them: the reset members carrying that mean.
+    /// Replaces each diverged member by <paramref name="mean"/>, the mean of the finite ones, with a fresh optimizer
+    /// (in this attempt: the member still waits for its mix), and returns the reports as the mix must see them: the
+    /// reset members carrying the finite members' mean REPAIR statistics.
     /// </summary>
-    private IReadOnlyList<Trained> ResetDiverged(IReadOnlyList<Trained> reports, IReadOnlyList<int> diverged)
+    private IReadOnlyList<Trained> ResetDiverged(IReadOnlyList<Trained> reports, IReadOnlyList<int> diverged, WeightSnapshot mean)
     {
         var finite = reports.Where(r => !diverged.Contains(r.Member)).ToList();
-        var mean = WeightMath.Average(finite.Select(r => r.Snapshot!).ToList());
         var statistics = finite.All(r => r.RepairStatistics is not null)
             ? ActivationStatistics.WeightedSum(finite.Select(r => r.RepairStatistics!).ToList(), finite.Select(_ => 1.0 / finite.Count).ToList())
             : null;
         var transport = BulkTransport.For(Context.System);
         foreach (var d in diverged)
-            transport.Send(_members[d]!, new RestoreState(_round, new MemberState(d, reports[d].Step, mean, FreshOptimizer)), Self);
+            transport.Send(_members[d]!, new RestoreState(_round, new MemberState(d, reports[d].Step, mean, FreshOptimizer), _attempt), Self);
         var reason = string.Join("; ", diverged.Select(d => $"member {d} at step {reports[d].Step}, loss {reports[d].Loss}"));
         _log.Warning("round {0}: reset diverged member(s) to the mean of the finite ones: {1}", _round, reason);
         _listener.Tell(new MembersReset(_round, diverged, reason));
-        return reports.Select(r => diverged.Contains(r.Member) ? r with { Snapshot = mean, RepairStatistics = statistics } : r).ToList();
+        return reports.Select(r => diverged.Contains(r.Member) ? r with { RepairStatistics = statistics } : r).ToList();
     }
 
-    private void CompleteRound(IReadOnlyList<Trained> reports)
+    private void CompleteRound(IReadOnlyList<Trained> reports, MixInputs inputs)
     {
         var plan = _plan.Rounds[_round];
         _samples += reports.Sum(r => r.Samples);
-        var averaging = plan.Mix is NoMix ? 0 : ApplyMix(plan, reports);
+        var averaging = plan.Mix is NoMix ? 0 : ApplyMix(plan, reports, inputs);
         _averagingSeconds += averaging;
         _waitingSeconds += reports.Average(r => r.WaitSeconds);
         _listener.Tell(new RoundCompleted(plan, reports.Select(r => r with { Snapshot = null }).ToList(), averaging));
@@ -506,35 +580,27 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         && _plan.Rounds[round].FirstStep / _checkpointEverySteps > _plan.Rounds[round - 1].FirstStep / _checkpointEverySteps;
 
     /// <summary>
-    /// Sends every member its mix. With REPAIR on, each member also gets the parents' statistics combined with
-    /// the shares each member has in its new weights (keep for itself plus (1 - keep)/p each for a push, 1/p
-    /// each for the mean, 1/2 each for a child's parents). Returns the seconds it took.
+    /// Sends every node its members' mixes in one <see cref="NodeMix"/>. With REPAIR on, each member also gets the
+    /// parents' statistics combined with the shares each member has in its new weights (keep for itself plus
+    /// (1 - keep)/p each for a push, 1/p each for the mean, 1/2 each for a child's parents). Returns the seconds it took.
     /// </summary>
-    private double ApplyMix(RoundPlan plan, IReadOnlyList<Trained> reports)
+    private double ApplyMix(RoundPlan plan, IReadOnlyList<Trained> reports, MixInputs inputs)
     {
         var clock = Stopwatch.StartNew();
-        var snapshots = reports.Select(r => r.Snapshot!).ToList();
         var statistics = _settings.Training.Repair.Enabled ? reports.Select(r => r.RepairStatistics!).ToList() : null;
-        var mean = plan.Mix is PushTowardMean or ReplaceWithMean ? WeightMath.Average(snapshots) : null;
-        var children = new Dictionary<(int, int), WeightSnapshot>();
-        WeightSnapshot Child(ParentPair pair)
-        {
-            var key = (Math.Min(pair.First, pair.Second), Math.Max(pair.First, pair.Second));
-            if (!children.TryGetValue(key, out var child))
-                children[key] = child = WeightMath.Interpolate(snapshots[key.Item1], snapshots[key.Item2], 0.5);
-            return child;
-        }
+        var children = new Dictionary<ParentPair, WeightSnapshot>(inputs.Children);
+        WeightSnapshot Child(ParentPair pair) =>
+            children.TryGetValue(pair, out var child) ? child : children[pair] = WeightMath.Child(inputs.Snapshots[pair.First], inputs.Snapshots[pair.Second]);
 
-        var transport = BulkTransport.For(Context.System);
-        for (var j = 0; j < Population; j++)
+        MemberMix MixFor(int j)
         {
-            var shares = new double[Population];
-            var (weights, keep, parents) = plan.Mix switch
+            var (keep, parents) = plan.Mix switch
             {
-                PushTowardMean push => (mean!, push.Keep, (ParentPair?)null),
-                ReplaceWithChildren c => (Child(c.Parents[j]), 0.0, c.Parents[j]),
-                _ => (mean!, 0.0, null),
+                PushTowardMean push => (push.Keep, (ParentPair?)null),
+                ReplaceWithChildren c => (0.0, c.Parents[j]),
+                _ => (0.0, null),
             };
+            var shares = new double[Population];
             if (parents is { } pair)
             {
                 shares[pair.First] += 0.5;
@@ -545,11 +611,27 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
                 for (var i = 0; i < Population; i++)
                     shares[i] = (1 - keep) / Population + (i == j ? keep : 0);
             }
-            var targets = statistics is null ? null : ActivationStatistics.WeightedSum(statistics, shares);
-            transport.Send(_members[j]!, new Mix(plan.Round, weights, keep, parents, targets), Self);
+            return new MemberMix(j, keep, parents, statistics is null ? null : ActivationStatistics.WeightedSum(statistics, shares));
+        }
+
+        var transport = BulkTransport.For(Context.System);
+        foreach (var reducer in _reducers.Distinct())
+        {
+            var members = Enumerable.Range(0, Population).Where(i => reducer!.Equals(_reducers[i])).Select(MixFor).ToList();
+            // The children this node did not form itself.
+            var sent = members.Select(m => m.Parents?.Sorted).OfType<ParentPair>().Distinct()
+                .Where(pair => inputs.FormedHere || !FormedOn(pair, reducer!)).ToDictionary(pair => pair, Child);
+            transport.Send(reducer!, new NodeMix(_attempt, plan.Round, plan.Mix is ReplaceWithChildren ? null : inputs.Mean, members, sent), Self);
         }
         return clock.Elapsed.TotalSeconds;
     }
+
+    /// <summary>
+    /// What a round's mix is made of: the mean of the finite members (from the node sums), the members' snapshots and
+    /// the children the nodes sent up; <paramref name="FormedHere"/>: every child is formed here (after a reset).
+    /// </summary>
+    private sealed record MixInputs(WeightSnapshot? Mean, IReadOnlyDictionary<int, WeightSnapshot> Snapshots,
+        IReadOnlyDictionary<ParentPair, WeightSnapshot> Children, bool FormedHere);
 
     // ---- Checkpoints
 
@@ -594,6 +676,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             _soups = null;
         }
         Array.Clear(_reports);
+        _nodeReports.Clear();
         Array.Clear(_finals);
         Array.Clear(_captured);
         _capturing = null;
@@ -656,13 +739,14 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _rollingBack = true;
         Become(RollingBack);
         _round = checkpoint.Round;
+        _attempt++;
         Array.Clear(_restored);
         StartTimeout(_round);
         var transport = BulkTransport.For(Context.System);
         for (var i = 0; i < Population; i++)
         {
             var state = checkpoint.Members.Count == 0 ? null : checkpoint.Members[i];
-            transport.Send(_members[i]!, new RestoreState(checkpoint.Round, state), Self);
+            transport.Send(_members[i]!, new RestoreState(checkpoint.Round, state, _attempt), Self);
         }
     }
 

@@ -13,9 +13,10 @@ namespace PapaActors.Actors.Population;
 /// <summary>
 /// One population member: owns its model, optimizer and data stream on its own pinned thread (TorchSharp's
 /// dispose scopes and grad mode are per thread), trains when asked, mixes, evaluates. It registers with the
-/// Averager once its model is built, and reports its own failure before it stops.
+/// Averager once its model is built, and reports its own failure before it stops. Its snapshots go to its node's
+/// <see cref="NodeReducer"/>, and its mixes come from there.
 /// </summary>
-public sealed class MemberActor : BulkReceivingActor
+public sealed class MemberActor : BulkReceivingActor, IWithUnboundedStash
 {
     public const string DispatcherId = "akka.actor.papa-member-dispatcher";
 
@@ -25,13 +26,14 @@ public sealed class MemberActor : BulkReceivingActor
     private readonly DataSplits _data;
     private readonly string _device;
     private readonly IActorRef _averager;
+    private readonly IActorRef _reducer;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private MemberModel? _model;
     /// <summary>Runs while the member has nothing to do between two rounds' training.</summary>
     private readonly Stopwatch _idle = new();
     private double _mixSeconds;
 
-    public MemberActor(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, FaultInjection? fault = null)
+    public MemberActor(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, IActorRef reducer, FaultInjection? fault = null)
     {
         _index = index;
         _settings = settings;
@@ -39,25 +41,59 @@ public sealed class MemberActor : BulkReceivingActor
         _data = data;
         _device = device;
         _averager = averager;
+        _reducer = reducer;
+        Ready();
+    }
 
+    public IStash Stash { get; set; } = null!;
+
+    public static Props Props(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, IActorRef reducer, FaultInjection? fault = null) =>
+        Akka.Actor.Props.Create(() => new MemberActor(index, settings, data, device, averager, reducer, fault)).WithDispatcher(DispatcherId);
+
+    private void Ready()
+    {
         Receive<MemberAccepted>(_ => _log.Info("member {0} registered with the averager", _index));
         Receive<MemberRejected>(m => throw new RegistrationRefusedException(m.Index, m.Reason));
-        Receive<RunEnded>(e =>
-        {
-            Context.Parent.Tell(e);
-            Context.Stop(Self);
-        });
+        Receive<RunEnded>(OnRunEnded);
         Receive<Train>(OnTrain);
-        Receive<Mix>(OnMix);
-        Receive<CaptureState>(c => Reply(new StateCaptured(c.Round, Model.CaptureState())));
+        Receive<Mix>(m => _log.Debug("member {0}: dropping a mix of round {1} it did not wait for", _index, m.Round));
+        Receive<CaptureState>(OnCapture);
         Receive<RestoreState>(OnRestore);
         Receive<Finish>(_ => OnFinish());
         Receive<EvaluateWeights>(OnEvaluateWeights);
-        Receive<TransferFailed>(f => throw new InvalidOperationException($"a message from {f.From} was lost: {f.Reason}"));
+        ReceiveLost();
     }
 
-    public static Props Props(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, FaultInjection? fault = null) =>
-        Akka.Actor.Props.Create(() => new MemberActor(index, settings, data, device, averager, fault)).WithDispatcher(DispatcherId);
+    /// <summary>
+    /// After sending a snapshot: the mix comes by way of the reducer, and what the averager sent after it (the next
+    /// Train, a checkpoint's CaptureState, Finish) comes straight here and may arrive first, so it waits.
+    /// </summary>
+    private void AwaitingMix(long attempt, int round)
+    {
+        Receive<Mix>(m => m.Attempt == attempt && m.Round == round, m =>
+        {
+            OnMix(m);
+            Become(Ready);
+            Stash.UnstashAll();
+        });
+        Receive<Mix>(m => _log.Debug("member {0}: dropping a mix of round {1} from an abandoned attempt", _index, m.Round));
+        // A reset within the round keeps waiting; a rollback abandons the attempt and whatever was held back for it.
+        Receive<RestoreState>(r => r.Attempt == attempt, OnRestore);
+        Receive<RestoreState>(r =>
+        {
+            Stash.ClearStash();
+            Become(Ready);
+            OnRestore(r);
+        });
+        // Before the mix: the finite members' states, to reset a diverged one (a checkpoint asks for a later round).
+        Receive<CaptureState>(c => c.Round == round, OnCapture);
+        Receive<RunEnded>(OnRunEnded);
+        ReceiveLost();
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void ReceiveLost() =>
+        Receive<TransferFailed>(f => throw new InvalidOperationException($"a message from {f.From} was lost: {f.Reason}"));
 
     private MemberModel Model => _model ?? throw new InvalidOperationException("the member's model is not built");
 
@@ -72,7 +108,7 @@ public sealed class MemberActor : BulkReceivingActor
             ReportFailure(e, restarting: false);
             throw;
         }
-        _averager.Tell(new RegisterMember(_index, Self, _model.Layout.Fingerprint));
+        _averager.Tell(new RegisterMember(_index, Self, _model.Layout.Fingerprint, _reducer));
     }
 
     protected override bool AroundReceive(Receive receive, object message)
@@ -118,9 +154,24 @@ public sealed class MemberActor : BulkReceivingActor
         double? heldOut = train.EvaluateHeldOut ? Model.Evaluate(DataSplit.HeldOut, keepLogits: false).Accuracy : null;
         var snapshot = train.SendSnapshot ? Model.Capture() : null;
         var statistics = train.MeasureRepairStatistics ? Model.MeasureRepairStatistics(train.Round) : null;
-        Reply(new Trained(_index, train.Round, Model.Step, result.MeanLoss, Model.LearningRate, result.Samples, result.Seconds, heldOut, snapshot, statistics,
-            Finite: Model.IsFinite(), WaitSeconds: waited, MixSeconds: mixed));
+        var report = new Trained(_index, train.Round, Model.Step, result.MeanLoss, Model.LearningRate, result.Samples, result.Seconds, heldOut, snapshot, statistics,
+            Finite: Model.IsFinite(), WaitSeconds: waited, MixSeconds: mixed, Attempt: train.Attempt);
         _idle.Start();
+        if (snapshot is null)
+        {
+            Reply(report);
+            return;
+        }
+        _reducer.Tell(report);
+        Become(() => AwaitingMix(train.Attempt, train.Round));
+    }
+
+    private void OnCapture(CaptureState capture) => Reply(new StateCaptured(capture.Round, Model.CaptureState()));
+
+    private void OnRunEnded(RunEnded ended)
+    {
+        Context.Parent.Tell(ended);
+        Context.Stop(Self);
     }
 
     /// <summary>Back to a checkpointed state, or (without one) to the initial state of a fresh member.</summary>

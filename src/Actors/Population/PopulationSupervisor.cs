@@ -8,8 +8,8 @@ using PapaActors.Models.Data;
 namespace PapaActors.Actors.Population;
 
 /// <summary>
-/// A whole population in one ActorSystem: the Averager and one MemberActor per member (devices assigned
-/// round-robin), supervised by <see cref="MemberSupervision"/>. It watches the Averager: should the Averager
+/// A whole population in one ActorSystem: the Averager, one MemberActor per member (devices assigned
+/// round-robin) and the <see cref="NodeReducer"/> they share (so a local run mixes exactly as a cluster does), supervised by <see cref="MemberSupervision"/>. It watches the Averager: should the Averager
 /// ever stop, the listener hears it as a failed run instead of waiting forever. It passes an
 /// <see cref="Interrupt"/> on to the Averager.
 /// </summary>
@@ -21,10 +21,11 @@ public sealed class PopulationSupervisor : ReceiveActor
     {
         var averager = Context.ActorOf(AveragerActor.Props(settings, plan, data.Test.LabelArray(), listener, resumeFrom), "averager");
         Context.Watch(averager);
+        var reducer = Context.ActorOf(NodeReducer.Props(), "reducer");
         for (var i = 0; i < settings.Population; i++)
         {
             var device = settings.Devices[i % settings.Devices.Count];
-            Context.ActorOf(MemberActor.Props(i, settings.Training, data, device, averager, settings.Faults.Injection), $"member-{i}");
+            Context.ActorOf(MemberActor.Props(i, settings.Training, data, device, averager, reducer, settings.Faults.Injection), $"member-{i}");
         }
         Receive<RunEnded>(_ => { }); // members pass it up as they stop; the host ends the local run
         Receive<Interrupt>(averager.Forward);

@@ -82,8 +82,9 @@ public static class ScheduleReplay
         var done = new TaskCompletionSource<Replayed>(TaskCreationOptions.RunContinuationsAsynchronously);
         var collector = system.ActorOf(Props.Create(() => new Collector(done)));
         var averager = system.ActorOf(AveragerActor.Props(settings, plan, [0], collector), "averager");
+        var reducer = system.ActorOf(NodeReducer.Props(), "reducer");
         for (var i = 0; i < settings.Population; i++)
-            system.ActorOf(ScriptedMember.Props(i, settings.Population, 1, averager, collector), $"member-{i}");
+            system.ActorOf(ScriptedMember.Props(i, settings.Population, 1, averager, reducer, collector), $"member-{i}");
         var finished = await Task.WhenAny(done.Task, Task.Delay(timeout));
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
         return finished == done.Task

@@ -7,6 +7,9 @@ namespace PapaActors.Actors.Schedule;
 /// <summary>The parents of the child that replaces one member in a PAPA-2 refill.</summary>
 public readonly record struct ParentPair(int First, int Second)
 {
+    /// <summary>The same parents in index order: the key of their child, which does not depend on the order.</summary>
+    public ParentPair Sorted => First <= Second ? this : new ParentPair(Second, First);
+
     public override string ToString() => $"{First}+{Second}";
 }
 

@@ -27,6 +27,9 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         [typeof(Train)] = "train",
         [typeof(Trained)] = "trained",
         [typeof(Mix)] = "mix",
+        [typeof(CombineRound)] = "combine",
+        [typeof(NodeTrained)] = "node-trained",
+        [typeof(NodeMix)] = "node-mix",
         [typeof(CaptureState)] = "capture",
         [typeof(StateCaptured)] = "captured",
         [typeof(RestoreState)] = "restore",
@@ -61,26 +64,46 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         {
             switch (obj)
             {
-                case RegisterMember m: w.Write(m.Index); WriteRef(w, m.Member); w.Write(m.LayoutFingerprint); break;
+                case RegisterMember m: w.Write(m.Index); WriteRef(w, m.Member); w.Write(m.LayoutFingerprint); WriteRef(w, m.Reducer); break;
                 case MemberAccepted m: w.Write(m.Index); break;
                 case MemberRejected m: w.Write(m.Index); w.Write(m.Reason); break;
-                case Train m: w.Write(m.Round); w.Write(m.Steps); w.Write(m.SendSnapshot); w.Write(m.EvaluateHeldOut); w.Write(m.MeasureRepairStatistics); break;
-                case Trained m:
-                    w.Write(m.Member); w.Write(m.Round); w.Write(m.Step); w.Write(m.Loss); w.Write(m.LearningRate);
-                    w.Write(m.Samples); w.Write(m.Seconds); WriteOptional(w, m.HeldOutAccuracy); WriteOptionalSnapshot(w, m.Snapshot);
-                    WireFormat.WriteStatistics(w, m.RepairStatistics); w.Write(m.Finite); w.Write(m.WaitSeconds); w.Write(m.MixSeconds);
+                case Train m:
+                    w.Write(m.Round); w.Write(m.Steps); w.Write(m.SendSnapshot); w.Write(m.EvaluateHeldOut); w.Write(m.MeasureRepairStatistics); w.Write(m.Attempt);
                     break;
+                case Trained m: WriteTrained(w, m); break;
                 case Mix m:
-                    w.Write(m.Round); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.Keep);
-                    w.Write(m.Parents.HasValue);
-                    if (m.Parents is { } p) { w.Write(p.First); w.Write(p.Second); }
-                    WireFormat.WriteStatistics(w, m.RepairTargets);
+                    w.Write(m.Round); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.Keep); WriteOptionalPair(w, m.Parents);
+                    WireFormat.WriteStatistics(w, m.RepairTargets); w.Write(m.Attempt);
+                    break;
+                case CombineRound m:
+                    w.Write(m.Attempt); w.Write(m.Round); WriteIndices(w, m.Members); w.Write(m.Sum); WriteIndices(w, m.UploadSnapshots);
+                    WritePairs(w, m.FormChildren); WritePairs(w, m.UploadChildren);
+                    break;
+                case NodeTrained m:
+                    w.Write(m.Attempt); w.Write(m.Round);
+                    w.Write(m.Reports.Count);
+                    foreach (var report in m.Reports) WriteTrained(w, report);
+                    w.Write(m.Sum is not null);
+                    if (m.Sum is not null) WireFormat.WritePartialSum(w, m.Sum);
+                    WriteIndices(w, m.Snapshots.Keys.Order().ToList());
+                    foreach (var member in m.Snapshots.Keys.Order()) WireFormat.WriteSnapshot(w, m.Snapshots[member]);
+                    WriteChildren(w, m.Children);
+                    break;
+                case NodeMix m:
+                    w.Write(m.Attempt); w.Write(m.Round); WriteOptionalSnapshot(w, m.Mean);
+                    w.Write(m.Members.Count);
+                    foreach (var member in m.Members)
+                    {
+                        w.Write(member.Member); w.Write(member.Keep); WriteOptionalPair(w, member.Parents); WireFormat.WriteStatistics(w, member.RepairTargets);
+                    }
+                    WriteChildren(w, m.Children);
                     break;
                 case CaptureState m: w.Write(m.Round); break;
                 case StateCaptured m: w.Write(m.Round); WireFormat.WriteMemberState(w, m.State); break;
                 case RestoreState m:
                     w.Write(m.Round); w.Write(m.State is not null);
                     if (m.State is not null) WireFormat.WriteMemberState(w, m.State);
+                    w.Write(m.Attempt);
                     break;
                 case StateRestored m: w.Write(m.Member); w.Write(m.Round); break;
                 case Finish m: w.Write(m.Round); break;
@@ -126,17 +149,20 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
             using var r = new BinaryReader(new MemoryStream(bytes, writable: false));
             object message = manifest switch
             {
-                "register" => new RegisterMember(r.ReadInt32(), ReadRef(r), r.ReadString()),
+                "register" => new RegisterMember(r.ReadInt32(), ReadRef(r), r.ReadString(), ReadRef(r)),
                 "accepted" => new MemberAccepted(r.ReadInt32()),
                 "rejected" => new MemberRejected(r.ReadInt32(), r.ReadString()),
-                "train" => new Train(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean()),
-                "trained" => new Trained(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble(),
-                    r.ReadInt64(), r.ReadDouble(), ReadOptional(r), ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r), r.ReadBoolean(), r.ReadDouble(), r.ReadDouble()),
-                "mix" => new Mix(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(),
-                    r.ReadBoolean() ? new ParentPair(r.ReadInt32(), r.ReadInt32()) : null, WireFormat.ReadStatistics(r)),
+                "train" => new Train(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean(), r.ReadInt64()),
+                "trained" => ReadTrained(r),
+                "mix" => new Mix(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r), r.ReadInt64()),
+                "combine" => new CombineRound(r.ReadInt64(), r.ReadInt32(), ReadIndices(r), r.ReadBoolean(), ReadIndices(r), ReadPairs(r), ReadPairs(r)),
+                "node-trained" => new NodeTrained(r.ReadInt64(), r.ReadInt32(), ReadList(r, ReadTrained), r.ReadBoolean() ? WireFormat.ReadPartialSum(r) : null,
+                    ReadIndices(r).ToDictionary(m => m, _ => WireFormat.ReadSnapshot(r)), ReadChildren(r)),
+                "node-mix" => new NodeMix(r.ReadInt64(), r.ReadInt32(), ReadOptionalSnapshot(r),
+                    ReadList(r, r => new MemberMix(r.ReadInt32(), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r))), ReadChildren(r)),
                 "capture" => new CaptureState(r.ReadInt32()),
                 "captured" => new StateCaptured(r.ReadInt32(), WireFormat.ReadMemberState(r)),
-                "restore" => new RestoreState(r.ReadInt32(), r.ReadBoolean() ? WireFormat.ReadMemberState(r) : null),
+                "restore" => new RestoreState(r.ReadInt32(), r.ReadBoolean() ? WireFormat.ReadMemberState(r) : null, r.ReadInt64()),
                 "restored" => new StateRestored(r.ReadInt32(), r.ReadInt32()),
                 "finish" => new Finish(r.ReadInt32()),
                 "final" => new MemberFinal(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), r.ReadDouble(), WireFormat.ReadFloats(r)),
@@ -172,6 +198,8 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
             StateCaptured m => Of(m.State.Weights) + Of(m.State.Optimizer),
             RestoreState m => Of(m.State?.Weights) + Of(m.State?.Optimizer),
             Mix m => Of(m.Weights),
+            NodeTrained m => (m.Sum is null ? 0 : 8 * m.Sum.Sums.Length) + m.Snapshots.Values.Concat(m.Children.Values).Sum(Of),
+            NodeMix m => Of(m.Mean) + m.Children.Values.Sum(Of),
             MemberFinal m => Of(m.Weights) + 4 * m.TestLogits.Length,
             EvaluateWeights m => Of(m.Weights),
             WeightsEvaluated m => Of(m.Weights),
@@ -179,6 +207,55 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
             _ => 0,
         };
     }
+
+    private static void WriteTrained(BinaryWriter w, Trained m)
+    {
+        w.Write(m.Member); w.Write(m.Round); w.Write(m.Step); w.Write(m.Loss); w.Write(m.LearningRate);
+        w.Write(m.Samples); w.Write(m.Seconds); WriteOptional(w, m.HeldOutAccuracy); WriteOptionalSnapshot(w, m.Snapshot);
+        WireFormat.WriteStatistics(w, m.RepairStatistics); w.Write(m.Finite); w.Write(m.WaitSeconds); w.Write(m.MixSeconds); w.Write(m.Attempt);
+    }
+
+    private static Trained ReadTrained(BinaryReader r) =>
+        new(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64(), r.ReadDouble(), ReadOptional(r),
+            ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r), r.ReadBoolean(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64());
+
+    /// <summary>A count, then that many items; a count the remaining bytes cannot hold is corrupt.</summary>
+    private static List<T> ReadList<T>(BinaryReader r, Func<BinaryReader, T> read)
+    {
+        var count = r.ReadInt32();
+        if (count < 0 || count > r.BaseStream.Length - r.BaseStream.Position)
+            throw new IOException($"{count} items in a message of {r.BaseStream.Length} bytes");
+        var items = new List<T>(count);
+        for (var i = 0; i < count; i++)
+            items.Add(read(r));
+        return items;
+    }
+
+    private static void WriteOptionalPair(BinaryWriter w, ParentPair? pair)
+    {
+        w.Write(pair.HasValue);
+        if (pair is { } p) { w.Write(p.First); w.Write(p.Second); }
+    }
+
+    private static ParentPair? ReadOptionalPair(BinaryReader r) => r.ReadBoolean() ? new ParentPair(r.ReadInt32(), r.ReadInt32()) : null;
+
+    private static void WritePairs(BinaryWriter w, IReadOnlyList<ParentPair> pairs)
+    {
+        w.Write(pairs.Count);
+        foreach (var pair in pairs) { w.Write(pair.First); w.Write(pair.Second); }
+    }
+
+    private static List<ParentPair> ReadPairs(BinaryReader r) => ReadList(r, r => new ParentPair(r.ReadInt32(), r.ReadInt32()));
+
+    private static void WriteChildren(BinaryWriter w, IReadOnlyDictionary<ParentPair, WeightSnapshot> children)
+    {
+        var pairs = children.Keys.OrderBy(p => (p.First, p.Second)).ToList();
+        WritePairs(w, pairs);
+        foreach (var pair in pairs)
+            WireFormat.WriteSnapshot(w, children[pair]);
+    }
+
+    private static Dictionary<ParentPair, WeightSnapshot> ReadChildren(BinaryReader r) => ReadPairs(r).ToDictionary(p => p, _ => WireFormat.ReadSnapshot(r));
 
     private static void WriteRef(BinaryWriter w, IActorRef actor) => w.Write(Akka.Serialization.Serialization.SerializedActorPath(actor));
 
@@ -227,7 +304,58 @@ public static class WireFormat
 {
     public static void WriteSnapshot(BinaryWriter w, WeightSnapshot snapshot)
     {
-        var entries = snapshot.Layout.Entries;
+        WriteLayout(w, snapshot.Layout);
+        WriteFloats(w, snapshot.Values);
+    }
+
+    public static WeightSnapshot ReadSnapshot(BinaryReader r) => new(ReadLayout(r), ReadFloats(r));
+
+    /// <summary>
+    /// A node's sum: float32 when every element is a float (one member, or sums that happen to fit), float64
+    /// otherwise; then the elements kept as exact addends.
+    /// </summary>
+    public static void WritePartialSum(BinaryWriter w, PartialSum sum)
+    {
+        WriteLayout(w, sum.Layout);
+        w.Write(sum.Count);
+        var asFloats = sum.FitsFloats();
+        w.Write(asFloats);
+        if (asFloats)
+            WriteFloats(w, Array.ConvertAll(sum.Sums, s => (float)s));
+        else
+            WriteDoubles(w, sum.Sums);
+        w.Write(sum.Addends.Count);
+        foreach (var (index, addends) in sum.Addends.OrderBy(a => a.Key))
+        {
+            w.Write(index);
+            WriteDoubles(w, addends);
+        }
+    }
+
+    public static PartialSum ReadPartialSum(BinaryReader r)
+    {
+        var layout = ReadLayout(r);
+        var count = r.ReadInt32();
+        var sums = r.ReadBoolean() ? Array.ConvertAll(ReadFloats(r), f => (double)f) : ReadDoubles(r);
+        var elements = r.ReadInt32();
+        if (elements < 0 || elements > sums.Length)
+            throw new IOException($"{elements} elements kept as addends in a sum of {sums.Length}");
+        var addends = new Dictionary<int, double[]>(elements);
+        for (var i = 0; i < elements; i++)
+            addends[r.ReadInt32()] = ReadDoubles(r);
+        try
+        {
+            return new PartialSum(layout, count, sums, addends);
+        }
+        catch (ArgumentException e)
+        {
+            throw new IOException($"inconsistent sum: {e.Message}", e);
+        }
+    }
+
+    private static void WriteLayout(BinaryWriter w, WeightLayout layout)
+    {
+        var entries = layout.Entries;
         w.Write(entries.Count);
         foreach (var entry in entries)
         {
@@ -237,10 +365,9 @@ public static class WireFormat
             foreach (var dimension in entry.Shape)
                 w.Write(dimension);
         }
-        WriteFloats(w, snapshot.Values);
     }
 
-    public static WeightSnapshot ReadSnapshot(BinaryReader r)
+    private static WeightLayout ReadLayout(BinaryReader r)
     {
         var count = r.ReadInt32();
         if (count < 0 || count > 1_000_000)
@@ -257,7 +384,7 @@ public static class WireFormat
                 shape[d] = r.ReadInt64();
             entries.Add(new WeightEntry(name, shape, kind));
         }
-        return new WeightSnapshot(new WeightLayout(entries), ReadFloats(r));
+        return new WeightLayout(entries);
     }
 
     public static void WriteMemberState(BinaryWriter w, MemberState state)
@@ -291,20 +418,29 @@ public static class WireFormat
             .Select(_ => new LayerStatistics(r.ReadString(), ReadFloats(r), ReadFloats(r))).ToList());
     }
 
-    public static void WriteFloats(BinaryWriter w, float[] values)
+    public static void WriteFloats(BinaryWriter w, float[] values) => WriteValues(w, values);
+
+    public static float[] ReadFloats(BinaryReader r) => ReadValues<float>(r);
+
+    private static void WriteDoubles(BinaryWriter w, double[] values) => WriteValues(w, values);
+
+    private static void WriteValues<T>(BinaryWriter w, T[] values) where T : unmanaged
     {
         EnsureLittleEndian();
         w.Write(values.Length);
         w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
     }
 
-    public static float[] ReadFloats(BinaryReader r)
+    private static double[] ReadDoubles(BinaryReader r) => ReadValues<double>(r);
+
+    private static T[] ReadValues<T>(BinaryReader r) where T : unmanaged
     {
         EnsureLittleEndian();
         var length = r.ReadInt32();
-        if (length < 0 || (long)length * sizeof(float) > r.BaseStream.Length - r.BaseStream.Position)
-            throw new IOException($"float array of {length} values does not fit in the remaining {r.BaseStream.Length - r.BaseStream.Position} bytes");
-        var values = new float[length];
+        var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        if (length < 0 || (long)length * size > r.BaseStream.Length - r.BaseStream.Position)
+            throw new IOException($"array of {length} {typeof(T).Name} values does not fit in the remaining {r.BaseStream.Length - r.BaseStream.Position} bytes");
+        var values = new T[length];
         r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
         return values;
     }

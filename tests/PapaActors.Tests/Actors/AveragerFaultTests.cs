@@ -158,7 +158,7 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
         var completed = harness.ExpectRunEvent<RoundCompleted>();
         Assert.IsType<ReplaceWithMean>(completed.Plan.Mix);
         // The mean of (member 0, member 1, their mean) has no share of member 2's NaN weights.
-        var mixes = harness.Members.Select(m => m.ExpectMsg<Mix>()).ToList();
+        var mixes = Enumerable.Range(0, harness.Population).Select(harness.ExpectMix).ToList();
         Assert.All(mixes, mix => Assert.Equal([0.5, 0.5, 0.0], TracerWeights.Shares(mix.Weights)));
     }
 
@@ -173,7 +173,7 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
 
         foreach (var i in new[] { 1, 2 })
         {
-            var capture = harness.Members[i].ExpectMsg<CaptureState>();
+            var capture = Assert.IsType<CaptureState>(harness.NextMessage(i));
             harness.Averager.Tell(new StateCaptured(capture.Round, TracerWeights.State(i, 3)), harness.Members[i].Ref);
         }
 
@@ -194,7 +194,7 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
         harness.PlayRound();
         for (var i = 0; i < 3; i++)
         {
-            var capture = harness.Members[i].ExpectMsg<CaptureState>();
+            var capture = Assert.IsType<CaptureState>(harness.NextMessage(i));
             Assert.Equal(1, capture.Round);
             harness.Averager.Tell(new StateCaptured(1, TracerWeights.State(i, 3)), harness.Members[i].Ref);
         }
@@ -226,17 +226,17 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
     [Fact]
     public void AnAveragerThatThrowsFailsTheRunWithItsCauseInsteadOfHanging()
     {
-        var harness = Harness();
+        var harness = Harness("repair=on");
         harness.RegisterAll();
         var trains = Enumerable.Range(0, 3).Select(harness.ExpectTrain).ToList();
         Assert.True(trains[0].SendSnapshot);
-        var alien = new WeightSnapshot(new WeightLayout([new WeightEntry("other", [3], WeightKind.Parameter)]), [1, 2, 3]);
+        var alien = new ActivationStatistics([new LayerStatistics("other", [1], [1])]);
 
         for (var i = 0; i < 3; i++)
-            harness.Averager.Tell(new Trained(i, 0, 6, 1, 0.1, 48, 0.1, null, i == 1 ? alien : TracerWeights.For(i, 3)), harness.Members[i].Ref);
+            harness.Report(i, new Trained(i, 0, 6, 1, 0.1, 48, 0.1, null, TracerWeights.For(i, 3), i == 1 ? alien : TracerWeights.Statistics(i, 3), Attempt: trains[i].Attempt));
 
         var failed = harness.Listener.FishForMessage<RunFailed>(_ => true, TimeSpan.FromSeconds(5));
-        Assert.StartsWith("the averager failed on Trained: WeightLayoutException", failed.Reason);
+        Assert.StartsWith("the averager failed on NodeTrained: ArgumentException: statistics 1 has layer 'other'", failed.Reason);
     }
 
     [Fact]
@@ -244,9 +244,10 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
     {
         var harness = Harness("on-member-loss=fail");
         harness.RegisterAll();
-        Enumerable.Range(0, 3).ToList().ForEach(i => harness.ExpectTrain(i));
 
-        harness.Averager.Tell(new Trained(1, 0, 6, 1, 0.1, 48, 0.1, null, null), harness.Members[1].Ref);
+        var trains = Enumerable.Range(0, 3).Select(harness.ExpectTrain).ToList();
+        for (var i = 0; i < 3; i++)
+            harness.Reducer.Tell(new Trained(i, 0, 6, 1, 0.1, 48, 0.1, null, i == 1 ? null : TracerWeights.For(i, 3), Attempt: trains[i].Attempt), harness.Members[i].Ref);
 
         Assert.Equal("member 1 failed: it sent no snapshot for round 0", harness.Listener.FishForMessage<RunFailed>(_ => true).Reason);
     }
@@ -255,7 +256,7 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
     {
         var trains = Enumerable.Range(0, harness.Population).Select(harness.ExpectTrain).ToList();
         for (var i = 0; i < harness.Population; i++)
-            harness.Averager.Tell(new Trained(i, trains[i].Round, 6, i == member ? double.NaN : 1.0, 0.1, 48, 0.1, null,
-                TracerWeights.For(i, harness.Population), Finite: i != member), harness.Members[i].Ref);
+            harness.Report(i, new Trained(i, trains[i].Round, 6, i == member ? double.NaN : 1.0, 0.1, 48, 0.1, null,
+                TracerWeights.For(i, harness.Population), Finite: i != member, Attempt: trains[i].Attempt));
     }
 }

@@ -189,13 +189,13 @@ public sealed class AveragerTests() : TestKit(TestSettings.ActorTestConfig(TestS
         var fingerprint = TracerWeights.Layout(4).Fingerprint;
         var intruder = CreateTestProbe();
 
-        harness.Averager.Tell(new RegisterMember(0, harness.Members[0].Ref, fingerprint), harness.Members[0].Ref);
+        harness.Averager.Tell(new RegisterMember(0, harness.Members[0].Ref, fingerprint, harness.Reducer), harness.Members[0].Ref);
         harness.Members[0].ExpectMsg<MemberAccepted>();
-        harness.Averager.Tell(new RegisterMember(0, intruder.Ref, fingerprint), intruder.Ref);
+        harness.Averager.Tell(new RegisterMember(0, intruder.Ref, fingerprint, harness.Reducer), intruder.Ref);
         Assert.Contains("member index 0 is already registered by", intruder.ExpectMsg<MemberRejected>().Reason);
-        harness.Averager.Tell(new RegisterMember(4, intruder.Ref, fingerprint), intruder.Ref);
+        harness.Averager.Tell(new RegisterMember(4, intruder.Ref, fingerprint, harness.Reducer), intruder.Ref);
         Assert.Contains("member index 4 is outside the population 0..3", intruder.ExpectMsg<MemberRejected>().Reason);
-        harness.Averager.Tell(new RegisterMember(1, intruder.Ref, "0000000000000000"), intruder.Ref);
+        harness.Averager.Tell(new RegisterMember(1, intruder.Ref, "0000000000000000", harness.Reducer), intruder.Ref);
         Assert.Contains("has weight layout 0000000000000000, the population has", intruder.ExpectMsg<MemberRejected>().Reason);
         harness.Listener.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }

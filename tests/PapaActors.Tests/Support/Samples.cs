@@ -30,22 +30,30 @@ public static class Samples
 
     public static IReadOnlyList<object> AllWireMessages(IActorRef actor) =>
     [
-        new RegisterMember(3, actor, "a1b2c3d4e5f60718"),
+        new RegisterMember(3, actor, "a1b2c3d4e5f60718", actor),
         new MemberAccepted(3),
         new MemberRejected(9, "member index 9 is outside the population 0..3"),
         new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: false),
-        new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: true, MeasureRepairStatistics: true),
+        new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: true, MeasureRepairStatistics: true, Attempt: 1L << 40),
         new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2)),
         new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2), Statistics(2), WaitSeconds: 0.125, MixSeconds: 0.0625),
         new Trained(2, 13, 140, double.NaN, 0.049, 1280, 0.8, null, null, Finite: false),
         new CaptureState(14),
         new StateCaptured(14, State(2)),
-        new RestoreState(14, State(3)),
+        new RestoreState(14, State(3), Attempt: 5),
         new RestoreState(0, null),
         new StateRestored(3, 14),
         new Mix(12, Snapshot(3), 0.99, null),
         new Mix(13, Snapshot(4), 0, new ParentPair(1, 3)),
-        new Mix(13, Snapshot(4), 0, new ParentPair(1, 3), Statistics(3)),
+        new Mix(13, Snapshot(4), 0, new ParentPair(1, 3), Statistics(3), Attempt: 7),
+        new CombineRound(7, 13, [0, 2], Sum: true, [], [], []),
+        new CombineRound(7, 13, [1, 3], Sum: false, [3], [new ParentPair(1, 3)], [new ParentPair(1, 3)]),
+        new NodeTrained(7, 13, [new Trained(1, 13, 140, 0.5, 0.05, 1280, 0.8, null, null, Statistics(1), Attempt: 7)], PartialSum.Of([Snapshot(1)]),
+            new Dictionary<int, WeightSnapshot>(), new Dictionary<ParentPair, WeightSnapshot>()),
+        new NodeTrained(7, 13, [], new PartialSum(Snapshot().Layout, 3, [double.NaN, 1e300, 0.1, 1, 2, 3, 4, 5, 6], new Dictionary<int, double[]> { [0] = [1e30, 1e-30, -1] }),
+            new Dictionary<int, WeightSnapshot> { [3] = Snapshot(3) }, new Dictionary<ParentPair, WeightSnapshot> { [new ParentPair(0, 1)] = Snapshot(8) }),
+        new NodeMix(7, 13, Snapshot(2), [new MemberMix(0, 0.99, null, null), new MemberMix(2, 0.99, null, Statistics(2))], new Dictionary<ParentPair, WeightSnapshot>()),
+        new NodeMix(7, 13, null, [new MemberMix(1, 0, new ParentPair(3, 1), null)], new Dictionary<ParentPair, WeightSnapshot> { [new ParentPair(1, 3)] = Snapshot(9) }),
         new Finish(40),
         new MemberFinal(1, Snapshot(5), 0.9, 0.91, [1.5f, -2, float.MaxValue, float.Epsilon]),
         new EvaluateWeights(7, Snapshot(6), RecomputeBatchNorm: true, OnHeldOut: true, Test: null, ReturnWeights: true),
@@ -67,38 +75,55 @@ public static class Samples
     public static IEnumerable<Type> WireMessageTypes() =>
         typeof(IPapaMessage).Assembly.GetTypes().Where(t => typeof(IPapaMessage).IsAssignableFrom(t) && !t.IsInterface);
 
-    /// <summary>Compares every public property; arrays and snapshots by content.</summary>
+    /// <summary>Compares every public property; arrays, lists, dictionaries and snapshots by content.</summary>
     public static void AssertSame(object expected, object actual)
     {
         Assert.Equal(expected.GetType(), actual.GetType());
         foreach (var property in expected.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.Name != "EqualityContract"))
+            Same(property.GetValue(expected), property.GetValue(actual));
+    }
+
+    private static void Same(object? e, object? a)
+    {
+        switch (e)
         {
-            var (e, a) = (property.GetValue(expected), property.GetValue(actual));
-            switch (e)
-            {
-                case WeightSnapshot snapshot:
-                    var other = Assert.IsType<WeightSnapshot>(a);
-                    Assert.Equal(snapshot.Layout.Fingerprint, other.Layout.Fingerprint);
-                    Assert.Equal(snapshot.Values, other.Values);
-                    break;
-                case MemberState state:
-                    AssertSame(state, Assert.IsType<MemberState>(a));
-                    break;
-                case ActivationStatistics statistics:
-                    var received = Assert.IsType<ActivationStatistics>(a);
-                    Assert.Equal(statistics.Layers.Select(l => l.Layer), received.Layers.Select(l => l.Layer));
-                    Assert.Equal(statistics.Layers.SelectMany(l => l.Mean.Concat(l.Std)), received.Layers.SelectMany(l => l.Mean.Concat(l.Std)));
-                    break;
-                case float[] floats:
-                    Assert.Equal(floats, Assert.IsType<float[]>(a));
-                    break;
-                case byte[] bytes:
-                    Assert.Equal(bytes, Assert.IsType<byte[]>(a));
-                    break;
-                default:
-                    Assert.Equal(e, a);
-                    break;
-            }
+            case null:
+                Assert.Null(a);
+                break;
+            case WeightSnapshot snapshot:
+                var other = Assert.IsType<WeightSnapshot>(a);
+                Assert.Equal(snapshot.Layout.Fingerprint, other.Layout.Fingerprint);
+                Assert.Equal(snapshot.Values, other.Values);
+                break;
+            case PartialSum sum:
+                var received = Assert.IsType<PartialSum>(a);
+                Assert.Equal((sum.Layout.Fingerprint, sum.Count), (received.Layout.Fingerprint, received.Count));
+                Assert.Equal(sum.Sums, received.Sums);
+                Same(sum.Addends.ToDictionary(), received.Addends.ToDictionary());
+                break;
+            case ActivationStatistics statistics:
+                var measured = Assert.IsType<ActivationStatistics>(a);
+                Assert.Equal(statistics.Layers.Select(l => l.Layer), measured.Layers.Select(l => l.Layer));
+                Assert.Equal(statistics.Layers.SelectMany(l => l.Mean.Concat(l.Std)), measured.Layers.SelectMany(l => l.Mean.Concat(l.Std)));
+                break;
+            case System.Collections.IDictionary dictionary:
+                var actualDictionary = Assert.IsAssignableFrom<System.Collections.IDictionary>(a);
+                Assert.Equal(dictionary.Keys.Cast<object>().Select(k => k.ToString()).Order(), actualDictionary.Keys.Cast<object>().Select(k => k.ToString()).Order());
+                foreach (var key in dictionary.Keys)
+                    Same(dictionary[key], actualDictionary[key]);
+                break;
+            case System.Collections.IList list:
+                var actualList = Assert.IsAssignableFrom<System.Collections.IList>(a);
+                Assert.Equal(list.Count, actualList.Count);
+                for (var i = 0; i < list.Count; i++)
+                    Same(list[i], actualList[i]);
+                break;
+            case MemberState or Trained or MemberMix:
+                AssertSame(e, a!);
+                break;
+            default:
+                Assert.Equal(e, a);
+                break;
         }
     }
 }
