@@ -23,8 +23,9 @@ public static class MixingMethods
 }
 
 /// <summary>How and when the population is mixed.</summary>
+/// <param name="PushDelaySteps">PAPA: steps of the next round a member trains before it applies a push (0 = at once).</param>
 public sealed record MixingSettings(MixingMethod Method, double Rho, int EmaEverySteps, double EveryEpochs, bool LinearLrScaling = false,
-    double MergeStart = 0, double MergeEnd = 1);
+    double MergeStart = 0, double MergeEnd = 1, int PushDelaySteps = 0);
 
 /// <summary>What happens when a member fails or diverges, and how often the run is checkpointed.</summary>
 public sealed record FaultSettings(
@@ -130,7 +131,12 @@ public sealed record PapaSettings(
             EveryEpochs: read.Double("every-epochs", 0, 100_000, minExclusive: true),
             LinearLrScaling: read.Choice("lr-scaling", ["none", "linear"]) == "linear",
             MergeStart: window[0],
-            MergeEnd: window[1]);
+            MergeEnd: window[1],
+            PushDelaySteps: read.Int("push-delay-steps", 0));
+        if (mixing.PushDelaySteps > mixing.EmaEverySteps)
+            throw new ConfigException($"'papa.push-delay-steps' = {mixing.PushDelaySteps} must be at most 'papa.ema-every-steps' = {mixing.EmaEverySteps}: a push is applied before the next is measured");
+        if (mixing.PushDelaySteps > 0 && mixing.Method != MixingMethod.Papa)
+            throw new ConfigException($"'papa.push-delay-steps' delays PAPA's pushes; method = {mixing.Method.Name()} replaces members at once (set it to 0)");
 
         return new PapaSettings(
             Population: read.Int("population", 1, 4096),

@@ -30,8 +30,11 @@ public sealed record MemberRejected(int Index, string Reason) : IPapaMessage;
 /// by way of the reducer while later messages (CaptureState, the next Train) come straight from the averager.
 /// <paramref name="Attempt"/> changes with every rollback: reports and mixes of an abandoned attempt are told
 /// apart from a replay of the same round.
+/// <paramref name="AheadSteps"/>: steps of the next round to train right after sending the snapshot, before the
+/// mix is applied (papa.push-delay-steps); that round's Train then asks for the rest.
 /// </summary>
-public sealed record Train(int Round, int Steps, bool SendSnapshot, bool EvaluateHeldOut, bool MeasureRepairStatistics = false, long Attempt = 0) : IPapaMessage;
+public sealed record Train(int Round, int Steps, bool SendSnapshot, bool EvaluateHeldOut, bool MeasureRepairStatistics = false, long Attempt = 0,
+    int AheadSteps = 0) : IPapaMessage;
 
 /// <summary>
 /// <paramref name="Finite"/>: every weight and BatchNorm buffer is finite (a diverged member is never mixed in).

@@ -417,8 +417,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _nodeReports.Clear();
         var plan = _plan.Rounds[round];
         var mixes = plan.Mix is not NoMix;
-        var train = new Train(round, plan.Steps, SendSnapshot: mixes, EvaluateHeldOut: plan.EndsEpoch,
-            MeasureRepairStatistics: mixes && _settings.Training.Repair.Enabled, Attempt: _attempt);
+        var train = new Train(round, plan.Steps - AheadAfter(round - 1), SendSnapshot: mixes, EvaluateHeldOut: plan.EndsEpoch,
+            MeasureRepairStatistics: mixes && _settings.Training.Repair.Enabled, Attempt: _attempt, AheadSteps: AheadAfter(round));
         StartTimeout(round);
         foreach (var member in _members)
             member!.Tell(train);
@@ -447,6 +447,12 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             yield return (reducer!, new CombineRound(_attempt, plan.Round, members, plan.Mix is PushTowardMean or ReplaceWithMean, parents, form, upload));
         }
     }
+
+    /// <summary>Steps of the next round members train before they apply this round's push (papa.push-delay-steps).</summary>
+    private int AheadAfter(int round) =>
+        round >= 0 && round + 1 < _plan.Rounds.Count && _plan.Rounds[round].Mix is PushTowardMean
+            ? Math.Min(_settings.Mixing.PushDelaySteps, _plan.Rounds[round + 1].Steps)
+            : 0;
 
     private bool FormedOn(ParentPair pair, IActorRef reducer) => reducer.Equals(_reducers[pair.First]) && reducer.Equals(_reducers[pair.Second]);
 

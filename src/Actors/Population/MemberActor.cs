@@ -7,6 +7,7 @@ using PapaActors.Actors.Transfer;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Models.Training;
+using PapaActors.Models.Weights;
 
 namespace PapaActors.Actors.Population;
 
@@ -32,6 +33,8 @@ public sealed class MemberActor : BulkReceivingActor, IWithUnboundedStash
     /// <summary>Runs while the member has nothing to do between two rounds' training.</summary>
     private readonly Stopwatch _idle = new();
     private double _mixSeconds;
+    /// <summary>A late push (papa.push-delay-steps): the weights it is measured on, the steps trained since, and their results.</summary>
+    private (WeightSnapshot MeasuredOn, int Steps, TrainResult Result)? _ahead;
 
     public MemberActor(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, IActorRef reducer, FaultInjection? fault = null)
     {
@@ -77,11 +80,18 @@ public sealed class MemberActor : BulkReceivingActor, IWithUnboundedStash
             Stash.UnstashAll();
         });
         Receive<Mix>(m => _log.Debug("member {0}: dropping a mix of round {1} from an abandoned attempt", _index, m.Round));
-        // A reset within the round keeps waiting; a rollback abandons the attempt and whatever was held back for it.
-        Receive<RestoreState>(r => r.Attempt == attempt, OnRestore);
+        // A reset within the round keeps waiting (and trains ahead again from the reset weights); a rollback abandons
+        // the attempt and whatever was held back for it.
+        Receive<RestoreState>(r => r.Attempt == attempt, r =>
+        {
+            OnRestore(r);
+            if (_ahead is { } ahead)
+                _ahead = (Model.Capture(), ahead.Steps, TrainSteps(ahead.Steps));
+        });
         Receive<RestoreState>(r =>
         {
             Stash.ClearStash();
+            _ahead = null;
             Become(Ready);
             OnRestore(r);
         });
@@ -137,7 +147,7 @@ public sealed class MemberActor : BulkReceivingActor, IWithUnboundedStash
     {
         _idle.Stop();
         var watch = Stopwatch.StartNew();
-        Model.Mix(mix.Weights, mix.Keep, mix.RepairTargets, mix.Round);
+        Model.Mix(mix.Weights, mix.Keep, mix.RepairTargets, mix.Round, _ahead?.MeasuredOn);
         _mixSeconds += watch.Elapsed.TotalSeconds;
         _idle.Start();
     }
@@ -147,10 +157,10 @@ public sealed class MemberActor : BulkReceivingActor, IWithUnboundedStash
         var (waited, mixed) = (_idle.Elapsed.TotalSeconds, _mixSeconds);
         _idle.Reset();
         _mixSeconds = 0;
-        var first = Model.Step;
-        InjectedFaults.ThrowIfDue(_fault, _index, first, train.Steps);
-        var result = Model.Train(train.Steps);
-        InjectedFaults.PoisonIfDue(_fault, _index, first, train.Steps, Model);
+        var result = TrainSteps(train.Steps);
+        if (_ahead is { } ahead)
+            result = ahead.Result.Then(result); // the steps trained ahead belong to this round
+        _ahead = null;
         double? heldOut = train.EvaluateHeldOut ? Model.Evaluate(DataSplit.HeldOut, keepLogits: false).Accuracy : null;
         var snapshot = train.SendSnapshot ? Model.Capture() : null;
         var statistics = train.MeasureRepairStatistics ? Model.MeasureRepairStatistics(train.Round) : null;
@@ -163,7 +173,18 @@ public sealed class MemberActor : BulkReceivingActor, IWithUnboundedStash
             return;
         }
         _reducer.Tell(report);
+        if (train.AheadSteps > 0)
+            _ahead = (snapshot, train.AheadSteps, TrainSteps(train.AheadSteps));
         Become(() => AwaitingMix(train.Attempt, train.Round));
+    }
+
+    private TrainResult TrainSteps(int steps)
+    {
+        var first = Model.Step;
+        InjectedFaults.ThrowIfDue(_fault, _index, first, steps);
+        var result = Model.Train(steps);
+        InjectedFaults.PoisonIfDue(_fault, _index, first, steps, Model);
+        return result;
     }
 
     private void OnCapture(CaptureState capture) => Reply(new StateCaptured(capture.Round, Model.CaptureState()));

@@ -68,7 +68,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 case MemberAccepted m: w.Write(m.Index); break;
                 case MemberRejected m: w.Write(m.Index); w.Write(m.Reason); break;
                 case Train m:
-                    w.Write(m.Round); w.Write(m.Steps); w.Write(m.SendSnapshot); w.Write(m.EvaluateHeldOut); w.Write(m.MeasureRepairStatistics); w.Write(m.Attempt);
+                    w.Write(m.Round); w.Write(m.Steps); w.Write(m.SendSnapshot); w.Write(m.EvaluateHeldOut); w.Write(m.MeasureRepairStatistics); w.Write(m.Attempt); w.Write(m.AheadSteps);
                     break;
                 case Trained m: WriteTrained(w, m); break;
                 case Mix m:
@@ -152,7 +152,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 "register" => new RegisterMember(r.ReadInt32(), ReadRef(r), r.ReadString(), ReadRef(r)),
                 "accepted" => new MemberAccepted(r.ReadInt32()),
                 "rejected" => new MemberRejected(r.ReadInt32(), r.ReadString()),
-                "train" => new Train(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean(), r.ReadInt64()),
+                "train" => new Train(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean(), r.ReadInt64(), r.ReadInt32()),
                 "trained" => ReadTrained(r),
                 "mix" => new Mix(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r), r.ReadInt64()),
                 "combine" => new CombineRound(r.ReadInt64(), r.ReadInt32(), ReadIndices(r), r.ReadBoolean(), ReadIndices(r), ReadPairs(r), ReadPairs(r)),

@@ -81,13 +81,17 @@ public sealed class MemberModel : IDisposable
     }
 
     /// <summary>
-    /// w &lt;- keep * w + (1 - keep) * other; then, when <paramref name="repairTargets"/> are given, REPAIR towards
-    /// them on the calibration batches of <paramref name="round"/>; then the configured BatchNorm re-estimation
-    /// (always after REPAIR) and optimizer reset.
+    /// w &lt;- keep * w + (1 - keep) * other (a mix computed from earlier weights <paramref name="measuredOn"/> is
+    /// applied as the same correction); then, when <paramref name="repairTargets"/> are given, REPAIR towards them on
+    /// the calibration batches of <paramref name="round"/>; then the configured BatchNorm re-estimation (always
+    /// after REPAIR) and optimizer reset.
     /// </summary>
-    public void Mix(WeightSnapshot other, double keep, ActivationStatistics? repairTargets, int round)
+    public void Mix(WeightSnapshot other, double keep, ActivationStatistics? repairTargets, int round, WeightSnapshot? measuredOn = null)
     {
-        _state.Mix(other, keep);
+        if (measuredOn is null)
+            _state.Mix(other, keep);
+        else
+            _state.MixLate(measuredOn, other, keep);
         if (repairTargets is not null)
         {
             using var scope = NewDisposeScope();

@@ -6,7 +6,12 @@ using static TorchSharp.torch;
 
 namespace PapaActors.Models.Training;
 
-public sealed record TrainResult(long FirstStep, int Steps, double MeanLoss, long Samples, double Seconds);
+public sealed record TrainResult(long FirstStep, int Steps, double MeanLoss, long Samples, double Seconds)
+{
+    /// <summary>This stretch of training followed by <paramref name="next"/>, as one.</summary>
+    public TrainResult Then(TrainResult next) => next.Steps == 0 ? this : Steps == 0 ? next
+        : new(FirstStep, Steps + next.Steps, (MeanLoss * Steps + next.MeanLoss * next.Steps) / (Steps + next.Steps), Samples + next.Samples, Seconds + next.Seconds);
+}
 
 /// <summary>
 /// Trains one model for a requested number of SGD/AdamW steps on its member's batch stream, with the

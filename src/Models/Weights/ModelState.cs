@@ -65,4 +65,27 @@ public sealed class ModelState
                 tensor.mul_(keepScalar).add_(source.to(tensor.device), otherScalar);
         }
     }
+
+    /// <summary>
+    /// A mix computed from earlier weights <paramref name="measuredOn"/>, applied now as the same correction:
+    /// w &lt;- w + (1 - keep) * (other - measuredOn). Counters keep the member's own value.
+    /// </summary>
+    public void MixLate(WeightSnapshot measuredOn, WeightSnapshot other, double keep)
+    {
+        if (keep is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(keep), keep, "keep must be in [0, 1]");
+        Layout.EnsureMatches(other.Layout, "mixing weights");
+        Layout.EnsureMatches(measuredOn.Layout, "the weights a mix was measured on");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var otherScalar = Scalars.Of(1 - keep);
+        // A new tensor: from_array shares the snapshots' arrays, which other members read too.
+        using var minusOne = Scalars.Of(-1.0);
+        var correction = from_array(other.Values).add(from_array(measuredOn.Values), minusOne);
+        foreach (var (entry, offset, tensor) in _tensors)
+        {
+            if (entry.Kind != WeightKind.Counter)
+                tensor.add_(correction.narrow(0, offset, entry.Length).view(entry.Shape).to(tensor.device), otherScalar);
+        }
+    }
 }

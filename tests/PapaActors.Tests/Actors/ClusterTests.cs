@@ -50,6 +50,7 @@ public sealed class ClusterTests : IDisposable
     /// </summary>
     [Theory]
     [InlineData("method=papa", "transfer.chunk-bytes=512KiB")]
+    [InlineData("method=papa", "push-delay-steps=2")] // members train on while their pushes travel
     [InlineData("method=papa-2", "transfer.chunk-bytes=4KiB")] // weights cross in many chunks
     [InlineData("method=papa-all", "variations.mixup=[0.0, 1.0]", "variations.random-erasing=[0.0, 0.5]")]
     public async Task AClusteredRunIsBitIdenticalToTheLocalRunForEveryLayoutOfMembersOnNodes(params string[] overrides)

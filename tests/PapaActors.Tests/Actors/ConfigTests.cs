@@ -64,6 +64,8 @@ public sealed class ConfigTests
     [InlineData("augmentation=rotate", "'papa.augmentation' = 'rotate' is not allowed: expected one of auto | none | crop-flip | crop | flip")]
     [InlineData("batchnorm.mix=keep", "'papa.batchnorm.mix' = 'keep' is not allowed: expected one of average | reset")]
     [InlineData("repair-batches=0", "'papa.repair-batches' = '0' is not allowed: expected an integer from 1 to 10000")]
+    [InlineData("push-delay-steps=11", "'papa.push-delay-steps' = 11 must be at most 'papa.ema-every-steps' = 10: a push is applied before the next is measured")]
+    [InlineData("push-delay-steps=-1", "'papa.push-delay-steps' = '-1' is not allowed")]
     public void BadValuesNameTheKeyAndWhatIsAllowed(string assignment, string message)
     {
         var error = Assert.Throws<ConfigException>(() => PapaSettings.FromConfig(PapaConfig.Load(null, [assignment])));

@@ -91,6 +91,27 @@ public sealed class WeightMathTests
     }
 
     [Fact]
+    public void ALateMixIsTheSameCorrectionAppliedToTheWeightsReachedSince()
+    {
+        using var a = ModelZoo.Create("mlp", new ImageShape(1, 4, 4), 3, 0.05, initSeed: 1);
+        using var b = ModelZoo.Create("mlp", new ImageShape(1, 4, 4), 3, 0.05, initSeed: 2);
+        using var c = ModelZoo.Create("mlp", new ImageShape(1, 4, 4), 3, 0.05, initSeed: 3);
+        var state = new ModelState(a);
+        var measuredOn = state.Capture();
+        var mean = new ModelState(b).Capture();
+        var trainedSince = new ModelState(c).Capture();
+        state.Load(trainedSince);
+
+        state.MixLate(measuredOn, mean, keep: 0.75);
+
+        // w <- w - (1 - keep) * (w_t - mean_t): with no training since, the late mix is the mix.
+        AssertClose(trainedSince.Values.Select((w, i) => w - 0.25f * (measuredOn.Values[i] - mean.Values[i])).ToArray(), state.Capture().Values);
+        state.Load(measuredOn);
+        state.MixLate(measuredOn, mean, keep: 0.75);
+        AssertClose(measuredOn.Values.Zip(mean.Values, (w, m) => 0.75f * w + 0.25f * m).ToArray(), state.Capture().Values);
+    }
+
+    [Fact]
     public void LoadingWeightsOfAnotherModelIsRefusedBeforeAnythingChanges()
     {
         using var mlp = ModelZoo.Create("mlp", new ImageShape(1, 4, 4), 3, 0.05, initSeed: 1);

@@ -34,7 +34,7 @@ public static class Samples
         new MemberAccepted(3),
         new MemberRejected(9, "member index 9 is outside the population 0..3"),
         new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: false),
-        new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: true, MeasureRepairStatistics: true, Attempt: 1L << 40),
+        new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: true, MeasureRepairStatistics: true, Attempt: 1L << 40, AheadSteps: 5),
         new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2)),
         new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2), Statistics(2), WaitSeconds: 0.125, MixSeconds: 0.0625),
         new Trained(2, 13, 140, double.NaN, 0.049, 1280, 0.8, null, null, Finite: false),
