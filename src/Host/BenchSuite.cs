@@ -38,7 +38,10 @@ internal static class BenchSuite
         figures.Add(await PopulationVersusPlainLoop(scale));
         figures.AddRange(await TwoMembersVersusOne(scale));
         figures.AddRange(await PushOverhead(scale));
-        figures.Add(await ClusterVersusLocal(scale));
+        figures.Add(await ClusterVersusLocal(scale, population: 4, pushDelay: 0));
+        figures.Add(await ClusterVersusLocal(scale, population: 8, pushDelay: 0));
+        figures.Add(await ClusterVersusLocal(scale, population: 4, pushDelay: 5));
+        figures.AddRange(MixingTraffic());
         figures.AddRange(await TransferRates(scale));
         figures.Add(CheckpointWrite(scale));
         figures.AddRange(await ResNetRun(scale));
@@ -115,9 +118,10 @@ internal static class BenchSuite
         ];
     }
 
-    private static async Task<Figure> ClusterVersusLocal(Scale scale)
+    private static async Task<Figure> ClusterVersusLocal(Scale scale, int population, int pushDelay)
     {
-        string[] overrides = ["epochs=1", $"train-limit={scale.ClusterTrainImages}", "test-limit=500", "batchnorm.reset-batches=1"];
+        string[] overrides = ["epochs=1", $"train-limit={scale.ClusterTrainImages}", "test-limit=500", "batchnorm.reset-batches=1",
+            $"population={population}", $"push-delay-steps={pushDelay}"];
         var config = PapaConfig.Load(LocalRun.DefaultConfig, overrides);
         using var data = DefaultRunData(overrides);
         var ratios = new List<double>();
@@ -126,9 +130,18 @@ internal static class BenchSuite
             var (local, clustered) = await Benchmarks.MeasureClusterAsync(config, data);
             ratios.Add(clustered.TrainingSeconds / local.TrainingSeconds);
         }
-        return new Figure("cluster / local", "ratio", ratios, "", null,
-            "training time of the default run's PAPA as an averager node and 2 member nodes on loopback over one ActorSystem");
+        return new Figure($"cluster / local, {population} members{(pushDelay > 0 ? $", push-delay-steps {pushDelay}" : "")}", "ratio", ratios,
+            pushDelay == 0 ? "<= 1.10" : "", pushDelay == 0 ? v => v <= 1.10 : null,
+            $"training time of the default run's PAPA as an averager node and 2 member nodes ({population / 2} members each) on loopback over one ActorSystem");
     }
+
+    private static IEnumerable<Figure> MixingTraffic() =>
+        new[] { 4, 8 }.Select(population =>
+        {
+            var (perMember, perNode) = Benchmarks.MixingTraffic(population, nodes: 2);
+            return new Figure($"traffic per PAPA round, {population} members", "MB", [perNode / 1e6], "", null,
+                $"bytes of one round's messages between the averager and 2 member nodes (cnn); {perMember / 1e6:0.00} MB when every member sent and got its own weights");
+        });
 
     private static async Task<IReadOnlyList<Figure>> TransferRates(Scale scale)
     {
