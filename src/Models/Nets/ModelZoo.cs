@@ -12,8 +12,8 @@ public static class ModelZoo
 
     /// <summary>
     /// Creates <paramref name="name"/> for inputs of <paramref name="shape"/> and initialises every conv and linear
-    /// layer from <paramref name="initSeed"/> (PyTorch's default ranges, U(-1/sqrt(fan_in), 1/sqrt(fan_in))),
-    /// so initialisation never depends on the process-global generator or on which thread builds the model.
+    /// layer from <paramref name="initSeed"/> as its reference counterpart does (<see cref="InitFor"/>), so
+    /// initialisation never depends on the process-global generator or on which thread builds the model.
     /// </summary>
     public static Module<Tensor, Tensor> Create(string name, ImageShape shape, int classes, double width, long initSeed)
     {
@@ -29,11 +29,17 @@ public static class ModelZoo
             "resnet18" => new ResNet(ResNet.ResNet18, shape, classes, width),
             _ => throw new ArgumentException($"unknown model '{name}' (known: {string.Join(", ", Names)})"),
         };
-        Initialise(model, initSeed);
+        Initialise(model, initSeed, InitFor(name));
         return model;
     }
 
-    public static void Initialise(Module model, long seed)
+    /// <summary>
+    /// The reference's resnet20 (models/resnet20.py) draws every conv and linear weight with kaiming_normal_; its VGG
+    /// and ResNet18 keep PyTorch's defaults, and so do our mlp and cnn, which have no reference counterpart.
+    /// </summary>
+    public static WeightInit InitFor(string name) => name == "resnet20" ? WeightInit.KaimingNormal : WeightInit.PyTorchDefault;
+
+    public static void Initialise(Module model, long seed, WeightInit init = WeightInit.PyTorchDefault)
     {
         using var generator = new Generator().manual_seed(seed);
         using var noGrad = no_grad();
@@ -47,8 +53,12 @@ public static class ModelZoo
             };
             if (weight is null)
                 continue;
-            var bound = 1.0 / Math.Sqrt(weight.numel() / weight.shape[0]);
-            FillUniform(weight, bound, generator);
+            var fanIn = weight.numel() / weight.shape[0];
+            var bound = 1.0 / Math.Sqrt(fanIn);
+            if (init == WeightInit.KaimingNormal)
+                FillNormal(weight, Math.Sqrt(2.0 / fanIn), generator);
+            else
+                FillUniform(weight, bound, generator);
             if (bias is not null)
                 FillUniform(bias, bound, generator);
         }
@@ -66,6 +76,14 @@ public static class ModelZoo
         target.copy_(values.mul_(width).sub_(offset));
     }
 
+    /// <summary>N(0, std^2) drawn with torch.randn and the generator, which it honours (see <see cref="FillUniform"/>).</summary>
+    private static void FillNormal(Tensor target, double std, Generator generator)
+    {
+        using var values = randn(target.shape, generator: generator);
+        using var scale = Scalars.Of(std);
+        target.copy_(values.mul_(scale));
+    }
+
     /// <summary>
     /// The channel count of a layer at <paramref name="width"/>, rounded up to a multiple of 16: the oneDNN 3.7.1 inside
     /// libtorch-cpu 2.10 computes wrong (often NaN) convolution input gradients when the output channels do not
@@ -75,3 +93,10 @@ public static class ModelZoo
 
     internal const int ChannelBlock = 16;
 }
+
+/// <summary>
+/// How conv and linear weights are drawn. PyTorchDefault: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (what
+/// kaiming_uniform_(a = sqrt(5)) gives); KaimingNormal: N(0, 2 / fan_in) (kaiming_normal_ with its defaults, fan_in
+/// and the ReLU gain). Biases keep PyTorch's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)) either way.
+/// </summary>
+public enum WeightInit { PyTorchDefault, KaimingNormal }

@@ -127,7 +127,7 @@ public sealed class WeightMathTests
     public void SafetensorsRoundTripUsesPyTorchNamesAndDtypes()
     {
         using var folder = new TempFolder();
-        using var model = ModelZoo.Create("resnet20", new ImageShape(3, 8, 8), 10, 0.25, initSeed: 5);
+        using var model = ModelZoo.Create("resnet18", new ImageShape(3, 8, 8), 10, 0.125, initSeed: 5);
         var snapshot = new ModelState(model).Capture();
         var path = folder.File("soup.safetensors");
 
