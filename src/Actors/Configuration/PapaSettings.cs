@@ -24,8 +24,10 @@ public static class MixingMethods
 
 /// <summary>How and when the population is mixed.</summary>
 /// <param name="PushDelaySteps">PAPA: steps of the next round a member trains before it applies a push (0 = at once).</param>
+/// <param name="MixFromStart">PAPA-all and PAPA-2: the first merge is after epoch 1, then every <paramref name="EveryEpochs"/>
+/// (the reference's mix_from_start, the configuration's default); false: after every-epochs, 2 every-epochs, ...</param>
 public sealed record MixingSettings(MixingMethod Method, double Rho, int EmaEverySteps, double EveryEpochs, bool LinearLrScaling = false,
-    double MergeStart = 0, double MergeEnd = 1, int PushDelaySteps = 0);
+    double MergeStart = 0, double MergeEnd = 1, int PushDelaySteps = 0, bool MixFromStart = false);
 
 /// <summary>What happens when a member fails or diverges, and how often the run is checkpointed.</summary>
 public sealed record FaultSettings(
@@ -132,7 +134,8 @@ public sealed record PapaSettings(
             LinearLrScaling: read.Choice("lr-scaling", ["none", "linear"]) == "linear",
             MergeStart: window[0],
             MergeEnd: window[1],
-            PushDelaySteps: read.Int("push-delay-steps", 0));
+            PushDelaySteps: read.Int("push-delay-steps", 0),
+            MixFromStart: read.Bool("mix-from-start"));
         if (mixing.PushDelaySteps > mixing.EmaEverySteps)
             throw new ConfigException($"'papa.push-delay-steps' = {mixing.PushDelaySteps} must be at most 'papa.ema-every-steps' = {mixing.EmaEverySteps}: a push is applied before the next is measured");
         if (mixing.PushDelaySteps > 0 && mixing.Method != MixingMethod.Papa)

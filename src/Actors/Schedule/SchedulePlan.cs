@@ -60,7 +60,8 @@ public sealed record RoundPlan(int Round, long FirstStep, int Steps, int Epoch, 
 /// <item>Rounds end at every epoch end, every sync-every-steps steps, and every mixing point.</item>
 /// <item>PAPA pushes every ema-every-steps steps, counted globally (the reference counts within each epoch,
 /// which makes the spacing irregular at epoch boundaries).</item>
-/// <item>PAPA-all and PAPA-2 mix every round(every-epochs * steps-per-epoch) steps.</item>
+/// <item>PAPA-all and PAPA-2 mix every round(every-epochs * steps-per-epoch) steps; with mix-from-start (as the
+/// reference) the first of those merges is after epoch 1, and the grid goes on from there.</item>
 /// <item>Nothing is mixed after the last step: the final population is condensed into soups instead.</item>
 /// <item>Nothing is mixed outside the merge window (a fraction of training, every method).</item>
 /// <item>With linear lr scaling, a PAPA push keeps 1 - (1 - rho) * lr / peak lr, lr being the learning rate
@@ -88,13 +89,18 @@ public sealed class SchedulePlan
             MixingMethod.PapaAll or MixingMethod.Papa2 => Math.Max(1, (long)Math.Round(mixing.EveryEpochs * stepsPerEpoch)),
             _ => 0,
         };
+        // The reference (mix_from_start) merges after its first epoch and every K epochs from there: the grid of
+        // merges is anchored at the end of epoch 1 (epochs 1, 6, 11 for K = 5). With K <= 1 that grid is the plain one.
+        FirstMixStep = MixEverySteps > 0 && mixing.MixFromStart && mixing.Method is MixingMethod.PapaAll or MixingMethod.Papa2
+            ? (stepsPerEpoch - 1) % MixEverySteps + 1
+            : MixEverySteps;
 
         var ends = new SortedSet<long>();
         for (var epoch = 1; epoch <= epochs; epoch++)
             ends.Add(epoch * stepsPerEpoch);
         for (var step = (long)syncEverySteps; step < TotalSteps; step += syncEverySteps)
             ends.Add(step);
-        for (var step = MixEverySteps; MixEverySteps > 0 && step < TotalSteps; step += MixEverySteps)
+        for (var step = FirstMixStep; MixEverySteps > 0 && step < TotalSteps; step += MixEverySteps)
             ends.Add(step);
 
         var rounds = new List<RoundPlan>();
@@ -115,20 +121,21 @@ public sealed class SchedulePlan
     public long StepsPerEpoch { get; }
     public long TotalSteps { get; }
     public long MixEverySteps { get; }
+
+    /// <summary>The first step after which the population may mix; then every <see cref="MixEverySteps"/>.</summary>
+    public long FirstMixStep { get; }
     public IReadOnlyList<RoundPlan> Rounds { get; }
 
     public static SchedulePlan For(PapaSettings settings, long stepsPerEpoch)
     {
-        var optimizer = settings.Training.Optimizer;
-        var learningRates = new LearningRateSchedule(optimizer.LearningRate, optimizer.MinLearningRate, settings.Epochs * stepsPerEpoch,
-            (long)Math.Round(optimizer.WarmupEpochs * stepsPerEpoch));
+        var learningRates = LearningRateSchedule.For(settings.Training.Optimizer, settings.Epochs, stepsPerEpoch);
         return new(settings.Mixing, settings.Population, settings.Epochs, settings.Seed, stepsPerEpoch, settings.SyncEverySteps, learningRates);
     }
 
     private MixDecision DecideMix(int round, long endStep)
     {
         var progress = (double)endStep / TotalSteps;
-        if (MixEverySteps == 0 || endStep >= TotalSteps || endStep % MixEverySteps != 0
+        if (MixEverySteps == 0 || endStep >= TotalSteps || endStep < FirstMixStep || (endStep - FirstMixStep) % MixEverySteps != 0
             || progress < Mixing.MergeStart || progress > Mixing.MergeEnd)
             return NoMix.Instance;
         return Mixing.Method switch

@@ -36,9 +36,7 @@ public sealed class Trainer : IDisposable
         _settings = settings;
         _augmenter = augmenter;
         _device = device;
-        var total = settings.Epochs * batches.StepsPerEpoch;
-        var warmup = (long)Math.Round(settings.Optimizer.WarmupEpochs * batches.StepsPerEpoch);
-        Schedule = new LearningRateSchedule(settings.Optimizer.LearningRate, settings.Optimizer.MinLearningRate, total, warmup);
+        Schedule = LearningRateSchedule.For(settings.Optimizer, settings.Epochs, batches.StepsPerEpoch);
         _optimizer = IOptimizer.Create(settings.Optimizer, model.named_parameters());
     }
 

@@ -1,5 +1,7 @@
 namespace PapaActors.Models.Training;
 
+/// <param name="Milestones">MultiStep decay: fractions of the whole run at which the learning rate is multiplied by <paramref name="Gamma"/>.</param>
+/// <param name="ClipGradNorm">Clips the total 2-norm of a member's gradients to this value before every step (0: off).</param>
 public sealed record OptimizerSettings(
     string Name,
     double LearningRate,
@@ -7,8 +9,14 @@ public sealed record OptimizerSettings(
     double Momentum,
     double WeightDecay,
     bool Nesterov,
-    double WarmupEpochs)
+    double WarmupEpochs,
+    LearningRateDecay Decay = LearningRateDecay.Cosine,
+    IReadOnlyList<double>? MilestoneFractions = null,
+    double Gamma = 0.1,
+    double ClipGradNorm = 0)
 {
+    public IReadOnlyList<double> Milestones => MilestoneFractions ?? [];
+
     public static readonly string[] Names = ["sgd", "adamw"];
 }
 

@@ -65,6 +65,43 @@ public sealed class ScheduleTests
         Assert.Equal([10L, 20, 30], Mixes(fractional).Select(m => m.End));
     }
 
+    [Theory]
+    [InlineData(MixingMethod.PapaAll, 5.0, true, new long[] { 10, 60, 110 })] // the reference: after epochs 1, 6, 11
+    [InlineData(MixingMethod.PapaAll, 5.0, false, new long[] { 50, 100 })]
+    [InlineData(MixingMethod.Papa2, 2.0, true, new long[] { 10, 30, 50, 70, 90, 110 })]
+    [InlineData(MixingMethod.Papa2, 2.0, false, new long[] { 20, 40, 60, 80, 100 })]
+    [InlineData(MixingMethod.PapaAll, 1.5, true, new long[] { 10, 25, 40, 55, 70, 85, 100, 115 })]
+    [InlineData(MixingMethod.PapaAll, 0.5, true, new long[] { 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 100, 105, 110, 115 })]
+    [InlineData(MixingMethod.PapaAll, 0.5, false, new long[] { 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 100, 105, 110, 115 })]
+    public void MixFromStartAnchorsTheMergesAtTheEndOfTheFirstEpoch(MixingMethod method, double everyEpochs, bool fromStart, long[] mixingSteps)
+    {
+        var plan = new SchedulePlan(new MixingSettings(method, 0.9, 10, everyEpochs, MixFromStart: fromStart), 4, 12, 1, 10, 50);
+
+        Assert.Equal(mixingSteps, Mixes(plan).Select(m => m.End));
+        Assert.All(plan.Rounds.Where(r => mixingSteps.Contains(r.EndStep)), r => Assert.NotEqual(NoMix.Instance, r.Mix));
+    }
+
+    [Fact]
+    public void MixFromStartLeavesPapaPushesAlone()
+    {
+        var on = new SchedulePlan(new MixingSettings(MixingMethod.Papa, 0.9, 10, 5, MixFromStart: true), 4, 2, 1, 25, 50);
+        var off = new SchedulePlan(new MixingSettings(MixingMethod.Papa, 0.9, 10, 5, MixFromStart: false), 4, 2, 1, 25, 50);
+        Assert.Equal(Mixes(off), Mixes(on));
+        Assert.Equal([10L, 20, 30, 40], Mixes(on).Select(m => m.End));
+    }
+
+    [Fact]
+    public void MultiStepLearningRatesScaleThePushesAtTheMilestones()
+    {
+        // milestones 0.5 and 0.75 of 40 steps (the reference rounds fraction * total steps): steps 20 and 30
+        var optimizer = new OptimizerSettings("sgd", 0.1, 0, 0.9, 0, false, 0, LearningRateDecay.MultiStep, [0.5, 0.75], 0.1);
+        var learningRates = LearningRateSchedule.For(optimizer, epochs: 2, stepsPerEpoch: 20);
+        Assert.Equal([0.1, 0.1, 0.01, 0.01, 0.001], new long[] { 0, 19, 20, 29, 30 }.Select(s => Math.Round(learningRates.At(s), 12)));
+
+        var plan = new SchedulePlan(new MixingSettings(MixingMethod.Papa, 0.9, 10, 1, LinearLrScaling: true), 4, 2, 1, 20, 50, learningRates);
+        Assert.Equal([0.9, 0.99, 0.999], Mixes(plan).Select(m => Math.Round(((PushTowardMean)m.Mix).Keep, 12)));
+    }
+
     [Fact]
     public void NoneNeverMixesAndSynchronisesEverySyncInterval()
     {
@@ -119,6 +156,28 @@ public sealed class ScheduleTests
         var parents = Enumerable.Range(0, 200).SelectMany(seed => SchedulePlan.DrawParents(10, seed)).ToList();
         var counts = Enumerable.Range(0, 10).Select(m => parents.Count(p => p.First == m || p.Second == m)).ToList();
         Assert.All(counts, c => Assert.Equal(400, c));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AJournalOfEitherMergeTimingReplaysUnderItsOwnSettingAndNotTheOther(bool fromStart)
+    {
+        using var folder = new TempFolder();
+        string[] Overrides(bool start) => ["method=papa-2", "population=3", "epochs=6", "every-epochs=2", "sync-every-steps=100", $"mix-from-start={(start ? "on" : "off")}"];
+        var plan = SchedulePlan.For(PapaActors.Actors.Configuration.PapaSettings.FromConfig(TestSettings.TinyConfig(Overrides(fromStart))), stepsPerEpoch: 4);
+        var path = folder.File(ScheduleJournal.FileName);
+        File.WriteAllLines(path, plan.Rounds.Select(ScheduleJournal.RoundLine).Prepend(ScheduleJournal.HeaderLine(plan)).Append(ScheduleJournal.EndLine(plan.Rounds.Count)));
+        var journal = ScheduleJournal.Read(path);
+        Assert.Equal(fromStart ? [4L, 12, 20] : [8L, 16], plan.Rounds.Where(r => r.Mix is ReplaceWithChildren).Select(r => r.EndStep));
+
+        var same = await PapaActors.Actors.Replay.ScheduleReplay.ReplayAsync(TestSettings.TinyConfig(Overrides(fromStart)), journal, TimeSpan.FromMinutes(1));
+        Assert.True(same.Matches, same.FirstDivergence?.ToString());
+
+        // Both plans have the same rounds (every merge is at an epoch end); round 0 ends at the first epoch.
+        var other = await PapaActors.Actors.Replay.ScheduleReplay.ReplayAsync(TestSettings.TinyConfig(Overrides(!fromStart)), journal, TimeSpan.FromMinutes(1));
+        Assert.False(other.Matches);
+        Assert.Equal(0, other.FirstDivergence!.Round);
     }
 
     [Fact]
