@@ -186,7 +186,8 @@ public sealed class AveragerHarness
             var finish = NextMessage(i);
             if (finish is not PapaActors.Actors.Messages.Finish)
                 throw new InvalidOperationException($"member {i} expected Finish, got {finish.GetType().Name}");
-            Averager.Tell(new MemberFinal(i, TracerWeights.For(i, Population), 0.8, heldOutAccuracy(i), [1, 0, 0, 1]), Members[i].Ref);
+            Averager.Tell(new MemberFinal(i, TracerWeights.For(i, Population), 0.8, heldOutAccuracy(i), [1, 0, 0, 1], TracerWeights.Statistics(i, Population)),
+                Members[i].Ref);
         }
         var requests = new List<(int, EvaluateWeights)>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);

@@ -82,7 +82,15 @@ public sealed record PapaSettings(
         var read = new SettingsReader(ReferenceEquals(config, PapaConfig.Defaults) ? config : config.WithFallback(PapaConfig.Defaults));
         var seed = read.Long("seed", 0);
         var dataset = read.Choice("dataset", DatasetSpec.Names);
-        var repair = new RepairSettings(read.Bool("repair"), read.Int("repair-batches", 1, 10_000), read.Bool("repair-linear"));
+        var method = MixingMethods.Parse(read.Choice("method", MixingMethods.Names));
+        // auto: REPAIR where the reference runs it and it is cheap enough, after PAPA-all and PAPA-2 merges, not after
+        // every PAPA push (a forward pass over the calibration batches per corrected layer, every ema-every-steps steps).
+        var repairMixes = read.Choice("repair", ["auto", "on", "off"]) switch
+        {
+            "auto" => method is MixingMethod.PapaAll or MixingMethod.Papa2,
+            var choice => choice == "on",
+        };
+        var repair = new RepairSettings(repairMixes, read.Int("repair-batches", 1, 10_000), read.Bool("repair-linear"), read.Bool("repair-soup"));
         var training = new TrainingSettings(
             Model: read.Choice("model", ModelZoo.Names),
             ModelWidth: read.Double("model-width", 0, 64, minExclusive: true),
@@ -95,7 +103,11 @@ public sealed record PapaSettings(
                 Momentum: read.Double("optimizer.momentum", 0, 1),
                 WeightDecay: read.Double("optimizer.weight-decay", 0, 1),
                 Nesterov: read.Bool("optimizer.nesterov"),
-                WarmupEpochs: read.Double("optimizer.warmup-epochs", 0, 100_000)),
+                WarmupEpochs: read.Double("optimizer.warmup-epochs", 0, 100_000),
+                Decay: read.Choice("lr-schedule", ["cosine", "multistep"]) == "multistep" ? LearningRateDecay.MultiStep : LearningRateDecay.Cosine,
+                MilestoneFractions: Milestones(read),
+                Gamma: read.Double("lr-gamma", 0, 1, minExclusive: true),
+                ClipGradNorm: read.Double("optimizer.clip-grad", 0, 1e9)),
             Variations: new VariationLists(
                 Mixup: read.Numbers("variations.mixup", 0, 100),
                 Cutmix: read.Numbers("variations.cutmix", 0, 100),
@@ -121,13 +133,14 @@ public sealed record PapaSettings(
             Seed: (int)(seed & int.MaxValue),
             TrainLimit: read.Long("train-limit", 0),
             TestLimit: read.Long("test-limit", 0),
-            SyntheticSize: read.Int("synthetic-size", 4, 256));
+            SyntheticSize: read.Int("synthetic-size", 4, 256),
+            ReferenceNormalization: read.Choice("normalization", ["reference", "computed"]) == "reference");
 
         var window = read.Numbers("merge-window", 0, 1, count: 2);
         if (window[0] > window[1])
             throw new ConfigException($"'papa.merge-window' = [{window[0]}, {window[1]}] is not allowed: the start must not be after the end");
         var mixing = new MixingSettings(
-            Method: MixingMethods.Parse(read.Choice("method", MixingMethods.Names)),
+            Method: method,
             Rho: read.Double("rho", 0, 1),
             EmaEverySteps: read.Int("ema-every-steps", 1),
             EveryEpochs: read.Double("every-epochs", 0, 100_000, minExclusive: true),
@@ -164,6 +177,17 @@ public sealed record PapaSettings(
                     read.Int("fault-injection.throw-times", -1),
                     read.Int("fault-injection.diverge-member", -1), read.Long("fault-injection.diverge-at-step", 0), read.Duration("fault-injection.checkpoint-pause"),
                     read.OptionalText("fault-injection.throw-file"))));
+    }
+
+    private static IReadOnlyList<double> Milestones(SettingsReader read)
+    {
+        var milestones = read.Numbers("lr-milestones", 0, 1);
+        for (var i = 1; i < milestones.Count; i++)
+        {
+            if (milestones[i] <= milestones[i - 1])
+                throw new ConfigException($"'papa.lr-milestones' = [{string.Join(", ", milestones)}] is not allowed: the fractions must increase");
+        }
+        return milestones;
     }
 
     private static bool IsDeviceName(string name) =>

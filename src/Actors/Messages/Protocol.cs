@@ -133,19 +133,23 @@ public sealed record StateRestored(int Member, int Round) : IPapaMessage;
 
 public sealed record Finish(int Round) : IPapaMessage;
 
+/// <param name="RepairStatistics">With repair-soup: the member's REPAIR statistics on the soups' calibration batches.</param>
 public sealed record MemberFinal(
     int Member,
     WeightSnapshot Weights,
     double TestAccuracy,
     double HeldOutAccuracy,
-    float[] TestLogits) : IPapaMessage;
+    float[] TestLogits,
+    ActivationStatistics? RepairStatistics = null) : IPapaMessage;
 
 /// <summary>
-/// Evaluate other weights (a soup): with <paramref name="RecomputeBatchNorm"/> the BatchNorm statistics are
-/// re-estimated first (and <paramref name="ReturnWeights"/> sends the weights back with them); then the held-out
-/// split when asked, and the <paramref name="Test"/> slice of the test set, if any.
+/// Evaluate other weights (a soup): REPAIRed towards <paramref name="RepairTargets"/> if given (on the soups' calibration
+/// batches, BatchNorm re-estimated after), else with <paramref name="RecomputeBatchNorm"/> the BatchNorm statistics
+/// re-estimated (<paramref name="ReturnWeights"/> sends the weights back as evaluated); then the held-out split when
+/// asked, and the <paramref name="Test"/> slice of the test set, if any.
 /// </summary>
-public sealed record EvaluateWeights(int RequestId, WeightSnapshot Weights, bool RecomputeBatchNorm, bool OnHeldOut, TestSlice? Test, bool ReturnWeights) : IPapaMessage;
+public sealed record EvaluateWeights(int RequestId, WeightSnapshot Weights, bool RecomputeBatchNorm, bool OnHeldOut, TestSlice? Test, bool ReturnWeights,
+    ActivationStatistics? RepairTargets = null) : IPapaMessage;
 
 /// <summary>Part <paramref name="Part"/> of <paramref name="Parts"/> equal contiguous parts of the test set.</summary>
 public sealed record TestSlice(int Part, int Parts);

@@ -417,7 +417,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _nodeReports.Clear();
         var plan = _plan.Rounds[round];
         var mixes = plan.Mix is not NoMix;
-        var train = new Train(round, plan.Steps - AheadAfter(round - 1), SendSnapshot: mixes, EvaluateHeldOut: plan.EndsEpoch,
+        // Without a held-out split the per-epoch accuracy would be a pass over the whole training set: skipped.
+        var train = new Train(round, plan.Steps - AheadAfter(round - 1), SendSnapshot: mixes, EvaluateHeldOut: plan.EndsEpoch && _settings.Dataset.HeldOutFraction > 0,
             MeasureRepairStatistics: mixes && _settings.Training.Repair.Enabled, Attempt: _attempt, AheadSteps: AheadAfter(round));
         StartTimeout(round);
         foreach (var member in _members)
@@ -819,7 +820,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Timers.Cancel(RoundTimer);
         Become(Souping);
         StartTimeout(_round);
-        _soups = Context.ActorOf(SoupActor.Props(_finals.Select(f => f!).ToList(), _members.Select(m => m!).ToList(), _settings.SoupRecomputesBatchNorm, _testLabels), "soups");
+        _soups = Context.ActorOf(SoupActor.Props(_finals.Select(f => f!).ToList(), _members.Select(m => m!).ToList(), _settings.SoupRecomputesBatchNorm,
+            _settings.Training.Repair.Soups, _testLabels), "soups");
         Context.Watch(_soups);
     }
 

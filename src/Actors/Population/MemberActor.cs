@@ -213,13 +213,14 @@ public sealed class MemberActor : BulkReceivingActor, IWithUnboundedStash
     {
         var test = Model.Evaluate(DataSplit.Test, keepLogits: true);
         var heldOut = Model.Evaluate(DataSplit.HeldOut, keepLogits: false);
-        Reply(new MemberFinal(_index, Model.Capture(), test.Accuracy, heldOut.Accuracy, test.Logits!));
+        var statistics = _settings.Repair.Soups ? Model.MeasureRepairStatistics(MemberModel.SoupCalibration) : null;
+        Reply(new MemberFinal(_index, Model.Capture(), test.Accuracy, heldOut.Accuracy, test.Logits!, statistics));
     }
 
     private void OnEvaluateWeights(EvaluateWeights request)
     {
         var slice = request.Test is { } test ? (test.Part, test.Parts) : ((int, int)?)null;
-        var result = Model.EvaluateWeights(request.Weights, request.RecomputeBatchNorm, request.OnHeldOut, slice, request.ReturnWeights);
+        var result = Model.EvaluateWeights(request.Weights, request.RecomputeBatchNorm, request.OnHeldOut, slice, request.ReturnWeights, request.RepairTargets);
         Reply(new WeightsEvaluated(request.RequestId, result.HeldOutAccuracy, result.TestCorrect, result.TestCount, result.Weights));
     }
 

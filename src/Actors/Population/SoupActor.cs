@@ -19,6 +19,7 @@ public sealed class SoupActor : BulkReceivingActor
     private readonly IReadOnlyList<MemberFinal> _finals;
     private readonly IReadOnlyList<IActorRef> _evaluators;
     private readonly bool _recomputeBatchNorm;
+    private readonly bool _repair;
     private readonly double _ensembleAccuracy;
     private readonly List<int> _greedyOrder;
     private readonly List<int> _ingredients = [];
@@ -33,11 +34,13 @@ public sealed class SoupActor : BulkReceivingActor
     private int _requestId;
 
     /// <param name="evaluators">The members, by index: they evaluate the soups.</param>
-    public SoupActor(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, int[] testLabels)
+    /// <param name="repair">REPAIR every soup of two or more members towards its members' mean statistics (repair-soup).</param>
+    public SoupActor(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, bool repair, int[] testLabels)
     {
         _finals = finals;
         _evaluators = evaluators;
         _recomputeBatchNorm = recomputeBatchNorm;
+        _repair = repair;
         _ensembleAccuracy = Evaluation.EnsembleAccuracy(finals.Select(f => f.TestLogits).ToList(), testLabels);
         _greedyOrder = finals.OrderByDescending(f => f.HeldOutAccuracy).ThenBy(f => f.Member).Select(f => f.Member).ToList();
 
@@ -49,8 +52,8 @@ public sealed class SoupActor : BulkReceivingActor
         Receive<TransferFailed>(f => throw new InvalidOperationException($"soup evaluation lost: {f.Reason}"));
     }
 
-    public static Props Props(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, int[] testLabels) =>
-        Akka.Actor.Props.Create(() => new SoupActor(finals, evaluators, recomputeBatchNorm, testLabels));
+    public static Props Props(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, bool repair, int[] testLabels) =>
+        Akka.Actor.Props.Create(() => new SoupActor(finals, evaluators, recomputeBatchNorm, repair, testLabels));
 
     /// <summary>The soups, sent to the parent (the Averager).</summary>
     public sealed record SoupsReady(double EnsembleTestAccuracy, SoupResult AverageSoup, SoupResult GreedySoup) : INoSerializationVerificationNeeded;
@@ -103,7 +106,10 @@ public sealed class SoupActor : BulkReceivingActor
         Context.Stop(Self);
     }
 
-    /// <summary>The mean of <paramref name="members"/>' weights (in member order), BatchNorm re-estimated, with its held-out accuracy.</summary>
+    /// <summary>
+    /// The mean of <paramref name="members"/>' weights (in member order), REPAIRed or with BatchNorm re-estimated as
+    /// configured, with its held-out accuracy.
+    /// </summary>
     private void Prepare(IReadOnlyList<int> members, IActorRef evaluator, Action<Prepared> then)
     {
         var ordered = members.Order().ToList();
@@ -114,7 +120,11 @@ public sealed class SoupActor : BulkReceivingActor
             return;
         }
         var weights = WeightMath.Average(ordered.Select(m => _finals[m].Weights).ToList());
-        Ask(evaluator, id => new EvaluateWeights(id, weights, _recomputeBatchNorm, OnHeldOut: true, Test: null, ReturnWeights: true), result =>
+        // As the reference's repair_soup: only a soup of several members, towards their equally weighted statistics.
+        var targets = _repair && ordered.Count > 1
+            ? ActivationStatistics.WeightedSum(ordered.Select(m => _finals[m].RepairStatistics!).ToList(), ordered.Select(_ => 1.0 / ordered.Count).ToList())
+            : null;
+        Ask(evaluator, id => new EvaluateWeights(id, weights, _recomputeBatchNorm, OnHeldOut: true, Test: null, ReturnWeights: true, targets), result =>
         {
             var prepared = _prepared[key] = new Prepared(key, result.Weights!, result.HeldOutAccuracy!.Value);
             then(prepared);

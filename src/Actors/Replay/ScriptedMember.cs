@@ -21,7 +21,9 @@ public sealed class ScriptedMember : ReceiveActor
         Receive<Mix>(m => observer.Tell(new MixReceived(index, m)));
         Receive<CaptureState>(c => Sender.Tell(new StateCaptured(c.Round, TracerWeights.State(index, population))));
         Receive<RestoreState>(r => Sender.Tell(new StateRestored(index, r.Round)));
-        Receive<Finish>(_ => Sender.Tell(new MemberFinal(index, TracerWeights.For(index, population), 0.5, 0.5, new float[testSamples * 2])));
+        // With statistics, so a run with repair-soup replays too.
+        Receive<Finish>(_ => Sender.Tell(new MemberFinal(index, TracerWeights.For(index, population), 0.5, 0.5, new float[testSamples * 2],
+            TracerWeights.Statistics(index, population))));
         Receive<EvaluateWeights>(e => Sender.Tell(new WeightsEvaluated(e.RequestId, e.OnHeldOut ? 0.5 : null, e.Test is null ? 0 : 1, e.Test is null ? 0 : 2,
             e.ReturnWeights ? e.Weights : null)));
         averager.Tell(new RegisterMember(index, Self, TracerWeights.Layout(population).Fingerprint, reducer));

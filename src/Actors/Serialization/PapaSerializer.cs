@@ -109,13 +109,13 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 case Finish m: w.Write(m.Round); break;
                 case MemberFinal m:
                     w.Write(m.Member); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.TestAccuracy); w.Write(m.HeldOutAccuracy);
-                    WireFormat.WriteFloats(w, m.TestLogits);
+                    WireFormat.WriteFloats(w, m.TestLogits); WireFormat.WriteStatistics(w, m.RepairStatistics);
                     break;
                 case EvaluateWeights m:
                     w.Write(m.RequestId); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.RecomputeBatchNorm); w.Write(m.OnHeldOut);
                     w.Write(m.Test is not null);
                     if (m.Test is not null) { w.Write(m.Test.Part); w.Write(m.Test.Parts); }
-                    w.Write(m.ReturnWeights);
+                    w.Write(m.ReturnWeights); WireFormat.WriteStatistics(w, m.RepairTargets);
                     break;
                 case WeightsEvaluated m:
                     w.Write(m.RequestId); WriteOptional(w, m.HeldOutAccuracy); w.Write(m.TestCorrect); w.Write(m.TestCount); WriteOptionalSnapshot(w, m.Weights);
@@ -165,9 +165,9 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 "restore" => new RestoreState(r.ReadInt32(), r.ReadBoolean() ? WireFormat.ReadMemberState(r) : null, r.ReadInt64()),
                 "restored" => new StateRestored(r.ReadInt32(), r.ReadInt32()),
                 "finish" => new Finish(r.ReadInt32()),
-                "final" => new MemberFinal(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), r.ReadDouble(), WireFormat.ReadFloats(r)),
+                "final" => new MemberFinal(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), r.ReadDouble(), WireFormat.ReadFloats(r), WireFormat.ReadStatistics(r)),
                 "evaluate" => new EvaluateWeights(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadBoolean(), r.ReadBoolean(),
-                    r.ReadBoolean() ? new TestSlice(r.ReadInt32(), r.ReadInt32()) : null, r.ReadBoolean()),
+                    r.ReadBoolean() ? new TestSlice(r.ReadInt32(), r.ReadInt32()) : null, r.ReadBoolean(), WireFormat.ReadStatistics(r)),
                 "evaluated" => new WeightsEvaluated(r.ReadInt32(), ReadOptional(r), r.ReadInt64(), r.ReadInt64(), ReadOptionalSnapshot(r)),
                 "failed" => new MemberFailed(r.ReadInt32(), r.ReadString(), r.ReadBoolean()),
                 "ended" => new RunEnded(r.ReadBoolean(), r.ReadString()),

@@ -3,7 +3,10 @@ using static TorchSharp.torch;
 
 namespace PapaActors.Models.Data;
 
-/// <summary>What to load: a dataset by name, where its files are, and how to split and trim it.</summary>
+/// <summary>What to load: a dataset by name, where its files are, and how to split, trim and normalise it.</summary>
+/// <param name="ReferenceNormalization">CIFAR-10 / CIFAR-100 are normalised with the reference's fixed channel means
+/// and stds (<see cref="DataSplits.ReferenceNormalization"/>); otherwise, and for every other dataset, with those of the
+/// training split.</param>
 public sealed record DatasetSpec(
     string Name,
     string Path,
@@ -11,29 +14,48 @@ public sealed record DatasetSpec(
     int Seed,
     long TrainLimit = 0,
     long TestLimit = 0,
-    int SyntheticSize = 8)
+    int SyntheticSize = 8,
+    bool ReferenceNormalization = false)
 {
     public static readonly string[] Names = ["fashion-mnist", "mnist", "cifar10", "cifar100", "synthetic"];
 }
 
 /// <summary>
-/// Training, held-out and test sets of one dataset, plus the per-channel normalisation computed on the
-/// training split. The held-out split is carved from the training data by a permutation seeded with the
-/// run seed, so every member (and every node of a cluster) sees the same held-out images.
+/// Training, held-out and test sets of one dataset, plus the per-channel normalisation: computed on the training
+/// split, or given. The held-out split is carved from the training data by a permutation seeded with the run seed,
+/// so every member (and every node of a cluster) sees the same held-out images. Without one (held-out fraction 0),
+/// what is asked of the held-out split is done on the training split, as the reference scores its soups.
 /// </summary>
 public sealed class DataSplits : IDisposable
 {
-    public DataSplits(ImageDataset train, ImageDataset heldOut, ImageDataset test)
+    public DataSplits(ImageDataset train, ImageDataset heldOut, ImageDataset test, (float[] Mean, float[] Std)? normalization = null)
     {
         Train = train;
         HeldOut = heldOut;
         Test = test;
         using var scope = NewDisposeScope();
+        if (normalization is var (mean, std))
+        {
+            Mean = tensor(mean).view(1, -1, 1, 1).MoveToOuterDisposeScope();
+            Std = tensor(std).view(1, -1, 1, 1).MoveToOuterDisposeScope();
+            return;
+        }
         using var minimumStd = Scalars.Of(1e-3);
         var pixels = train.Images.to_type(ScalarType.Float32).div_(PixelScale);
         Mean = pixels.mean([0L, 2L, 3L]).view(1, -1, 1, 1).MoveToOuterDisposeScope();
         Std = pixels.std([0L, 2L, 3L]).clamp_min(minimumStd).view(1, -1, 1, 1).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The reference's channel means and stds of [0, 1] pixels: data/cifar10.py (given on the 0..255 scale, divided by
+    /// 255 here) and data/cifar100.py.
+    /// </summary>
+    public static (float[] Mean, float[] Std)? ReferenceNormalization(string dataset) => dataset switch
+    {
+        "cifar10" => ([125.307f / 255, 122.961f / 255, 113.8575f / 255], [51.5865f / 255, 50.847f / 255, 51.255f / 255]),
+        "cifar100" => ([0.5071f, 0.4865f, 0.4409f], [0.2673f, 0.2564f, 0.2762f]),
+        _ => null,
+    };
 
     private static readonly Scalar PixelScale = 255.ToScalar();
 
@@ -48,7 +70,7 @@ public sealed class DataSplits : IDisposable
     public ImageDataset this[DataSplit split] => split switch
     {
         DataSplit.Train => Train,
-        DataSplit.HeldOut => HeldOut,
+        DataSplit.HeldOut => HeldOut.Count > 0 ? HeldOut : Train,
         DataSplit.Test => Test,
         _ => throw new ArgumentOutOfRangeException(nameof(split), split, null),
     };

@@ -40,7 +40,8 @@ public static class DatasetLoader
         var splits = new DataSplits(
             limitedTrain.Select(order[(int)heldOutCount..].sort().Values, spec.Name + "/train"),
             limitedTrain.Select(order[..(int)heldOutCount].sort().Values, spec.Name + "/held-out"),
-            test.Take(spec.TestLimit, spec.Name + "/test"));
+            test.Take(spec.TestLimit, spec.Name + "/test"),
+            spec.ReferenceNormalization ? DataSplits.ReferenceNormalization(spec.Name) : null);
         return splits.DetachFromDisposeScope();
     }
 

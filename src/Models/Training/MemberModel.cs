@@ -39,7 +39,7 @@ public sealed class MemberModel : IDisposable
         var variation = settings.Variations.Assign(index + 1, settings.Seed)[index];
         var augmenter = new BatchAugmenter(settings.Augmentation, variation, data.Classes, settings.Seed, index);
         _trainer = new Trainer(_model, data, _batches, settings, augmenter, device);
-        _repairedLayers = settings.Repair.Enabled ? Repair.CorrectedLayers(_model, settings.Repair.IncludeLinear, data.Shape) : [];
+        _repairedLayers = settings.Repair.Used ? Repair.CorrectedLayers(_model, settings.Repair.IncludeLinear, data.Shape) : [];
     }
 
     public int Index { get; }
@@ -72,6 +72,9 @@ public sealed class MemberModel : IDisposable
 
     /// <summary>Whether every parameter and BatchNorm statistic is finite: a cheap divergence check for every round.</summary>
     public bool IsFinite() => _state.IsFinite();
+
+    /// <summary>The round whose calibration batches REPAIR of soups uses (no mixing round has it).</summary>
+    public const int SoupCalibration = -1;
 
     /// <summary>The pre-activation statistics REPAIR needs from a parent, on the calibration batches of <paramref name="round"/>.</summary>
     public ActivationStatistics MeasureRepairStatistics(int round)
@@ -111,16 +114,22 @@ public sealed class MemberModel : IDisposable
 
     /// <summary>
     /// Evaluates other weights (a soup) on a scratch copy of the architecture, leaving this member untouched:
-    /// BatchNorm re-estimated first if asked, held-out accuracy if asked, correct predictions on part
-    /// <c>Part</c> of <c>Parts</c> of the test set if given, and the evaluated weights (with the re-estimated
-    /// statistics) when <paramref name="returnWeights"/> is set.
+    /// REPAIRed towards <paramref name="repairTargets"/> on the soups' calibration batches if given, BatchNorm
+    /// re-estimated after REPAIR or if asked, held-out accuracy if asked, correct predictions on part <c>Part</c> of
+    /// <c>Parts</c> of the test set if given, and the evaluated weights when <paramref name="returnWeights"/> is set.
     /// </summary>
-    public WeightsEvaluation EvaluateWeights(WeightSnapshot weights, bool recomputeBatchNorm, bool onHeldOut, (int Part, int Parts)? testSlice, bool returnWeights)
+    public WeightsEvaluation EvaluateWeights(WeightSnapshot weights, bool recomputeBatchNorm, bool onHeldOut, (int Part, int Parts)? testSlice, bool returnWeights,
+        ActivationStatistics? repairTargets = null)
     {
         _scratch ??= CreateScratch();
         var (model, state) = _scratch.Value;
         state.Load(weights);
-        if (recomputeBatchNorm)
+        if (repairTargets is not null)
+        {
+            using var scope = NewDisposeScope();
+            Repair.Apply(model, repairTargets, CalibrationBatches(SoupCalibration));
+        }
+        if (recomputeBatchNorm || repairTargets is not null)
             RecomputeBatchNorm(model);
         var heldOut = onHeldOut ? Evaluation.Evaluate(model, _data, DataSplit.HeldOut, _settings.EvalBatchSize, _device, keepLogits: false) : null;
         var test = testSlice is var (part, parts)

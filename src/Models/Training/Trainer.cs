@@ -57,6 +57,8 @@ public sealed class Trainer : IDisposable
             _optimizer.ZeroGrad();
             var loss = Loss(Step);
             loss.backward();
+            if (_settings.Optimizer.ClipGradNorm > 0)
+                ClipGradNorm(_model.parameters(), _settings.Optimizer.ClipGradNorm);
             _optimizer.Step(Schedule.At(Step));
             lossSum += loss.item<float>();
             Step++;
@@ -79,6 +81,27 @@ public sealed class Trainer : IDisposable
         var (mixed, targets, _) = _augmenter.ApplyMixing(images, labels, generator);
         // Out of place: log_softmax's backward needs its own output.
         return nn.functional.log_softmax(_model.forward(mixed), 1).mul(targets).sum(1).mean().neg();
+    }
+
+    /// <summary>
+    /// torch.nn.utils.clip_grad_norm_ (2-norm): when the norm of all gradients together exceeds <paramref name="maxNorm"/>,
+    /// every gradient is scaled by maxNorm / (norm + 1e-6). Returns the norm before clipping. Written out because
+    /// TorchSharp's version passes temporary Scalars (see <see cref="Scalars"/>).
+    /// </summary>
+    public static double ClipGradNorm(IEnumerable<Tensor> parameters, double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var gradients = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
+        var norm = Math.Sqrt(gradients.Sum(g => g.to_type(ScalarType.Float64).square().sum().item<double>()));
+        var coefficient = maxNorm / (norm + 1e-6);
+        if (coefficient < 1)
+        {
+            using var scale = Scalars.Of(coefficient);
+            foreach (var gradient in gradients)
+                gradient.mul_(scale);
+        }
+        return norm;
     }
 
     /// <summary>Forgets momentum and Adam moments (an option after a mix; by default members keep them, as the reference does).</summary>

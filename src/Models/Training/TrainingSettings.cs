@@ -17,13 +17,28 @@ public sealed record OptimizerSettings(
 {
     public IReadOnlyList<double> Milestones => MilestoneFractions ?? [];
 
+    // By value, milestones included (a record compares lists by reference).
+    public bool Equals(OptimizerSettings? other) =>
+        other is not null && (Name, LearningRate, MinLearningRate, Momentum, WeightDecay, Nesterov, WarmupEpochs, Decay, Gamma, ClipGradNorm)
+            == (other.Name, other.LearningRate, other.MinLearningRate, other.Momentum, other.WeightDecay, other.Nesterov, other.WarmupEpochs, other.Decay,
+                other.Gamma, other.ClipGradNorm)
+        && Milestones.SequenceEqual(other.Milestones);
+
+    public override int GetHashCode() => HashCode.Combine(Name, LearningRate, Decay, Milestones.Count);
+
     public static readonly string[] Names = ["sgd", "adamw"];
 }
 
-/// <summary>REPAIR after mixes: on or off, calibration batches, whether hidden Linear layers are corrected too.</summary>
-public sealed record RepairSettings(bool Enabled, int Batches, bool IncludeLinear)
+/// <summary>
+/// REPAIR after mixes (<paramref name="Enabled"/>) and of soups (<paramref name="Soups"/>, the reference's repair_soup):
+/// calibration batches, whether hidden Linear layers are corrected too.
+/// </summary>
+public sealed record RepairSettings(bool Enabled, int Batches, bool IncludeLinear, bool Soups = false)
 {
     public static readonly RepairSettings Off = new(false, 5, true);
+
+    /// <summary>Whether members measure and correct REPAIR's layers at all.</summary>
+    public bool Used => Enabled || Soups;
 }
 
 /// <summary>

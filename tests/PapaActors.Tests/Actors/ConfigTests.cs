@@ -66,6 +66,15 @@ public sealed class ConfigTests
     [InlineData("repair-batches=0", "'papa.repair-batches' = '0' is not allowed: expected an integer from 1 to 10000")]
     [InlineData("push-delay-steps=11", "'papa.push-delay-steps' = 11 must be at most 'papa.ema-every-steps' = 10: a push is applied before the next is measured")]
     [InlineData("push-delay-steps=-1", "'papa.push-delay-steps' = '-1' is not allowed")]
+    [InlineData("lr-schedule=step", "'papa.lr-schedule' = 'step' is not allowed: expected one of cosine | multistep")]
+    [InlineData("lr-milestones=[0.75, 0.5]", "'papa.lr-milestones' = [0.75, 0.5] is not allowed: the fractions must increase")]
+    [InlineData("lr-milestones=[0.5, 1.5]", "'papa.lr-milestones' = '1.5' is not allowed: expected numbers from 0 to 1")]
+    [InlineData("lr-gamma=0", "'papa.lr-gamma' = '0' is not allowed: expected a number > 0 and <= 1")]
+    [InlineData("optimizer.clip-grad=-1", "'papa.optimizer.clip-grad' = '-1' is not allowed: expected a number >= 0")]
+    [InlineData("repair=sometimes", "'papa.repair' = 'sometimes' is not allowed: expected one of auto | on | off")]
+    [InlineData("repair-soup=1x", "'papa.repair-soup' = '1x' is not allowed: expected on or off")]
+    [InlineData("normalization=imagenet", "'papa.normalization' = 'imagenet' is not allowed: expected one of reference | computed")]
+    [InlineData("mix-from-start=maybe", "'papa.mix-from-start' = 'maybe' is not allowed: expected on or off")]
     public void BadValuesNameTheKeyAndWhatIsAllowed(string assignment, string message)
     {
         var error = Assert.Throws<ConfigException>(() => PapaSettings.FromConfig(PapaConfig.Load(null, [assignment])));

@@ -109,6 +109,24 @@ public sealed class EndToEndTests() : TestKit(TestSettings.ActorTestConfig(TestS
     }
 
     [Fact]
+    public async Task WithoutAHeldOutSplitSoupsAreChosenOnTheTrainingSetAndRepairedWhenAsked()
+    {
+        using var folder = new TempFolder();
+        var (outcome, _) = await Run(folder.Path, "method=none", "epochs=1", "held-out-fraction=0", "repair-soup=on", "repair-batches=2");
+
+        var results = Assert.IsType<RunCompleted>(outcome).Results;
+        // Training accuracies, as the reference scores its soups with val_perc = 0 (NaN before: no held-out images).
+        Assert.All(results.Members, m => Assert.InRange(m.HeldOutAccuracy, 0.0, 1.0));
+        Assert.InRange(results.AverageSoup.HeldOutAccuracy, 0.0, 1.0);
+        Assert.InRange(results.GreedySoup.HeldOutAccuracy, 0.0, 1.0);
+        // The repaired average soup is not the plain mean of the members.
+        var mean = WeightMath.Average(results.Members.Select(m => m.Weights).ToList());
+        Assert.NotEqual(mean.Values, results.AverageSoup.Weights.Values);
+        var metrics = File.ReadAllLines(folder.File("metrics.csv")).Skip(1).Select(l => l.Split(',')[6]);
+        Assert.All(metrics, heldOut => Assert.Equal("", heldOut)); // no per-epoch pass over the whole training set
+    }
+
+    [Fact]
     public async Task AMemberThatCannotStartFailsTheRunByNameAndKeepsTheFolder()
     {
         using var folder = new TempFolder();

@@ -145,6 +145,43 @@ public sealed class DataReaderTests : IDisposable
         Assert.Equal(new[] { labels[3] * 2 + 1, labels[3] * 2 + 2, labels[3] * 2 }, green);
     }
 
+    [Theory]
+    [InlineData("cifar10", true)]
+    [InlineData("cifar10", false)]
+    [InlineData("cifar100", true)]
+    public void CifarIsNormalisedWithTheReferenceConstantsOrTheComputedStatistics(string dataset, bool reference)
+    {
+        if (dataset == "cifar10")
+            DataFiles.WriteCifar10Folder(_folder.Path, perFile: 12);
+        else
+            DataFiles.WriteCifar100Folder(_folder.Path, train: 30, test: 20);
+        using var data = DatasetLoader.Load(new DatasetSpec(dataset, _folder.Path, 0, 1, ReferenceNormalization: reference));
+
+        // data/cifar10.py: mean (125.307, 122.961, 113.8575) / 255, std (51.5865, 50.847, 51.255) / 255; data/cifar100.py:
+        // mean (0.5071, 0.4865, 0.4409), std (0.2673, 0.2564, 0.2762).
+        float[] mean = dataset == "cifar10" ? [0.491400f, 0.482200f, 0.446500f] : [0.5071f, 0.4865f, 0.4409f];
+        float[] std = dataset == "cifar10" ? [0.202300f, 0.199400f, 0.201000f] : [0.2673f, 0.2564f, 0.2762f];
+        using var scale = PapaActors.Models.Scalars.Of(255.0);
+        using var pixels = data.Train.Images.to_type(ScalarType.Float32).div(scale);
+        if (!reference)
+        {
+            mean = pixels.mean([0L, 2L, 3L]).data<float>().ToArray();
+            std = pixels.std([0L, 2L, 3L]).data<float>().ToArray();
+        }
+        Assert.Equal(mean, data.Mean.view(-1).data<float>().ToArray(), (a, b) => Math.Abs(a - b) < 1e-5);
+        Assert.Equal(std, data.Std.view(-1).data<float>().ToArray(), (a, b) => Math.Abs(a - b) < 1e-5);
+    }
+
+    [Fact]
+    public void WithoutAHeldOutSplitTheTrainingSetStandsInForIt()
+    {
+        DataFiles.WriteCifar10Folder(_folder.Path, perFile: 12);
+        using var data = DatasetLoader.Load(new DatasetSpec("cifar10", _folder.Path, HeldOutFraction: 0, 1));
+
+        Assert.Equal(0, data.HeldOut.Count);
+        Assert.Same(data.Train, data[DataSplit.HeldOut]);
+    }
+
     [Fact]
     public void CifarFileOfTheWrongSizeIsRejected()
     {

@@ -95,6 +95,42 @@ public sealed class ModelAndTrainingTests
     }
 
     [Fact]
+    public void ClippingScalesTheGradientsToTheMaximumTotalNormAsTorchDoes()
+    {
+        using var first = nn.Parameter(zeros(2));
+        using var second = nn.Parameter(zeros(1));
+        first.grad = tensor(new float[] { 3, 0 });
+        second.grad = tensor(new float[] { 4 });
+
+        // total 2-norm 5 -> scaled by 1 / (5 + 1e-6), torch.nn.utils.clip_grad_norm_(max_norm = 1)
+        Assert.Equal(5, Trainer.ClipGradNorm([first, second], maxNorm: 1), 6);
+        Assert.Equal([0.6f, 0, 0.8f], first.grad.data<float>().Concat(second.grad.data<float>()).Select(g => MathF.Round(g, 6)));
+
+        // under the maximum nothing changes
+        Assert.Equal(1, Trainer.ClipGradNorm([first, second], maxNorm: 2), 5);
+        Assert.Equal([0.6f, 0, 0.8f], first.grad.data<float>().Concat(second.grad.data<float>()).Select(g => MathF.Round(g, 6)));
+    }
+
+    [Fact]
+    public void AMemberTrainsWithTheMultiStepScheduleAndClippedGradients()
+    {
+        // 24 steps; milestones 0.5, 0.75 -> steps 12 and 18 (the reference rounds fraction * total steps)
+        var settings = TestSettings.Tiny("optimizer.lr=0.1", "lr-schedule=multistep", "lr-milestones=[0.5, 0.75]", "lr-gamma=0.1", "optimizer.clip-grad=0.5");
+        using var data = DatasetLoader.Load(settings.Dataset);
+        using var member = new MemberModel(0, settings.Training, data, CPU);
+
+        var learningRates = new List<double>();
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.True(double.IsFinite(member.Train(4).MeanLoss));
+            learningRates.Add(Math.Round(member.LearningRate, 12));
+        }
+
+        // the learning rate of the last step of each 4-step stretch: steps 3, 7, 11, 15, 19, 23
+        Assert.Equal([0.1, 0.1, 0.1, 0.01, 0.001, 0.001], learningRates);
+    }
+
+    [Fact]
     public void WarmupRisesLinearlyToThePeak()
     {
         var schedule = new LearningRateSchedule(Peak: 0.4, Minimum: 0, TotalSteps: 100, WarmupSteps: 4);

@@ -1,5 +1,6 @@
 using PapaActors.Models.Data;
 using PapaActors.Models.Training;
+using PapaActors.Models.Weights;
 using PapaActors.Tests.Support;
 using static TorchSharp.torch;
 
@@ -47,6 +48,34 @@ public sealed class RepairTests
             foreach (var (target, actual) in targets.Layers.Zip(repaired.Layers))
             {
                 Assert.Equal(target.Layer, actual.Layer);
+                for (var c = 0; c < target.Mean.Length; c++)
+                {
+                    AssertClose(target.Mean[c], actual.Mean[c], $"{target.Layer} channel {c} mean");
+                    AssertClose(target.Std[c], actual.Std[c], $"{target.Layer} channel {c} std");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void ARepairedSoupMeetsItsMembersMeanStatistics()
+    {
+        var (first, second, data) = TrainedParents("cnn", "repair=off", "repair-soup=on");
+        using (data)
+        using (first)
+        using (second)
+        {
+            var targets = ActivationStatistics.WeightedSum(
+                [first.MeasureRepairStatistics(MemberModel.SoupCalibration), second.MeasureRepairStatistics(MemberModel.SoupCalibration)], [0.5, 0.5]);
+            var soup = WeightMath.Average([first.Capture(), second.Capture()]);
+
+            var evaluated = first.EvaluateWeights(soup, recomputeBatchNorm: false, onHeldOut: true, testSlice: null, returnWeights: true, targets);
+
+            Assert.NotEqual(soup.Values, evaluated.Weights!.Values);
+            second.Mix(evaluated.Weights, keep: 0, repairTargets: null, Round); // the repaired soup, measured in a member
+            var repaired = second.MeasureRepairStatistics(MemberModel.SoupCalibration);
+            foreach (var (target, actual) in targets.Layers.Zip(repaired.Layers))
+            {
                 for (var c = 0; c < target.Mean.Length; c++)
                 {
                     AssertClose(target.Mean[c], actual.Mean[c], $"{target.Layer} channel {c} mean");
