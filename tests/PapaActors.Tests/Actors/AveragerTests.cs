@@ -103,12 +103,26 @@ public sealed class AveragerTests() : TestKit(TestSettings.ActorTestConfig(TestS
             Assert.Equal(TracerWeights.Shares(mix.Weights), TracerWeights.Shares(mix.RepairTargets!)));
     }
 
-    [Fact]
-    public void WithoutRepairNoStatisticsAreAskedForNorSent()
+    [Theory]
+    [InlineData("method=papa-all", "repair=off")]
+    [InlineData("method=papa", "repair=auto")] // auto spares PAPA's frequent pushes the calibration passes
+    public void WithoutRepairNoStatisticsAreAskedForNorSent(string method, string repair)
     {
-        var rounds = AllRounds("method=papa-all", "every-epochs=0.5");
+        var rounds = AllRounds(method, "every-epochs=0.5", repair);
+        Assert.Contains(rounds, r => r.Mixes.Count > 0);
         Assert.All(rounds.SelectMany(r => r.Trains), t => Assert.False(t.MeasureRepairStatistics));
         Assert.All(rounds.SelectMany(r => r.Mixes), m => Assert.Null(m.RepairTargets));
+    }
+
+    [Theory]
+    [InlineData("method=papa-all")]
+    [InlineData("method=papa-2")]
+    public void RepairIsOnByDefaultForPapaAllAndPapa2AsInTheReference(string method)
+    {
+        var rounds = AllRounds(method, "every-epochs=0.5").Where(r => r.Mixes.Count > 0).ToList();
+        Assert.NotEmpty(rounds);
+        Assert.All(rounds.SelectMany(r => r.Trains), t => Assert.True(t.MeasureRepairStatistics));
+        Assert.All(rounds.SelectMany(r => r.Mixes), m => Assert.NotNull(m.RepairTargets));
     }
 
     [Fact]
