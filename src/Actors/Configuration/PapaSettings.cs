@@ -56,6 +56,7 @@ public sealed record FaultInjection(int Member, long AtStep, int Times, int Dive
 }
 
 /// <summary>A run's whole validated configuration (the `papa` section).</summary>
+/// <param name="AlignSoups">Members are permuted to match member 0 by weight matching before the soups are made.</param>
 public sealed record PapaSettings(
     int Population,
     MixingSettings Mixing,
@@ -68,7 +69,8 @@ public sealed record PapaSettings(
     TimeSpan RoundTimeout,
     bool SaveMembers,
     long ChunkBytes,
-    FaultSettings Faults)
+    FaultSettings Faults,
+    bool AlignSoups = false)
 {
     public MixingMethod Method => Mixing.Method;
     public int Epochs => Training.Epochs;
@@ -176,7 +178,8 @@ public sealed record PapaSettings(
                 Injection: new FaultInjection(read.Int("fault-injection.throw-member", -1), read.Long("fault-injection.throw-at-step", 0),
                     read.Int("fault-injection.throw-times", -1),
                     read.Int("fault-injection.diverge-member", -1), read.Long("fault-injection.diverge-at-step", 0), read.Duration("fault-injection.checkpoint-pause"),
-                    read.OptionalText("fault-injection.throw-file"))));
+                    read.OptionalText("fault-injection.throw-file"))),
+            AlignSoups: read.Choice("align", ["none", "weight-matching"]) == "weight-matching");
     }
 
     private static IReadOnlyList<double> Milestones(SettingsReader read)

@@ -821,7 +821,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Become(Souping);
         StartTimeout(_round);
         _soups = Context.ActorOf(SoupActor.Props(_finals.Select(f => f!).ToList(), _members.Select(m => m!).ToList(), _settings.SoupRecomputesBatchNorm,
-            _settings.Training.Repair.Soups, _testLabels), "soups");
+            _settings.Training.Repair.Soups, _testLabels, _settings.AlignSoups ? _settings.Training.Model : null), "soups");
         Context.Watch(_soups);
     }
 

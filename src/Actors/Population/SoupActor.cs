@@ -1,6 +1,7 @@
 using Akka.Actor;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Transfer;
+using PapaActors.Models.Alignment;
 using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
 
@@ -35,9 +36,11 @@ public sealed class SoupActor : BulkReceivingActor
 
     /// <param name="evaluators">The members, by index: they evaluate the soups.</param>
     /// <param name="repair">REPAIR every soup of two or more members towards its members' mean statistics (repair-soup).</param>
-    public SoupActor(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, bool repair, int[] testLabels)
+    /// <param name="alignModel">The zoo model whose members are aligned to member 0 by weight matching first (align), or null.</param>
+    public SoupActor(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, bool repair, int[] testLabels,
+        string? alignModel = null)
     {
-        _finals = finals;
+        _finals = alignModel is null ? finals : Aligned(finals, alignModel);
         _evaluators = evaluators;
         _recomputeBatchNorm = recomputeBatchNorm;
         _repair = repair;
@@ -52,8 +55,29 @@ public sealed class SoupActor : BulkReceivingActor
         Receive<TransferFailed>(f => throw new InvalidOperationException($"soup evaluation lost: {f.Reason}"));
     }
 
-    public static Props Props(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, bool repair, int[] testLabels) =>
-        Akka.Actor.Props.Create(() => new SoupActor(finals, evaluators, recomputeBatchNorm, repair, testLabels));
+    public static Props Props(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, bool repair, int[] testLabels,
+        string? alignModel = null) =>
+        Akka.Actor.Props.Create(() => new SoupActor(finals, evaluators, recomputeBatchNorm, repair, testLabels, alignModel));
+
+    /// <summary>
+    /// Every member permuted to match member 0 by weight matching (seeded by the member's index, so it is deterministic),
+    /// its REPAIR statistics with it. Logits and accuracies do not change: a permuted network computes the same function.
+    /// </summary>
+    private static List<MemberFinal> Aligned(IReadOnlyList<MemberFinal> finals, string model)
+    {
+        var spec = PermutationSpec.For(model, finals[0].Weights.Layout);
+        return finals.Select(f =>
+        {
+            if (f.Member == finals[0].Member)
+                return f;
+            var permutations = WeightMatching.Match(spec, finals[0].Weights, f.Weights, seed: f.Member);
+            return f with
+            {
+                Weights = WeightMatching.Apply(spec, f.Weights, permutations),
+                RepairStatistics = f.RepairStatistics is { } statistics ? WeightMatching.Apply(spec, statistics, permutations) : null,
+            };
+        }).ToList();
+    }
 
     /// <summary>The soups, sent to the parent (the Averager).</summary>
     public sealed record SoupsReady(double EnsembleTestAccuracy, SoupResult AverageSoup, SoupResult GreedySoup) : INoSerializationVerificationNeeded;
