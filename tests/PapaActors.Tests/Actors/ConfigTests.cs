@@ -81,14 +81,12 @@ public sealed class ConfigTests
         Assert.Contains(message, error.Message);
     }
 
+    public static TheoryData<string> ShippedRunConfigs() =>
+        new(new[] { "default.conf", "fashion-mnist-variations.conf", "local-cluster.conf" }
+            .Concat(Directory.GetFiles(RepositoryFiles.Path("hocon", "paper"), "*.conf").Order().Select(f => Path.Combine("paper", Path.GetFileName(f)))));
+
     [Theory]
-    [InlineData("default.conf")]
-    [InlineData("fashion-mnist-variations.conf")]
-    [InlineData("local-cluster.conf")]
-    [InlineData("cifar10-resnet20.conf")]
-    [InlineData("cifar10-vgg16.conf")]
-    [InlineData("cifar100-resnet20.conf")]
-    [InlineData("cifar100-vgg16.conf")]
+    [MemberData(nameof(ShippedRunConfigs))]
     public void EveryShippedRunConfigIsValid(string file)
     {
         var settings = PapaSettings.FromConfig(PapaConfig.Load(RepositoryFiles.Path("hocon", file), []));
