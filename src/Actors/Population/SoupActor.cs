@@ -10,7 +10,8 @@ namespace PapaActors.Actors.Population;
 /// <summary>
 /// Condenses the final population: the ensemble (mean of logits), the average soup (mean of all weights)
 /// and the greedy soup (members by held-out accuracy, best first; a member joins only if the soup's
-/// held-out accuracy strictly improves). Every candidate soup is averaged in member order and has its
+/// held-out accuracy strictly improves). Members may first be aligned to member 0 (align), and soups REPAIRed
+/// (repair-soup). Every candidate soup is averaged in member order and has its
 /// BatchNorm statistics re-estimated once, by one member; a soup's test pass is split among all members.
 /// The average soup (member 0) and the greedy candidates (member 1) are prepared side by side, and a
 /// candidate already prepared or measured (the greedy soup is often the average soup) is not evaluated again.
