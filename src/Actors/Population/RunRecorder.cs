@@ -273,7 +273,10 @@ public sealed class RunRecorder : ReceiveActor
             ["seed"] = settings.Seed,
             ["model"] = settings.Training.Model,
             ["dataset"] = settings.Dataset.Name,
+            // As resolved (repair = auto is on for papa-all and papa-2): what a table of results needs to say.
             ["repair"] = settings.Training.Repair.Enabled,
+            ["repair_soup"] = settings.Training.Repair.Soups,
+            ["align"] = settings.AlignSoups ? "weight-matching" : "none",
             ["members"] = new JsonArray(results.Members.Select(m => (JsonNode)new JsonObject
             {
                 ["member"] = m.Member,

@@ -122,6 +122,8 @@ public sealed class EndToEndTests() : TestKit(TestSettings.ActorTestConfig(TestS
         // The repaired average soup is not the plain mean of the members.
         var mean = WeightMath.Average(results.Members.Select(m => m.Weights).ToList());
         Assert.NotEqual(mean.Values, results.AverageSoup.Weights.Values);
+        var json = JsonNode.Parse(File.ReadAllText(folder.File("results.json")))!;
+        Assert.Equal((false, true, "none"), ((bool)json["repair"]!, (bool)json["repair_soup"]!, (string)json["align"]!));
         var metrics = File.ReadAllLines(folder.File("metrics.csv")).Skip(1).Select(l => l.Split(',')[6]);
         Assert.All(metrics, heldOut => Assert.Equal("", heldOut)); // no per-epoch pass over the whole training set
     }
