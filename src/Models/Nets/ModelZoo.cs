@@ -39,7 +39,7 @@ public static class ModelZoo
     /// </summary>
     public static WeightInit InitFor(string name) => name == "resnet20" ? WeightInit.KaimingNormal : WeightInit.PyTorchDefault;
 
-    public static void Initialise(Module model, long seed, WeightInit init = WeightInit.PyTorchDefault)
+    public static void Initialise(Module model, long seed, WeightInit init)
     {
         using var generator = new Generator().manual_seed(seed);
         using var noGrad = no_grad();
