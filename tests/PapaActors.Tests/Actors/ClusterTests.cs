@@ -45,8 +45,8 @@ public sealed class ClusterTests : IDisposable
     }
 
     [Theory]
-    [InlineData("method=papa", "transfer.chunk-bytes=512KiB")]
-    [InlineData("method=papa-2", "transfer.chunk-bytes=4KiB")] // weights cross in many chunks
+    [InlineData("method=papa", "transfer.path=chunks", "transfer.chunk-bytes=4KiB")] // weights cross in many chunks
+    [InlineData("method=papa-2", "transfer.chunk-bytes=4KiB")] // weights cross on the stream connections
     [InlineData("method=papa-all", "repair=on", "variations.mixup=[0.0, 1.0]", "variations.random-erasing=[0.0, 0.5]")]
     public async Task AClusteredRunIsBitIdenticalToTheLocalRun(params string[] overrides)
     {
