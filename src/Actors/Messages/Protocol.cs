@@ -141,4 +141,5 @@ public sealed record StreamTransferFailed(long TransferId, string Reason) : IPap
 /// <summary>Asks a node on which TCP port it accepts stream connections.</summary>
 public sealed record StreamPortRequest : IPapaMessage;
 
-public sealed record StreamPort(int Port) : IPapaMessage;
+/// <summary>A node's stream port, and the largest message it accepts (a sender never streams a larger one to it).</summary>
+public sealed record StreamPort(int Port, long MaxMessageBytes) : IPapaMessage;

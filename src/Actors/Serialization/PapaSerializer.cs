@@ -138,7 +138,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 case StreamedMessage m: w.Write(m.TransferId); w.Write(m.TotalBytes); w.Write(m.Manifest); break;
                 case StreamTransferFailed m: w.Write(m.TransferId); w.Write(m.Reason); break;
                 case StreamPortRequest: break;
-                case StreamPort m: w.Write(m.Port); break;
+                case StreamPort m: w.Write(m.Port); w.Write(m.MaxMessageBytes); break;
                 default:
                     throw new SerializationException($"PapaSerializer cannot serialize {obj.GetType().FullName}: add it to the serializer");
             }
@@ -186,7 +186,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 "streamed" => new StreamedMessage(r.ReadInt64(), r.ReadInt64(), r.ReadString()),
                 "stream-failed" => new StreamTransferFailed(r.ReadInt64(), r.ReadString()),
                 "stream-port?" => new StreamPortRequest(),
-                "stream-port" => new StreamPort(r.ReadInt32()),
+                "stream-port" => new StreamPort(r.ReadInt32(), r.ReadInt64()),
                 _ => throw new SerializationException($"unknown PapaSerializer manifest '{manifest}'"),
             };
             if (stream.Position != stream.Length)

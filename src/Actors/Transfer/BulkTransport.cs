@@ -47,7 +47,8 @@ public sealed class BulkTransport : IExtension
         if (system.Provider is IRemoteActorRefProvider)
         {
             _listener = Listen(system);
-            system.SystemActorOf(Props.Create(() => new StreamPortActor(_listener.Port)), StreamPortActor.Name);
+            var port = new StreamPort(_listener.Port, Settings.MaxMessageBytes);
+            system.SystemActorOf(Props.Create(() => new StreamPortActor(port)), StreamPortActor.Name);
         }
         system.WhenTerminated.ContinueWith(_ => Stop(), TaskScheduler.Default);
     }
@@ -121,12 +122,12 @@ public sealed class BulkTransport : IExtension
         }
     }
 
-    private int AskStreamPort(Address node)
+    private StreamPort AskStreamPort(Address node)
     {
         var endpoint = _system.ActorSelection(new RootActorPath(node) / "system" / StreamPortActor.Name);
         try
         {
-            return endpoint.Ask<StreamPort>(new StreamPortRequest(), Settings.Timeout).GetAwaiter().GetResult().Port;
+            return endpoint.Ask<StreamPort>(new StreamPortRequest(), Settings.Timeout).GetAwaiter().GetResult();
         }
         catch (AskTimeoutException)
         {

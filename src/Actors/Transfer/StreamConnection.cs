@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.Sockets;
 using Akka.Actor;
 using PapaActors.Actors.Messages;
 
@@ -14,16 +15,19 @@ internal sealed class StreamConnection : IDisposable
 {
     private const int BufferBytes = 64 * 1024;
     private readonly Address _node;
-    private readonly Func<Address, int> _askPort;
+    private readonly Func<Address, StreamPort> _askPort;
     private readonly StreamFrameWriter _frames;
     private readonly TimeSpan _timeout;
     private readonly BlockingCollection<OutgoingFrame> _queue = new();
     private readonly CancellationTokenSource _stop = new();
-    private int? _port;
-    private Stream? _connection;
+    private StreamPort? _port;
+    private Link? _link;
+
+    /// <summary>An open connection, written through <paramref name="Buffered"/>; <paramref name="PeerClosed"/> completes when the other node closes it.</summary>
+    private sealed record Link(Stream Connection, Stream Buffered, Task PeerClosed);
 
     /// <param name="askPort">asks <paramref name="node"/> for its stream port; throws a message that says why it could not</param>
-    public StreamConnection(Address node, Func<Address, int> askPort, StreamFrameWriter frames, TimeSpan timeout)
+    public StreamConnection(Address node, Func<Address, StreamPort> askPort, StreamFrameWriter frames, TimeSpan timeout)
     {
         (_node, _askPort, _frames, _timeout) = (node, askPort, frames, timeout);
         new Thread(WriteAll) { IsBackground = true, Name = $"papa stream to {node}" }.Start();
@@ -66,62 +70,119 @@ internal sealed class StreamConnection : IDisposable
 
     private void Write(OutgoingFrame frame)
     {
-        Stream connection;
+        // A connection the other node closed since the last frame fails at the first write. A frame whose write fails never
+        // arrived whole, so on a connection opened before it, it goes once more on a new one.
+        var reused = _link is { PeerClosed.IsCompleted: false };
+        while (TryConnect(frame, out var link))
+        {
+            if (frame.PayloadBytes > _port!.MaxMessageBytes)
+            {
+                // The other node would drop the connection, and every frame written behind this one with it.
+                Fail(frame, $"a {frame.PayloadBytes}-byte '{frame.Manifest}' message is more than {_node} accepts (its papa.transfer.max-message-bytes is {_port.MaxMessageBytes})");
+                return;
+            }
+            try
+            {
+                _frames.Write(link.Buffered, frame);
+                link.Buffered.Flush();
+                return;
+            }
+            catch (Exception e)
+            {
+                Disconnect();
+                if (_stop.IsCancellationRequested)
+                    return;
+                if (!reused || e is not IOException)
+                {
+                    Fail(frame, $"writing to the stream connection to {_node} failed: {e.Message}");
+                    return;
+                }
+                reused = false;
+            }
+        }
+    }
+
+    /// <summary>The open connection, or a new one; when there is none, the frame and those queued behind it fail.</summary>
+    private bool TryConnect(OutgoingFrame frame, out Link link)
+    {
         try
         {
-            connection = _connection ?? Connect();
+            link = _link is { PeerClosed.IsCompleted: false } open ? open : Connect();
+            return true;
         }
         catch (Exception e)
         {
+            link = null!;
             if (_stop.IsCancellationRequested)
-                return;
+                return false;
             var reason = $"no stream connection to {_node}: {e.Message}";
             Fail(frame, reason);
             // The frames queued meanwhile would wait as long again for the same node.
             while (_queue.TryTake(out var queued))
                 Fail(queued, reason);
-            return;
-        }
-        try
-        {
-            _frames.Write(connection, frame);
-            connection.Flush();
-        }
-        catch (Exception e)
-        {
-            Disconnect();
-            if (!_stop.IsCancellationRequested)
-                Fail(frame, $"writing to the stream connection to {_node} failed: {e.Message}");
+            return false;
         }
     }
 
-    private Stream Connect()
+    private Link Connect()
     {
-        var port = _port ??= _askPort(_node);
+        Disconnect();
+        var connection = Open();
+        var link = new Link(connection, new BufferedStream(connection, BufferBytes), WaitForCloseAsync(connection));
+        Volatile.Write(ref _link, link);
+        if (_stop.IsCancellationRequested)
+            Disconnect();
+        return link;
+    }
+
+    private Stream Open()
+    {
+        if (_port is { } known)
+        {
+            try
+            {
+                return StreamSockets.Connect(_node.Host!, known.Port, _timeout);
+            }
+            catch (Exception e) when (e is SocketException or TimeoutException)
+            {
+                _port = null; // the node may have restarted on another port: ask it again
+            }
+        }
+        var port = _askPort(_node);
+        var connection = StreamSockets.Connect(_node.Host!, port.Port, _timeout);
+        _port = port;
+        return connection;
+    }
+
+    /// <summary>
+    /// The receiving node never writes, so a read that ends means it closed the connection (it restarted, or dropped a
+    /// frame it could not trust): the next frame then goes on a new connection rather than into a dead one.
+    /// </summary>
+    private static async Task WaitForCloseAsync(Stream connection)
+    {
         try
         {
-            var connection = new BufferedStream(StreamSockets.Connect(_node.Host!, port, _timeout), BufferBytes);
-            Volatile.Write(ref _connection, connection);
-            if (_stop.IsCancellationRequested)
-                connection.Dispose();
-            return connection;
+            await connection.ReadAtLeastAsync(new byte[1], 1, throwOnEndOfStream: false);
         }
-        catch
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
-            _port = null; // the node may have restarted on another port: ask again next time
-            throw;
         }
     }
 
     private void Disconnect()
     {
+        var link = Interlocked.Exchange(ref _link, null);
         try
         {
-            Interlocked.Exchange(ref _connection, null)?.Dispose();
+            link?.Buffered.Dispose();
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             // Disposing flushes what is buffered: on a connection dropped for a failure, that is lost anyway.
+        }
+        finally
+        {
+            link?.Connection.Dispose();
         }
     }
 

@@ -76,12 +76,15 @@ internal sealed class StreamListener : IDisposable
                 var frame = _frames.Read(buffered, () => connection.ReadTimeout = timeout);
                 if (frame is null)
                     return;
-                _system.Provider.ResolveActorRef(frame.TargetPath).Tell(frame.Arrival, ActorRefs.NoSender);
                 if (!frame.ConnectionUsable)
                 {
+                    // Closed before the target hears of it, so the sender's next frame meets a closed connection, not a deaf one.
+                    connection.Dispose();
                     _system.Log.Warning("dropped the stream connection from {0}: {1}", peer, ((StreamTransferFailed)frame.Arrival).Reason);
-                    return;
                 }
+                _system.Provider.ResolveActorRef(frame.TargetPath).Tell(frame.Arrival, ActorRefs.NoSender);
+                if (!frame.ConnectionUsable)
+                    return;
             }
         }
         catch (Exception e)
@@ -102,5 +105,5 @@ internal sealed class StreamPortActor : ReceiveActor
 {
     public const string Name = "papa-stream";
 
-    public StreamPortActor(int port) => Receive<StreamPortRequest>(_ => Sender.Tell(new StreamPort(port)));
+    public StreamPortActor(StreamPort port) => Receive<StreamPortRequest>(_ => Sender.Tell(port));
 }

@@ -24,11 +24,12 @@ public sealed class StreamTransportTests : TestKit, IDisposable
         _sending = ActorSystem.Create("sending", RemoteConfig([.. Transfer, "transfer.path=stream"]));
     }
 
-    private static Config RemoteConfig(string[] overrides) =>
-        ConfigurationFactory.ParseString("""
+    private static Config RemoteConfig(string[] overrides, int port = 0) =>
+        ConfigurationFactory.ParseString($"""
             akka.actor.provider = remote
             akka.remote.dot-netty.tcp.hostname = 127.0.0.1
-            akka.remote.dot-netty.tcp.port = 0
+            akka.remote.dot-netty.tcp.port = {port}
+            akka.remote.retry-gate-closed-for = 100ms
             """).WithFallback(TestSettings.ActorTestConfig(TestSettings.TinyConfig(overrides)));
 
     void IDisposable.Dispose()
@@ -64,19 +65,23 @@ public sealed class StreamTransportTests : TestKit, IDisposable
         return new Mix(round, new WeightSnapshot(layout, values), 0.25, null);
     }
 
-    /// <summary>The recorder (in the receiving system) as the sending system sees it, and an actor there to send in the name of.</summary>
-    private (IActorRef Recorder, IActorRef Sender) Connect(ActorSystem sending)
+    /// <summary>
+    /// A recorder in <paramref name="receiving"/> (by default this TestKit's system) as the sending system sees it, and an
+    /// actor there to send in the name of.
+    /// </summary>
+    private (IActorRef Recorder, IActorRef Sender) Connect(ActorSystem sending, ActorSystem? receiving = null)
     {
-        Sys.ActorOf(Props.Create(() => new Recorder(TestActor)), "recorder");
-        return (Resolve(sending, "recorder"), sending.ActorOf(Props.Empty));
+        receiving ??= Sys;
+        receiving.ActorOf(Props.Create(() => new Recorder(TestActor)), "recorder");
+        return (Resolve(sending, "recorder", receiving), sending.ActorOf(Props.Empty));
     }
 
-    /// <summary>An actor of this TestKit's system as <paramref name="sending"/> sees it (a remote actor).</summary>
-    private IActorRef Resolve(ActorSystem sending, string name)
+    /// <summary>An actor of <paramref name="receiving"/> (by default this TestKit's system) as <paramref name="sending"/> sees it.</summary>
+    private IActorRef Resolve(ActorSystem sending, string name, ActorSystem? receiving = null, TimeSpan? timeout = null)
     {
-        var address = ((ExtendedActorSystem)Sys).Provider.DefaultAddress;
-        var resolving = sending.ActorSelection(new RootActorPath(address) / "user" / name).ResolveOne(TimeSpan.FromSeconds(10));
-        Assert.True(resolving.Wait(TimeSpan.FromSeconds(15)), $"{name} was not found from {sending.Name}");
+        var address = ((ExtendedActorSystem)(receiving ?? Sys)).Provider.DefaultAddress;
+        var resolving = sending.ActorSelection(new RootActorPath(address) / "user" / name).ResolveOne(timeout ?? TimeSpan.FromSeconds(10));
+        Assert.True(resolving.Wait((timeout ?? TimeSpan.FromSeconds(10)) + TimeSpan.FromSeconds(5)), $"{name} was not found from {sending.Name}");
         return resolving.Result;
     }
 
@@ -181,6 +186,42 @@ public sealed class StreamTransportTests : TestKit, IDisposable
     }
 
     [Fact]
+    public void AMessageOverTheReceiversLimitFailsAndTheNextOneArrives()
+    {
+        // The sender learns the receiving node's limit with its port, so it never streams a frame that would get the
+        // connection dropped (and the frames behind it lost).
+        using var strict = ActorSystem.Create("strict", RemoteConfig([.. Transfer, "transfer.max-message-bytes=64KiB"]));
+        var (recorder, sender) = Connect(_sending, strict);
+        var transport = BulkTransport.For(_sending);
+        IgnoreMessages<string>(_ => true);
+
+        transport.Send(recorder, LargeMix(1, floats: 20_000), sender);
+        Assert.Contains("more than papa.transfer.max-message-bytes (65536)", ExpectMsg<TransferFailed>(TimeSpan.FromSeconds(5)).Reason);
+        var next = LargeMix(2, floats: 10_000);
+        transport.Send(recorder, next, sender);
+        Samples.AssertSame(next, ExpectMsg<Mix>(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task AfterTheReceivingNodeRestartsAtTheSameAddressTheNextMessageTakesANewConnection()
+    {
+        var port = FreePort();
+        var first = ActorSystem.Create("restarting", RemoteConfig(Transfer, port));
+        var (recorder, sender) = Connect(_sending, first);
+        IgnoreMessages<string>(_ => true);
+        BulkTransport.For(_sending).Send(recorder, LargeMix(1, floats: 10_000), sender);
+        Assert.Equal(1, ExpectMsg<Mix>(TimeSpan.FromSeconds(5)).Round);
+        await first.Terminate().WaitAsync(TimeSpan.FromSeconds(10));
+
+        using var second = ActorSystem.Create("restarting", RemoteConfig(Transfer, port));
+        second.ActorOf(Props.Create(() => new Recorder(TestActor)), "recorder");
+        // Akka.Remote gates the address for a moment after the first system's end: ask until it answers.
+        AwaitAssert(() => recorder = Resolve(_sending, "recorder", second, TimeSpan.FromSeconds(1)), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(200));
+        BulkTransport.For(_sending).Send(recorder, LargeMix(2, floats: 10_000), sender);
+        Assert.Equal(2, ExpectMsg<Mix>(TimeSpan.FromSeconds(10)).Round);
+    }
+
+    [Fact]
     public void TheFrameReaderChecksTheAnnouncedLengthBeforeAllocatingAnything()
     {
         var frame = Frame(41, TestActor, LargeMix(1, floats: 1000));
@@ -255,6 +296,13 @@ public sealed class StreamTransportTests : TestKit, IDisposable
 
         ExpectMsg(nameof(MessageChunk));
         Samples.AssertSame(mix, FishForMessage<Mix>(_ => true, TimeSpan.FromSeconds(10)));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private TcpClient RawConnection() => new("127.0.0.1", BulkTransport.For(Sys).StreamPort!.Value);

@@ -65,7 +65,7 @@ public static class Samples
         new StreamedMessage(99, 37_000_000, "mix"),
         new StreamTransferFailed(99, "could not connect to 10.0.0.2:41234 within 60 s"),
         new StreamPortRequest(),
-        new StreamPort(41234),
+        new StreamPort(41234, 2L << 30),
     ];
 
     public static IEnumerable<Type> WireMessageTypes() =>
