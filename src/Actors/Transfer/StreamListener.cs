@@ -44,9 +44,11 @@ internal sealed class StreamListener : IDisposable
         while (!_stop.IsCancellationRequested)
         {
             Socket socket;
+            Stream connection;
             try
             {
                 socket = await _listener.AcceptSocketAsync(_stop.Token);
+                connection = StreamSockets.Accepted(socket, _timeout);
             }
             catch (Exception e)
             {
@@ -55,11 +57,11 @@ internal sealed class StreamListener : IDisposable
                 _system.Log.Warning("accepting a stream connection failed: {0}", e.Message);
                 continue;
             }
-            var connection = StreamSockets.Accepted(socket, _timeout);
             _open[connection] = true;
             if (_stop.IsCancellationRequested)
                 connection.Dispose();
-            new Thread(() => ReadAll(connection, socket.RemoteEndPoint)) { IsBackground = true, Name = $"papa stream from {socket.RemoteEndPoint}" }.Start();
+            var peer = socket.RemoteEndPoint;
+            new Thread(() => ReadAll(connection, peer)) { IsBackground = true, Name = $"papa stream from {peer}" }.Start();
         }
     }
 

@@ -44,14 +44,22 @@ internal static class StreamSockets
     /// <summary>Reads and writes that make no progress for <paramref name="timeout"/> fail (an IOException).</summary>
     private static Stream Open(Socket socket, TimeSpan timeout)
     {
-        // A frame ends with a 4-byte checksum that must not wait for the peer's delayed ACK.
-        socket.NoDelay = true;
-        // A peer that vanished without closing (power loss, cable) is noticed within a minute, also while idle.
-        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 30);
-        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 10);
-        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
-        var milliseconds = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
-        return new NetworkStream(socket, ownsSocket: true) { ReadTimeout = milliseconds, WriteTimeout = milliseconds };
+        try
+        {
+            // A frame ends with a 4-byte checksum that must not wait for the peer's delayed ACK.
+            socket.NoDelay = true;
+            // A peer that vanished without closing (power loss, cable) is noticed within a minute, also while idle.
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 30);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 10);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
+            var milliseconds = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
+            return new NetworkStream(socket, ownsSocket: true) { ReadTimeout = milliseconds, WriteTimeout = milliseconds };
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 }
