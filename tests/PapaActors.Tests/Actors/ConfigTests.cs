@@ -66,6 +66,10 @@ public sealed class ConfigTests
     [InlineData("repair-batches=0", "'papa.repair-batches' = '0' is not allowed: expected an integer from 1 to 10000")]
     [InlineData("push-delay-steps=11", "'papa.push-delay-steps' = 11 must be at most 'papa.ema-every-steps' = 10: a push is applied before the next is measured")]
     [InlineData("push-delay-steps=-1", "'papa.push-delay-steps' = '-1' is not allowed")]
+    [InlineData("transfer.path=udp", "'papa.transfer.path' = 'udp' is not allowed: expected one of stream | chunks")]
+    [InlineData("transfer.max-message-bytes=1b", "'papa.transfer.max-message-bytes' = '1b' is not allowed: expected a size from 1024 to 1099511627776 bytes")]
+    [InlineData("transfer.timeout=0", "'papa.transfer.timeout' = '0' is not allowed: expected a duration > 0")]
+    [InlineData("transfer.stream-port=70000", "'papa.transfer.stream-port' = '70000' is not allowed: expected an integer from 0 to 65535")]
     public void BadValuesNameTheKeyAndWhatIsAllowed(string assignment, string message)
     {
         var error = Assert.Throws<ConfigException>(() => PapaSettings.FromConfig(PapaConfig.Load(null, [assignment])));
