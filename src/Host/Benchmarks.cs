@@ -137,48 +137,60 @@ internal static class Benchmarks
     public static async Task<int> TransferAsync(IReadOnlyList<string> overrides, int repeats)
     {
         NLogSetup.Configure(null, verbose: false);
-        var table = new Table().AddColumn("snapshot").AddColumn(new TableColumn("size").RightAligned()).AddColumn(new TableColumn("MB/s").RightAligned())
-            .AddColumn(new TableColumn("ms per transfer").RightAligned()).AddColumn("chunks");
+        var table = new Table().AddColumn("snapshot").AddColumn("path").AddColumn(new TableColumn("size").RightAligned()).AddColumn(new TableColumn("MB/s").RightAligned())
+            .AddColumn(new TableColumn("ms per transfer").RightAligned()).AddColumn("on the wire");
         foreach (var transfer in await MeasureTransferAsync(overrides, repeats))
-            table.AddRow(transfer.Model, $"{transfer.Megabytes:0.0} MB", $"{transfer.MegabytesPerSecond:0}", $"{transfer.Milliseconds:0.0}", transfer.Chunks);
+            table.AddRow(transfer.Model, transfer.PathName, $"{transfer.Megabytes:0.0} MB", $"{transfer.MegabytesPerSecond:0}", $"{transfer.Milliseconds:0.0}", transfer.Wire);
         AnsiConsole.Write(table);
         return ExitCodes.Success;
     }
 
-    public sealed record Transfer(string Model, double Megabytes, double MegabytesPerSecond, double Milliseconds, string Chunks);
+    public sealed record Transfer(string Model, TransferPath Path, double Megabytes, double MegabytesPerSecond, double Milliseconds, string Wire)
+    {
+        public string PathName => Path.ToString().ToLowerInvariant();
+    }
 
     /// <summary>
-    /// Weight transfer over loopback: a resnet20 and a vgg11 snapshot (CIFAR shapes, full width) sent
-    /// <paramref name="repeats"/> times as <see cref="Mix"/> messages from one ActorSystem to another, one after the
-    /// other; each includes serialization, chunking, sending, reassembly, checksum and deserialization, and the ack.
+    /// Weight transfer over loopback, by both of `papa.transfer.path`: a resnet20 and a vgg11 snapshot (CIFAR shapes, full
+    /// width) sent <paramref name="repeats"/> times as <see cref="Mix"/> messages from one ActorSystem to another, one
+    /// after the other; each includes serialization, sending, reassembly, checksum and deserialization, and the ack.
+    /// Each path has its own pair of ActorSystems; <paramref name="chunksFirst"/> measures the chunk path first.
     /// </summary>
-    public static async Task<IReadOnlyList<Transfer>> MeasureTransferAsync(IReadOnlyList<string> overrides, int repeats)
+    public static async Task<IReadOnlyList<Transfer>> MeasureTransferAsync(IReadOnlyList<string> overrides, int repeats, bool chunksFirst = false)
     {
         TorchRuntime.Configure(Environment.ProcessorCount);
-        // The cluster transport settings (frame and buffer sizes), as plain remoting between two systems.
-        var remote = ConfigurationFactory.ParseString("akka.actor.provider = remote")
-            .WithFallback(ClusterNodes.NodeConfig(PapaConfig.Load(null, overrides), ClusterNodes.MemberRole, "127.0.0.1", 0, []));
-        using var sender = ActorSystem.Create("sender", remote);
-        using var receiver = ActorSystem.Create("receiver", remote);
-        var echoAddress = ((ExtendedActorSystem)receiver).Provider.DefaultAddress;
-        receiver.ActorOf(Props.Create(() => new Echo()), "echo");
-        var echo = await sender.ActorSelection(new RootActorPath(echoAddress) / "user" / "echo").ResolveOne(TimeSpan.FromSeconds(10));
-
-        var transfers = new List<Transfer>();
-        foreach (var name in new[] { "resnet20", "vgg11" })
+        var snapshots = new[] { "resnet20", "vgg11" }.Select(name =>
         {
-            WeightSnapshot snapshot;
-            using (var model = ModelZoo.Create(name, new ImageShape(3, 32, 32), 10, 1.0, initSeed: 1))
-                snapshot = new ModelState(model).Capture();
-            var megabytes = snapshot.Values.Length * 4 / 1e6;
-            var chunks = BulkTransport.For(sender).Split(new Mix(0, snapshot, 0, null)).Count;
-            await TransferAll(sender, echo, snapshot, 2); // warm-up
-            var clock = Stopwatch.StartNew();
-            await TransferAll(sender, echo, snapshot, repeats);
-            var seconds = clock.Elapsed.TotalSeconds;
-            transfers.Add(new Transfer(name, megabytes, megabytes * repeats / seconds, seconds * 1000 / repeats, $"{chunks} x {BulkTransport.For(sender).ChunkBytes / 1024} KiB"));
+            using var model = ModelZoo.Create(name, new ImageShape(3, 32, 32), 10, 1.0, initSeed: 1);
+            return (Name: name, Snapshot: new ModelState(model).Capture());
+        }).ToList();
+        var transfers = new List<Transfer>();
+        foreach (var path in chunksFirst ? new[] { TransferPath.Chunks, TransferPath.Stream } : [TransferPath.Stream, TransferPath.Chunks])
+        {
+            var pathName = path.ToString().ToLowerInvariant();
+            // The cluster transport settings (frame and buffer sizes), as plain remoting between two systems.
+            var remote = ConfigurationFactory.ParseString("akka.actor.provider = remote")
+                .WithFallback(ClusterNodes.NodeConfig(PapaConfig.Load(null, [.. overrides, $"transfer.path={pathName}"]), ClusterNodes.MemberRole, "127.0.0.1", 0, []));
+            using var sender = ActorSystem.Create("sender", remote);
+            using var receiver = ActorSystem.Create("receiver", remote);
+            var echoAddress = ((ExtendedActorSystem)receiver).Provider.DefaultAddress;
+            receiver.ActorOf(Props.Create(() => new Echo()), "echo");
+            var echo = await sender.ActorSelection(new RootActorPath(echoAddress) / "user" / "echo").ResolveOne(TimeSpan.FromSeconds(10));
+            var transport = BulkTransport.For(sender);
+            foreach (var (name, snapshot) in snapshots)
+            {
+                var megabytes = snapshot.Values.Length * 4 / 1e6;
+                var wire = path == TransferPath.Stream
+                    ? "1 frame on the stream connection, announced over Akka"
+                    : $"{transport.Split(new Mix(0, snapshot, 0, null)).Count} x {transport.ChunkBytes / 1024} KiB Akka messages";
+                await TransferAll(sender, echo, snapshot, 2); // warm-up
+                var clock = Stopwatch.StartNew();
+                await TransferAll(sender, echo, snapshot, repeats);
+                var seconds = clock.Elapsed.TotalSeconds;
+                transfers.Add(new Transfer(name, path, megabytes, megabytes * repeats / seconds, seconds * 1000 / repeats, wire));
+            }
         }
-        return transfers;
+        return transfers.OrderBy(t => t.Model, StringComparer.Ordinal).ThenBy(t => t.Path).ToList();
     }
 
     /// <summary>Checkpoint size and the median costs of <see cref="MeasureCheckpoint"/> for the default run's model and two CIFAR models.</summary>
@@ -256,7 +268,7 @@ internal static class Benchmarks
         return done.Task;
     }
 
-    /// <summary>Sends one snapshot at a time and the next when the previous is acknowledged.</summary>
+    /// <summary>Sends one snapshot at a time and the next when the previous is acknowledged; a lost transfer fails the measurement.</summary>
     private sealed class Driver : ReceiveActor
     {
         public Driver(IActorRef echo, WeightSnapshot snapshot, int repeats, TaskCompletionSource done)
@@ -275,13 +287,22 @@ internal static class Benchmarks
                     Next();
                 }
             });
+            Receive<Akka.Actor.Status.Failure>(f =>
+            {
+                done.TrySetException(f.Cause);
+                Context.Stop(Self);
+            });
             Next();
         }
     }
 
     private sealed class Echo : BulkReceivingActor
     {
-        public Echo() => Receive<Mix>(m => Sender.Tell(new Akka.Actor.Status.Success(m.Round)));
+        public Echo()
+        {
+            Receive<Mix>(m => Sender.Tell(new Akka.Actor.Status.Success(m.Round)));
+            Receive<TransferFailed>(f => Sender.Tell(new Akka.Actor.Status.Failure(new InvalidOperationException($"transfer failed: {f.Reason}"))));
+        }
     }
 
     /// <summary>

@@ -47,7 +47,7 @@ public static class Program
         throughput.SetAction(parse => Guard(() => Benchmarks.ThroughputAsync(
             parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(stepsOption))));
         var repeatsOption = new Option<int>("--repeats") { Description = "Transfers per snapshot", DefaultValueFactory = _ => 20 };
-        var transfer = new Command("transfer", "Weight transfer throughput between two ActorSystems over loopback (resnet20, vgg11)") { setOption, repeatsOption };
+        var transfer = new Command("transfer", "Weight transfer throughput between two ActorSystems over loopback (resnet20, vgg11), by the stream and the chunk path") { setOption, repeatsOption };
         transfer.SetAction(parse => Guard(() => Benchmarks.TransferAsync(parse.GetValue(setOption) ?? [], parse.GetValue(repeatsOption))));
         var clusterOverhead = new Command("cluster", "Training time of the same run in one ActorSystem and as a 3-node cluster on loopback")
         {

@@ -55,6 +55,29 @@ public sealed record FaultInjection(int Member, long AtStep, int Times, int Dive
     public static readonly FaultInjection None = new(-1, 0, 0);
 }
 
+/// <summary>How messages that may be large (weights, logits) travel to actors on other nodes: `papa.transfer`.</summary>
+public enum TransferPath { Stream, Chunks }
+
+/// <summary>
+/// <paramref name="ChunkBytes"/>: a message up to this size crosses as one Akka message (the chunk path's chunk size);
+/// <paramref name="MaxMessageBytes"/>: the largest message a node accepts; <paramref name="Timeout"/>: every wait of
+/// the stream path (port request, connect, a stalled read or write, a payload after its announcement);
+/// <paramref name="StreamPort"/>: where this node accepts stream connections (0 = any free port).
+/// </summary>
+public sealed record TransferSettings(TransferPath Path, int ChunkBytes, long MaxMessageBytes, TimeSpan Timeout, int StreamPort)
+{
+    /// <summary>Reads `papa.transfer` from <paramref name="config"/> over the documented defaults.</summary>
+    public static TransferSettings FromConfig(Config config) =>
+        Read(new SettingsReader(ReferenceEquals(config, PapaConfig.Defaults) ? config : config.WithFallback(PapaConfig.Defaults)));
+
+    internal static TransferSettings Read(SettingsReader read) => new(
+        Path: read.Choice("transfer.path", ["stream", "chunks"]) == "stream" ? TransferPath.Stream : TransferPath.Chunks,
+        ChunkBytes: (int)read.ByteSize("transfer.chunk-bytes", 1024, 64 << 20),
+        MaxMessageBytes: read.ByteSize("transfer.max-message-bytes", 1024, 1L << 40),
+        Timeout: read.Duration("transfer.timeout", positive: true),
+        StreamPort: read.Int("transfer.stream-port", 0, 65535));
+}
+
 /// <summary>A run's whole validated configuration (the `papa` section).</summary>
 /// <param name="AlignSoups">Members are permuted to match member 0 by weight matching before the soups are made.</param>
 public sealed record PapaSettings(
@@ -68,7 +91,7 @@ public sealed record PapaSettings(
     int SyncEverySteps,
     TimeSpan RoundTimeout,
     bool SaveMembers,
-    long ChunkBytes,
+    TransferSettings Transfer,
     FaultSettings Faults,
     bool AlignSoups = false)
 {
@@ -167,7 +190,7 @@ public sealed record PapaSettings(
             SyncEverySteps: read.Int("sync-every-steps", 1),
             RoundTimeout: read.Duration("round-timeout", positive: true),
             SaveMembers: read.Bool("save-members"),
-            ChunkBytes: read.ByteSize("transfer.chunk-bytes", 1024, 64 << 20),
+            Transfer: TransferSettings.Read(read),
             Faults: new FaultSettings(
                 CheckpointEveryEpochs: read.Double("checkpoint.every-epochs", 0, 100_000),
                 CheckpointsKept: read.Int("checkpoint.keep", 1, 1000),

@@ -17,7 +17,7 @@ namespace PapaActors.Actors.Population;
 /// Averager once its model is built, and reports its own failure before it stops. Its snapshots go to its node's
 /// <see cref="NodeReducer"/>, and its mixes come from there.
 /// </summary>
-public sealed class MemberActor : BulkReceivingActor, IWithUnboundedStash
+public sealed class MemberActor : BulkReceivingActor
 {
     public const string DispatcherId = "akka.actor.papa-member-dispatcher";
 
@@ -47,8 +47,6 @@ public sealed class MemberActor : BulkReceivingActor, IWithUnboundedStash
         _reducer = reducer;
         Ready();
     }
-
-    public IStash Stash { get; set; } = null!;
 
     public static Props Props(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, IActorRef reducer, FaultInjection? fault = null) =>
         Akka.Actor.Props.Create(() => new MemberActor(index, settings, data, device, averager, reducer, fault)).WithDispatcher(DispatcherId);

@@ -45,11 +45,19 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         [typeof(RequestMissingMembers)] = "missing?",
         [typeof(MissingMembers)] = "missing",
         [typeof(MessageChunk)] = "chunk",
+        [typeof(StreamedMessage)] = "streamed",
+        [typeof(StreamTransferFailed)] = "stream-failed",
+        [typeof(StreamPortRequest)] = "stream-port?",
+        [typeof(StreamPort)] = "stream-port",
     };
+
+    private static readonly HashSet<string> KnownManifests = [.. Manifests.Values];
 
     public override int Identifier => Id;
 
     public static IEnumerable<Type> SupportedTypes => Manifests.Keys;
+
+    public static bool IsKnownManifest(string manifest) => KnownManifests.Contains(manifest);
 
     public override string Manifest(object o) =>
         Manifests.TryGetValue(o.GetType(), out var manifest)
@@ -60,7 +68,22 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
     {
         // Sized up front: growing a MemoryStream to tens of MB copies the weights several times over.
         using var stream = new MemoryStream(EstimatedSize(obj));
-        using (var w = new BinaryWriter(stream))
+        Write(stream, obj);
+        return stream.ToArray();
+    }
+
+    /// <summary>The number of bytes <see cref="Write"/> writes for <paramref name="obj"/>, without copying any data.</summary>
+    public long SizeOf(object obj)
+    {
+        using var counter = new CountingStream();
+        Write(counter, obj);
+        return counter.Length;
+    }
+
+    /// <summary>Writes <paramref name="obj"/> straight into <paramref name="stream"/> (weights included, no intermediate buffer).</summary>
+    public void Write(Stream stream, object obj)
+    {
+        using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
         {
             switch (obj)
             {
@@ -135,18 +158,27 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                     w.Write(m.TransferId); w.Write(m.Index); w.Write(m.Count); w.Write(m.TotalBytes); w.Write(m.Checksum);
                     w.Write(m.SerializerId); w.Write(m.Manifest); w.Write(m.Data.Length); w.Write(m.Data);
                     break;
+                case StreamedMessage m: w.Write(m.TransferId); w.Write(m.TotalBytes); w.Write(m.Manifest); break;
+                case StreamTransferFailed m: w.Write(m.TransferId); w.Write(m.Reason); break;
+                case StreamPortRequest: break;
+                case StreamPort m: w.Write(m.Port); w.Write(m.MaxMessageBytes); break;
                 default:
                     throw new SerializationException($"PapaSerializer cannot serialize {obj.GetType().FullName}: add it to the serializer");
             }
         }
-        return stream.ToArray();
     }
 
-    public override object FromBinary(byte[] bytes, string manifest)
+    public override object FromBinary(byte[] bytes, string manifest) => Read(new MemoryStream(bytes, writable: false), manifest);
+
+    /// <summary>
+    /// Reads one <paramref name="manifest"/> message that fills <paramref name="stream"/> exactly, from its position to
+    /// its Length (every array length is checked against what is left before it is allocated).
+    /// </summary>
+    public object Read(Stream stream, string manifest)
     {
         try
         {
-            using var r = new BinaryReader(new MemoryStream(bytes, writable: false));
+            using var r = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
             object message = manifest switch
             {
                 "register" => new RegisterMember(r.ReadInt32(), ReadRef(r), r.ReadString(), ReadRef(r)),
@@ -176,16 +208,20 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 "missing?" => new RequestMissingMembers(r.ReadString(), r.ReadBoolean() ? ReadIndices(r) : null),
                 "missing" => new MissingMembers(ReadIndices(r)),
                 "chunk" => new MessageChunk(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadUInt32(),
-                    r.ReadInt32(), r.ReadString(), r.ReadBytes(r.ReadInt32())),
+                    r.ReadInt32(), r.ReadString(), ReadBytes(r)),
+                "streamed" => new StreamedMessage(r.ReadInt64(), r.ReadInt64(), r.ReadString()),
+                "stream-failed" => new StreamTransferFailed(r.ReadInt64(), r.ReadString()),
+                "stream-port?" => new StreamPortRequest(),
+                "stream-port" => new StreamPort(r.ReadInt32(), r.ReadInt64()),
                 _ => throw new SerializationException($"unknown PapaSerializer manifest '{manifest}'"),
             };
-            if (r.BaseStream.Position != bytes.Length)
-                throw new SerializationException($"'{manifest}' message has {bytes.Length - r.BaseStream.Position} bytes past its end");
+            if (stream.Position != stream.Length)
+                throw new SerializationException($"'{manifest}' message has {stream.Length - stream.Position} bytes past its end");
             return message;
         }
         catch (Exception e) when (e is EndOfStreamException or IOException or WeightLayoutException or ArgumentException)
         {
-            throw new SerializationException($"corrupt '{manifest}' message ({bytes.Length} bytes): {e.Message}", e);
+            throw new SerializationException($"corrupt '{manifest}' message ({stream.Length} bytes): {e.Message}", e);
         }
     }
 
@@ -278,6 +314,15 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         for (var i = 0; i < count; i++)
             indices[i] = r.ReadInt32();
         return indices;
+    }
+
+    private static byte[] ReadBytes(BinaryReader r)
+    {
+        var length = r.ReadInt32();
+        // BinaryReader.ReadBytes allocates the count it is given before it reads.
+        if (length < 0 || length > r.BaseStream.Length - r.BaseStream.Position)
+            throw new IOException($"{length} bytes in a message with {r.BaseStream.Length - r.BaseStream.Position} bytes left");
+        return r.ReadBytes(length);
     }
 
     private static void WriteOptional(BinaryWriter w, double? value)
@@ -450,4 +495,24 @@ public static class WireFormat
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("the weight wire format is little-endian float32; big-endian hosts are not supported");
     }
+}
+
+/// <summary>A write-only stream that only counts what is written: sizes a message without copying its data.</summary>
+internal sealed class CountingStream : Stream
+{
+    private long _length;
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => _length;
+    public override long Position { get => _length; set => throw new NotSupportedException(); }
+
+    public override void Write(byte[] buffer, int offset, int count) => _length += count;
+    public override void Write(ReadOnlySpan<byte> buffer) => _length += buffer.Length;
+    public override void WriteByte(byte value) => _length++;
+    public override void Flush() { }
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -1,51 +1,79 @@
 using System.IO.Hashing;
 using Akka.Actor;
-using Akka.Serialization;
+using Akka.Remote;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
+using PapaActors.Actors.Serialization;
 
 namespace PapaActors.Actors.Transfer;
 
 /// <summary>
-/// Sends messages that may be larger than Akka.Remote's frame (weights, logits) to remote actors as a
-/// train of <see cref="MessageChunk"/>s of at most `papa.transfer.chunk-bytes`, each a separate Akka
-/// message, so a 40 MB snapshot never blocks heartbeats or hits maximum-frame-size. Local actors get the
-/// message itself: in one process nothing is serialized or copied.
+/// Sends messages that may be large (weights, logits) to actors on other nodes without ever blocking Akka.Remote's
+/// connection or hitting its frame size. Local actors get the message itself: in one process nothing is serialized or
+/// copied. A remote actor gets it by `papa.transfer.path`:
+/// <list type="bullet">
+/// <item>stream: a message larger than `papa.transfer.chunk-bytes` goes on this node's stream connection to the target's
+/// node (<see cref="StreamConnection"/>), written straight from its arrays, while a small <see cref="StreamedMessage"/>
+/// takes its place among the sender's Akka messages; the receiving <see cref="BulkReceivingActor"/> handles it in that
+/// place. A smaller one is an Akka message like any other.</item>
+/// <item>chunks: it travels as a train of <see cref="MessageChunk"/>s, each a separate Akka message.</item>
+/// </list>
+/// Each ActorSystem with remoting accepts stream connections (<see cref="StreamListener"/>) at its remote hostname, on
+/// `papa.transfer.stream-port`, and tells the port to a node that asks (<see cref="StreamPortActor"/>).
 /// </summary>
 public sealed class BulkTransport : IExtension
 {
-    private const string ChunkBytesKey = "transfer.chunk-bytes";
     private readonly ExtendedActorSystem _system;
+    private readonly PapaSerializer _serializer;
+    private readonly StreamFrameWriter _frameWriter;
+    private readonly StreamListener? _listener;
+    private readonly Dictionary<Address, StreamConnection> _connections = [];
+    private bool _stopped;
     private long _nextTransferId;
 
     public BulkTransport(ExtendedActorSystem system)
     {
         _system = system;
         var config = system.Settings.Config;
-        ChunkBytes = (int)new SettingsReader(config.WithFallback(PapaConfig.Defaults)).ByteSize(ChunkBytesKey, 1024, 64 << 20);
+        Settings = TransferSettings.FromConfig(config);
         const string frameKey = "akka.remote.dot-netty.tcp.maximum-frame-size";
         if (config.HasPath(frameKey) && ChunkBytes + ChunkOverheadBytes > config.GetByteSize(frameKey))
             throw new ConfigException(
-                $"'papa.{ChunkBytesKey}' ({ChunkBytes}) plus {ChunkOverheadBytes} bytes of envelope must fit in '{frameKey}' ({config.GetByteSize(frameKey)})");
+                $"'papa.transfer.chunk-bytes' ({ChunkBytes}) plus {ChunkOverheadBytes} bytes of envelope must fit in '{frameKey}' ({config.GetByteSize(frameKey)})");
         _nextTransferId = Random.Shared.NextInt64(1, long.MaxValue / 2);
+        // The stream carries PapaSerializer's messages only: never a serializer named by the bytes on the wire.
+        _serializer = new PapaSerializer(system);
+        _frameWriter = new StreamFrameWriter(_serializer);
+        if (system.Provider is IRemoteActorRefProvider)
+        {
+            _listener = Listen(system);
+            var port = new StreamPort(_listener.Port, Settings.MaxMessageBytes);
+            system.SystemActorOf(Props.Create(() => new StreamPortActor(port)), StreamPortActor.Name);
+        }
+        system.WhenTerminated.ContinueWith(_ => Stop(), TaskScheduler.Default);
     }
 
     /// <summary>Room left in a frame for Akka's envelope and the chunk header (paths, manifest, counters).</summary>
     public const int ChunkOverheadBytes = 4096;
 
-    public int ChunkBytes { get; }
+    public TransferSettings Settings { get; }
+
+    public int ChunkBytes => Settings.ChunkBytes;
+
+    /// <summary>The port this node accepts stream connections on (none without remoting).</summary>
+    public int? StreamPort => _listener?.Port;
 
     public static BulkTransport For(ActorSystem system) => system.WithExtension<BulkTransport, BulkTransportProvider>();
 
     public void Send(IActorRef target, object message, IActorRef sender)
     {
         if (target is IInternalActorRef { IsLocal: true })
-        {
             target.Tell(message, sender);
-            return;
-        }
-        foreach (var chunk in Split(message))
-            target.Tell(chunk, sender);
+        else if (Settings.Path == TransferPath.Chunks)
+            foreach (var chunk in Split(message))
+                target.Tell(chunk, sender);
+        else
+            Stream(target, message, sender);
     }
 
     /// <summary>Serializes <paramref name="message"/> and cuts it into chunks that carry its checksum.</summary>
@@ -63,107 +91,78 @@ public sealed class BulkTransport : IExtension
             .ToList();
     }
 
-    public ChunkAssembler CreateAssembler() => new(_system.Serialization);
+    public ChunkAssembler CreateAssembler() => new(_system.Serialization, Settings.MaxMessageBytes);
+
+    private void Stream(IActorRef target, object message, IActorRef sender)
+    {
+        var manifest = _serializer.Manifest(message);
+        var bytes = _serializer.SizeOf(message);
+        if (bytes <= ChunkBytes)
+        {
+            target.Tell(message, sender);
+            return;
+        }
+        if (bytes > Settings.MaxMessageBytes)
+            throw new InvalidOperationException($"a {bytes}-byte '{manifest}' message is more than papa.transfer.max-message-bytes ({Settings.MaxMessageBytes})");
+        var id = Interlocked.Increment(ref _nextTransferId);
+        // Announced first: the failure notice of a frame that cannot be written must come after it.
+        target.Tell(new StreamedMessage(id, bytes, manifest), sender);
+        ConnectionTo(target.Path.Address).Enqueue(new OutgoingFrame(id, target, sender, message, manifest, bytes));
+    }
+
+    private StreamConnection ConnectionTo(Address node)
+    {
+        lock (_connections)
+        {
+            if (!_connections.TryGetValue(node, out var connection))
+                _connections[node] = connection = new StreamConnection(node, AskStreamPort, _frameWriter, Settings.Timeout);
+            if (_stopped)
+                connection.Dispose(); // a send racing the system's end: its frame fails instead of waiting forever
+            return connection;
+        }
+    }
+
+    private StreamPort AskStreamPort(Address node)
+    {
+        var endpoint = _system.ActorSelection(new RootActorPath(node) / "system" / StreamPortActor.Name);
+        try
+        {
+            return endpoint.Ask<StreamPort>(new StreamPortRequest(), Settings.Timeout).GetAwaiter().GetResult();
+        }
+        catch (AskTimeoutException)
+        {
+            throw new TimeoutException($"{node} did not tell its stream port within {Settings.Timeout.TotalSeconds:0.###} s (papa.transfer.timeout)");
+        }
+    }
+
+    private StreamListener Listen(ExtendedActorSystem system)
+    {
+        var configured = system.Settings.Config.GetString("akka.remote.dot-netty.tcp.hostname", "");
+        var host = string.IsNullOrWhiteSpace(configured) ? system.Provider.DefaultAddress.Host! : configured;
+        try
+        {
+            return new StreamListener(system, host, Settings.StreamPort, new StreamFrameReader(_serializer, Settings.MaxMessageBytes), Settings.Timeout);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new ConfigException($"cannot accept stream connections on {host}:{Settings.StreamPort} (papa.transfer.stream-port): {e.Message}");
+        }
+    }
+
+    /// <summary>The listener, connections and their threads end with the ActorSystem.</summary>
+    private void Stop()
+    {
+        _listener?.Dispose();
+        lock (_connections)
+        {
+            _stopped = true;
+            foreach (var connection in _connections.Values)
+                connection.Dispose();
+        }
+    }
 }
 
 public sealed class BulkTransportProvider : ExtensionIdProvider<BulkTransport>
 {
     public override BulkTransport CreateExtension(ExtendedActorSystem system) => new(system);
-}
-
-/// <summary>
-/// Reassembles chunk trains, one in flight per sender (Akka keeps per-sender order), checks length and
-/// CRC-32 before deserializing, and turns a lost, reordered or corrupted chunk into a
-/// <see cref="TransferFailed"/> instead of ever applying partial data.
-/// </summary>
-public sealed class ChunkAssembler(Akka.Serialization.Serialization serialization)
-{
-    private sealed class Pending(MessageChunk first)
-    {
-        public MessageChunk First { get; } = first;
-        public byte[] Buffer { get; } = new byte[first.TotalBytes];
-        public long Written { get; set; }
-        public int NextIndex { get; set; }
-    }
-
-    private readonly Dictionary<IActorRef, Pending> _pending = [];
-    private readonly Dictionary<IActorRef, long> _failed = [];
-
-    /// <summary>What to deliver now: nothing (more chunks to come), the whole message, and/or failures.</summary>
-    public IReadOnlyList<object> Accept(MessageChunk chunk, IActorRef sender)
-    {
-        var delivered = new List<object>();
-        _pending.TryGetValue(sender, out var pending);
-        if (chunk.Index == 0)
-        {
-            if (pending is not null)
-                delivered.Add(Fail(sender, pending.First.TransferId, $"abandoned after {pending.NextIndex} of {pending.First.Count} chunks: a new transfer began, so chunks were lost"));
-            if (chunk.TotalBytes < 0 || chunk.TotalBytes > Array.MaxLength || chunk.Count < 1)
-            {
-                delivered.Add(Fail(sender, chunk.TransferId, $"impossible header ({chunk.TotalBytes} bytes in {chunk.Count} chunks)"));
-                return delivered;
-            }
-            pending = new Pending(chunk);
-            _pending[sender] = pending;
-        }
-        else if (pending is null && _failed.TryGetValue(sender, out var failedId) && failedId == chunk.TransferId)
-        {
-            return delivered; // the rest of a transfer already reported as failed
-        }
-        else if (pending is null || pending.First.TransferId != chunk.TransferId || pending.NextIndex != chunk.Index)
-        {
-            var expected = pending is null ? "the first chunk of a transfer" : $"chunk {pending.NextIndex} of transfer {pending.First.TransferId}";
-            delivered.Add(Fail(sender, chunk.TransferId, $"chunk {chunk.Index} arrived where {expected} was due: a chunk was lost"));
-            return delivered;
-        }
-
-        if (pending.Written + chunk.Data.Length > pending.Buffer.Length)
-        {
-            delivered.Add(Fail(sender, chunk.TransferId, $"chunks exceed the announced {pending.Buffer.Length} bytes"));
-            return delivered;
-        }
-        chunk.Data.CopyTo(pending.Buffer, pending.Written);
-        pending.Written += chunk.Data.Length;
-        pending.NextIndex++;
-        if (pending.NextIndex < pending.First.Count)
-            return delivered;
-
-        _pending.Remove(sender);
-        if (pending.Written != pending.Buffer.Length)
-            delivered.Add(Fail(sender, chunk.TransferId, $"received {pending.Written} of {pending.Buffer.Length} bytes"));
-        else if (Crc32.HashToUInt32(pending.Buffer) != pending.First.Checksum)
-            delivered.Add(Fail(sender, chunk.TransferId, "checksum mismatch: the data was corrupted on the way"));
-        else
-            delivered.Add(serialization.Deserialize(pending.Buffer, pending.First.SerializerId, pending.First.Manifest));
-        return delivered;
-    }
-
-    private TransferFailed Fail(IActorRef sender, long transferId, string reason)
-    {
-        _pending.Remove(sender);
-        _failed[sender] = transferId;
-        return new TransferFailed(sender.Path.ToString(), transferId, reason);
-    }
-}
-
-/// <summary>A chunked message that could not be reassembled; delivered to the receiving actor in its place.</summary>
-public sealed record TransferFailed(string From, long TransferId, string Reason) : INoSerializationVerificationNeeded;
-
-/// <summary>An actor that may receive chunked messages: each complete message is handled in place, in order.</summary>
-public abstract class BulkReceivingActor : ReceiveActor
-{
-    private ChunkAssembler? _assembler;
-
-    protected override bool AroundReceive(Receive receive, object message)
-    {
-        if (message is not MessageChunk chunk)
-            return base.AroundReceive(receive, message);
-        _assembler ??= BulkTransport.For(Context.System).CreateAssembler();
-        foreach (var whole in _assembler.Accept(chunk, Sender))
-        {
-            if (!base.AroundReceive(receive, whole))
-                Unhandled(whole);
-        }
-        return true;
-    }
 }

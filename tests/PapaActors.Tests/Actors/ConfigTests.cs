@@ -75,6 +75,10 @@ public sealed class ConfigTests
     [InlineData("repair-soup=1x", "'papa.repair-soup' = '1x' is not allowed: expected on or off")]
     [InlineData("normalization=imagenet", "'papa.normalization' = 'imagenet' is not allowed: expected one of reference | computed")]
     [InlineData("mix-from-start=maybe", "'papa.mix-from-start' = 'maybe' is not allowed: expected on or off")]
+    [InlineData("transfer.path=udp", "'papa.transfer.path' = 'udp' is not allowed: expected one of stream | chunks")]
+    [InlineData("transfer.max-message-bytes=1b", "'papa.transfer.max-message-bytes' = '1b' is not allowed: expected a size from 1024 to 1099511627776 bytes")]
+    [InlineData("transfer.timeout=0", "'papa.transfer.timeout' = '0' is not allowed: expected a duration > 0")]
+    [InlineData("transfer.stream-port=70000", "'papa.transfer.stream-port' = '70000' is not allowed: expected an integer from 0 to 65535")]
     public void BadValuesNameTheKeyAndWhatIsAllowed(string assignment, string message)
     {
         var error = Assert.Throws<ConfigException>(() => PapaSettings.FromConfig(PapaConfig.Load(null, [assignment])));

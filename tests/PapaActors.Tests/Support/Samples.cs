@@ -72,6 +72,10 @@ public static class Samples
         new MissingMembers([1]),
         new MissingMembers([]),
         new MessageChunk(99, 1, 3, 1_000_000, 0xDEADBEEF, 7101, "trained", [1, 2, 3]),
+        new StreamedMessage(99, 37_000_000, "mix"),
+        new StreamTransferFailed(99, "could not connect to 10.0.0.2:41234 within 60 s"),
+        new StreamPortRequest(),
+        new StreamPort(41234, 2L << 30),
     ];
 
     public static IEnumerable<Type> WireMessageTypes() =>
