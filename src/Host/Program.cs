@@ -90,6 +90,20 @@ public static class Program
         };
         replay.SetAction(parse => Guard(() => Replay.ExecuteAsync(parse.GetValue(folderArgument)!, parse.GetValue(timeoutOption))));
 
+        var compareFolders = new Argument<string[]>("RUN_DIR")
+        {
+            Description = "Folders of completed runs (written by `papa run`: results.json and config.conf)",
+            Arity = ArgumentArity.ZeroOrMore, // none is refused with exit code 2, like other bad input
+        };
+        var plotOption = new Option<string?>("--plot") { Description = "Also write the table as a bar chart to this PNG file", HelpName = "FILE.png" };
+        var markdownOption = new Option<bool>("--markdown") { Description = "Print the table as GitHub markdown" };
+        var compare = new Command("compare", "Test accuracies of runs as mean ± std over seeds, grouped by the settings in which the runs differ")
+        {
+            compareFolders, plotOption, markdownOption,
+        };
+        compare.SetAction(parse => Guard(() => Task.FromResult(
+            RunComparison.Execute(parse.GetValue(compareFolders) ?? [], parse.GetValue(plotOption), parse.GetValue(markdownOption)))));
+
         var roleOption = new Option<string>("--role")
         {
             Description = "averager: runs the Averager, the journal and the run folder; member: runs the members given by --members",
@@ -122,7 +136,7 @@ public static class Program
 
         var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
         {
-            run, resume, node, replay, bench,
+            run, resume, node, replay, compare, bench,
         };
         return root.Parse(args).Invoke();
     }

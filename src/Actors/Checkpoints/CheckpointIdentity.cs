@@ -31,16 +31,14 @@ public sealed record CheckpointIdentity(string ConfigFingerprint, string CodeVer
     {
         var lines = resolvedConfig.Split('\n')
             .Select(line => line.Trim())
-            .Where(ChangesResults)
+            .Where(line => ChangesResults(line.Split('=', 2)[0].Trim()))
             .Order(StringComparer.Ordinal);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\n", lines))));
     }
 
-    private static bool ChangesResults(string line)
-    {
-        var key = line.Split('=', 2)[0].Trim();
-        return key.StartsWith("papa.", StringComparison.Ordinal)
+    /// <summary>Whether the `papa.` key can change what a run computes (also what `papa compare` groups runs by).</summary>
+    public static bool ChangesResults(string key) =>
+        key.StartsWith("papa.", StringComparison.Ordinal)
             && !OperationalSections.Any(section => key.StartsWith(section, StringComparison.Ordinal))
             && !OperationalKeys.Contains(key);
-    }
 }

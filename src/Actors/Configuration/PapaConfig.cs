@@ -176,6 +176,13 @@ public static class PapaConfig
         return text.ToString();
     }
 
+    /// <summary>Every `papa` key with its resolved value as text (a list as `[a, b]`), in the order of hocon/reference.conf.</summary>
+    public static IEnumerable<(string Key, string Value)> Values(Config config) =>
+        Leaves(Defaults.GetValue(Root), Root).Select(leaf => (leaf.Path, TextOf(config.GetValue(leaf.Path))));
+
+    private static string TextOf(HoconValue value) =>
+        value.IsArray() ? "[" + string.Join(", ", value.GetArray().Select(v => v.GetString())) + "]" : value.GetString();
+
     private static readonly JsonSerializerOptions QuoteOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static string Quote(string text) => JsonSerializer.Serialize(text, QuoteOptions);

@@ -311,20 +311,8 @@ public sealed class RunRecorder : ReceiveActor
         };
     }
 
-    private static void WriteWhole(string folder, string name, string text)
-    {
-        var path = Path.Combine(folder, name);
-        try
-        {
-            File.WriteAllText(path + ".partial", text);
-            File.Move(path + ".partial", path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(path + ".partial"); // a full disk must not leave a half file behind
-            throw;
-        }
-    }
+    private static void WriteWhole(string folder, string name, string text) =>
+        WholeFile.Write(Path.Combine(folder, name), temporary => File.WriteAllText(temporary, text));
 
     private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 

@@ -18,6 +18,16 @@ public static class Cli
         return Run(start, timeout, $"papa {string.Join(' ', arguments)}");
     }
 
+    /// <summary>Bad input: exit code 2 and one `error:` line that names the problem, never a stack trace.</summary>
+    public static void AssertRejected(Result result, params string[] facts)
+    {
+        Assert.True(result.ExitCode == 2, result.Output);
+        Assert.DoesNotContain("   at ", result.Output);
+        var error = Assert.Single(result.Output.Split('\n'), line => line.StartsWith("error:", StringComparison.Ordinal));
+        foreach (var fact in facts)
+            Assert.Contains(fact, error);
+    }
+
     /// <summary>
     /// Runs <paramref name="start"/> to its end and returns its exit code and output (stdout, then stderr). Past
     /// <paramref name="timeout"/> it kills the whole process tree and throws a <see cref="TimeoutException"/> naming <paramref name="name"/>.

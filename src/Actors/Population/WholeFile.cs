@@ -1,0 +1,24 @@
+namespace PapaActors.Actors.Population;
+
+/// <summary>
+/// Writes a file under a temporary name and renames it into place, so a reader, a crash or a full disk never
+/// leaves a half-written file where a whole one is expected.
+/// </summary>
+public static class WholeFile
+{
+    /// <param name="write">Writes the content to the temporary path it is given.</param>
+    public static void Write(string path, Action<string> write)
+    {
+        var temporary = path + ".partial";
+        try
+        {
+            write(temporary);
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+    }
+}

@@ -1,0 +1,111 @@
+using System.Text.Json.Nodes;
+using PapaActors.Actors.Configuration;
+using PapaActors.Tests.Support;
+
+namespace PapaActors.Tests.Host;
+
+/// <summary>`papa compare` on run folders written here as `papa run` writes them: config.conf and results.json.</summary>
+public sealed class CompareTests : IDisposable
+{
+    private readonly TempFolder _folder = new();
+
+    public void Dispose() => _folder.Dispose();
+
+    /// <summary>A completed run's folder; <paramref name="accuracies"/> are mean member, ensemble, average soup, greedy soup.</summary>
+    private string Run(string name, int seed, double[] accuracies, params string[] settings)
+    {
+        var folder = _folder.File(name);
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "config.conf"), PapaConfig.Render(PapaConfig.Load(null, [$"seed={seed}", .. settings])));
+        File.WriteAllText(Path.Combine(folder, "results.json"), new JsonObject
+        {
+            ["status"] = "completed",
+            ["seed"] = seed,
+            ["mean_member_test_accuracy"] = accuracies[0],
+            ["ensemble"] = new JsonObject { ["test_accuracy"] = accuracies[1] },
+            ["average_soup"] = new JsonObject { ["test_accuracy"] = accuracies[2] },
+            ["greedy_soup"] = new JsonObject { ["test_accuracy"] = accuracies[3] },
+        }.ToJsonString());
+        return folder;
+    }
+
+    /// <summary>Three seeds of papa (with their own data folders and round timeouts) and one run of papa-2 with weight matching.</summary>
+    private string[] FourRuns() =>
+    [
+        Run("papa-1", 1, [0.90, 0.92, 0.915, 0.91], "method=papa", "data-dir=/data/a", "round-timeout=5m"),
+        Run("papa2-1", 1, [0.88, 0.90, 0.905, 0.89], "method=papa-2", "align=weight-matching"),
+        Run("papa-2", 2, [0.91, 0.93, 0.925, 0.93], "method=papa", "data-dir=/data/b"),
+        Run("papa-3", 3, [0.92, 0.94, 0.935, 0.95], "method=papa", "round-timeout=20m"),
+    ];
+
+    [Fact]
+    public void CompareGroupsByTheDifferingResultSettingsAndGivesMeanAndSampleStdOverSeedsAsMarkdown()
+    {
+        var result = Cli.Run(["compare", .. FourRuns(), "--markdown"]);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Equal(
+            """
+            | group | runs | seeds | mean member (%) | ensemble (%) | average soup (%) | greedy soup (%) |
+            |---|---:|---|---:|---:|---:|---:|
+            | method = papa, align = none | 3 | 1, 2, 3 | 91.00 ± 1.00 | 93.00 ± 1.00 | 92.50 ± 1.00 | 93.00 ± 2.00 |
+            | method = papa-2, align = weight-matching | 1 | 1 | 88.00 ± - | 90.00 ± - | 90.50 ± - | 89.00 ± - |
+
+            """, result.Output);
+    }
+
+    [Fact]
+    public void CompareOfRunsThatDifferOnlyInSeedPrintsOneGroupAsATable()
+    {
+        var result = Cli.Run("compare", Run("a", 1, [0.90, 0.92, 0.92, 0.91]), Run("b", 2, [0.91, 0.93, 0.93, 0.93]));
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        var row = Assert.Single(result.Output.Split('\n'), line => line.Contains("all runs"));
+        foreach (var cell in new[] { "1, 2", "90.50 ± 0.71", "92.50 ± 0.71", "92.00 ± 1.41" })
+            Assert.Contains(cell, row);
+    }
+
+    [Fact]
+    public void CompareWritesTheBarChartAsAPng()
+    {
+        var plot = _folder.File("compare.png");
+        var result = Cli.Run(["compare", .. FourRuns(), "--plot", plot]);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Contains("method = papa-2, align = weight-matching", result.Output);
+        var png = File.ReadAllBytes(plot);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A], png[..8]);
+        Assert.True(png.Length > 10_000, $"a {png.Length}-byte PNG is too small to hold the chart");
+        Assert.False(File.Exists(plot + ".partial"));
+    }
+
+    /// <summary>The bad folder follows a good one, so the error must name which; null content deletes the file.</summary>
+    [Theory]
+    [InlineData("results.json", null, "RUN has no results.json: the run may not have completed")]
+    [InlineData("results.json", """{ "status": "failed", "reason": "member 0 threw" }""", "RUN/results.json: the run's status is 'failed', not 'completed'")]
+    [InlineData("results.json", """{ "status": "compl""", "RUN/results.json is not valid JSON")]
+    [InlineData("results.json", """{ "status": "completed", "seed": 1, "mean_member_test_accuracy": 0.9 }""",
+        "RUN/results.json: 'ensemble.test_accuracy' is missing or not a number")]
+    [InlineData("config.conf", null, "RUN has no config.conf")]
+    public void CompareRefusesARunFolderItCannotUseAndNamesIt(string file, string? content, string message)
+    {
+        var good = Run("good", 1, [0.9, 0.9, 0.9, 0.9]);
+        var run = Run("bad", 2, [0.9, 0.9, 0.9, 0.9]);
+        if (content is null)
+            File.Delete(Path.Combine(run, file));
+        else
+            File.WriteAllText(Path.Combine(run, file), content);
+        AssertRejectedWithoutPlot([good, run], message.Replace("RUN", run));
+    }
+
+    [Fact]
+    public void CompareWithoutRunFoldersIsRefused() =>
+        AssertRejectedWithoutPlot([], "papa compare needs at least one run folder");
+
+    private void AssertRejectedWithoutPlot(string[] folders, string message)
+    {
+        var plot = _folder.File("compare.png");
+        Cli.AssertRejected(Cli.Run(["compare", .. folders, "--plot", plot]), message);
+        Assert.Empty(Directory.GetFiles(_folder.Path, "compare.png*"));
+    }
+}
