@@ -1,4 +1,5 @@
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PapaActors.Models;
 
@@ -15,10 +16,19 @@ public static class Scalars
 {
     public static readonly Scalar One = 1.ToScalar();
     public static readonly Scalar Zero = 0.ToScalar();
+    public static readonly Scalar Two = 2.ToScalar();
 
     /// <summary>A scalar for one call; dispose it (with `using`) after the last call that reads it.</summary>
     public static Scalar Of(double value) => value.ToScalar();
 
     /// <summary>An integer scalar for one call (keeps integer tensors integer); dispose it after the call.</summary>
     public static Scalar Of(long value) => value.ToScalar();
+
+    /// <summary>torch.arange(start, stop), int64 unless <paramref name="dtype"/> is given: arange without a step passes temporary Scalars.</summary>
+    public static Tensor Arange(long start, long stop, ScalarType? dtype = null, Device? device = null)
+    {
+        using var from = Of(start);
+        using var to = Of(stop);
+        return arange(from, to, One, dtype, device);
+    }
 }

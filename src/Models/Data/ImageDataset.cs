@@ -36,8 +36,8 @@ public sealed class ImageDataset : IDisposable
     public ImageDataset Take(long count, string name)
     {
         if (count <= 0 || count >= Count)
-            return Select(arange(Count), name);
-        return Select(arange(count), name);
+            return Select(Scalars.Arange(0, Count), name);
+        return Select(Scalars.Arange(0, count), name);
     }
 
     public int[] LabelArray() => Labels.to_type(ScalarType.Int32).data<int>().ToArray();

@@ -62,9 +62,9 @@ public sealed class BatchAugmenter(BaseAugmentation baseAugmentation, MemberVari
         var padded = nn.functional.pad(images, [padding, padding, padding, padding]);
         var dy = randint(0, 2 * padding + 1, [n], generator: generator, device: images.device);
         var dx = randint(0, 2 * padding + 1, [n], generator: generator, device: images.device);
-        var rows = dy.view(n, 1, 1, 1).add(arange(h, device: images.device).view(1, 1, h, 1), Scalars.One).expand(n, c, h, w + 2 * padding);
+        var rows = dy.view(n, 1, 1, 1).add(Scalars.Arange(0, h, device: images.device).view(1, 1, h, 1), Scalars.One).expand(n, c, h, w + 2 * padding);
         var cropped = padded.gather(2, rows);
-        var columns = dx.view(n, 1, 1, 1).add(arange(w, device: images.device).view(1, 1, 1, w), Scalars.One).expand(n, c, h, w);
+        var columns = dx.view(n, 1, 1, 1).add(Scalars.Arange(0, w, device: images.device).view(1, 1, 1, w), Scalars.One).expand(n, c, h, w);
         return cropped.gather(3, columns);
     }
 
@@ -108,8 +108,8 @@ public sealed class BatchAugmenter(BaseAugmentation baseAugmentation, MemberVari
             width = where(fits, boxWidth, width);
             pending = pending.logical_and(fits.logical_not());
         }
-        var rows = arange(h, device: device).view(1, h, 1);
-        var columns = arange(w, device: device).view(1, 1, w);
+        var rows = Scalars.Arange(0, h, device: device).view(1, h, 1);
+        var columns = Scalars.Arange(0, w, device: device).view(1, 1, w);
         var inside = rows.ge(top.view(n, 1, 1)).logical_and(rows.lt(top.add(height, Scalars.One).view(n, 1, 1)))
             .logical_and(columns.ge(left.view(n, 1, 1))).logical_and(columns.lt(left.add(width, Scalars.One).view(n, 1, 1)));
         return images.masked_fill(inside.unsqueeze(1), Scalars.Zero);

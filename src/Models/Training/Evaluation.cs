@@ -28,7 +28,7 @@ public static class Evaluation
             {
                 using var scope = NewDisposeScope();
                 var count = Math.Min(batchSize, first + total - start);
-                var (images, labels) = data.Batch(split, arange(start, start + count), device);
+                var (images, labels) = data.Batch(split, Scalars.Arange(start, start + count), device);
                 var output = model.forward(images);
                 lossSum += nn.functional.cross_entropy(output, labels, reduction: nn.Reduction.Sum).item<float>();
                 correct += output.argmax(1).eq(labels).sum().item<long>();

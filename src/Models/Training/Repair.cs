@@ -92,7 +92,7 @@ public static class Repair
             using var scope = NewDisposeScope();
             var values = output.to_type(ScalarType.Float64).transpose(0, 1).reshape(output.shape[1], -1);
             var batchSum = values.sum(1).cpu().data<double>().ToArray();
-            var batchSquares = values.square().sum(1).cpu().data<double>().ToArray();
+            var batchSquares = values.pow(Scalars.Two).sum(1).cpu().data<double>().ToArray();
             var (sum, squares, count) = sums[l];
             sums[l] = (Add(sum, batchSum), Add(squares, batchSquares), count + values.shape[1]);
             return null;

@@ -93,7 +93,7 @@ public sealed class Trainer : IDisposable
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var gradients = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
-        var norm = Math.Sqrt(gradients.Sum(g => g.to_type(ScalarType.Float64).square().sum().item<double>()));
+        var norm = Math.Sqrt(gradients.Sum(g => g.to_type(ScalarType.Float64).pow(Scalars.Two).sum().item<double>()));
         var coefficient = maxNorm / (norm + 1e-6);
         if (coefficient < 1)
         {

@@ -1,3 +1,4 @@
+using PapaActors.Models;
 using PapaActors.Models.Training;
 using static TorchSharp.torch;
 
@@ -13,7 +14,7 @@ public sealed class AugmentationTests
 
     /// <summary>n images of shape [channels, size, size], image i filled with the value i + 1.</summary>
     private static Tensor ConstantImages(int n, int channels, int size) =>
-        arange(1, n + 1, dtype: ScalarType.Float32).view(n, 1, 1, 1).expand(n, channels, size, size).contiguous();
+        Scalars.Arange(1, n + 1, ScalarType.Float32).view(n, 1, 1, 1).expand(n, channels, size, size).contiguous();
 
     private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
@@ -147,7 +148,7 @@ public sealed class AugmentationTests
             var image = erased[i];
             // All channels erased alike, and the zeros form one box.
             Assert.True(Same(image[0], image[1]) && Same(image[0], image[2]));
-            var zeros = image[0].eq(0).nonzero();
+            var zeros = image[0].eq(Scalars.Zero).nonzero();
             var count = zeros.shape[0];
             var rows = zeros.select(1, 0);
             var columns = zeros.select(1, 1);
@@ -156,12 +157,12 @@ public sealed class AugmentationTests
             Assert.Equal(height * width, count);
             // The drawn area is 2% to 1/3 of 1024 pixels; rounding the sides moves it by at most half a side each.
             Assert.InRange(count, 0.02 * 1024 - (height + width) / 2.0 - 1, 1024 / 3.0 + (height + width) / 2.0 + 1);
-            Assert.Equal(1024 - count, image[0].eq(1).sum().item<long>());
+            Assert.Equal(1024 - count, image[0].eq(Scalars.One).sum().item<long>());
         }
 
         using var sometimes = Augmenter(new MemberVariation(0, 0, 0, RandomErasing: 0.5)).GeneratorFor(3);
         var touched = Augmenter(new MemberVariation(0, 0, 0, RandomErasing: 0.5)).ApplyRandomErasing(images, sometimes)
-            .eq(0).flatten(1).any(1).sum().item<long>();
+            .eq(Scalars.Zero).flatten(1).any(1).sum().item<long>();
         Assert.InRange(touched, 16, 48);
 
         var never = Augmenter(MemberVariation.None);
@@ -173,7 +174,7 @@ public sealed class AugmentationTests
     public void RandomCropTakesAShiftedWindowOfTheZeroPaddedImage()
     {
         var augmenter = Augmenter(MemberVariation.None, augmentation: new BaseAugmentation(Crop: true, CropPadding: 2, HorizontalFlip: false));
-        using var images = arange(1, 8 * 36 + 1, dtype: ScalarType.Float32).view(8, 1, 6, 6);
+        using var images = Scalars.Arange(1, 8 * 36 + 1, ScalarType.Float32).view(8, 1, 6, 6);
         using var padded = nn.functional.pad(images, [2, 2, 2, 2]);
         using var generator = augmenter.GeneratorFor(0);
         using var cropped = augmenter.ApplyBase(images, generator);
@@ -195,7 +196,7 @@ public sealed class AugmentationTests
     public void HorizontalFlipMirrorsAboutHalfOfTheImages()
     {
         var augmenter = Augmenter(MemberVariation.None, augmentation: BaseAugmentation.Parse("flip", "fashion-mnist", 4));
-        using var images = arange(64 * 9, dtype: ScalarType.Float32).view(64, 1, 3, 3);
+        using var images = Scalars.Arange(0, 64 * 9, ScalarType.Float32).view(64, 1, 3, 3);
         using var generator = augmenter.GeneratorFor(0);
         using var flipped = augmenter.ApplyBase(images, generator);
 
