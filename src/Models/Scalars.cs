@@ -10,7 +10,7 @@ namespace PapaActors.Models;
 /// training in one process this happens: we measured "alpha must not be a floating point number" crashes and,
 /// worse, silently wrong additions in a 4-thread stress test. So tensor code in this project never lets
 /// TorchSharp create a temporary Scalar: constants come from here (static, never collected) and per-call values
-/// are held in a `using` variable until the call returns.
+/// are held in a `using` variable until the call returns. build/BannedSymbols.txt makes the compiler enforce it.
 /// </summary>
 public static class Scalars
 {
