@@ -153,18 +153,27 @@ public sealed class ModelAndTrainingTests
     }
 
     [Fact]
-    public void MembersTrainingOnParallelThreadsMatchSequentialTraining()
+    public void MembersTrainingMixingAndRepairingOnParallelThreadsMatchSequentialRuns()
     {
-        // Members share the process (data, libtorch, the GC) but no random or numeric state: training four of
-        // them at once, while another thread forces collections, must give exactly the sequential weights.
-        var settings = TestSettings.Tiny("optimizer.name=adamw", "optimizer.lr=0.01");
-        var sgd = TestSettings.Tiny().Training;
+        // Members share the process (data, libtorch, the GC) but no random or numeric state: four of them at once,
+        // while another thread forces collections, must give exactly the sequential results. Every tensor path
+        // runs: all augmentations (crop, flip, mixup, cutmix, label smoothing, random erasing), both optimizers,
+        // a mix with REPAIR, BatchNorm re-estimation, and a REPAIRed soup on a scratch model.
+        string[] everyPath = ["augmentation=crop-flip", "crop-padding=2", "variations.mixup=[0.4]", "variations.cutmix=[1.0]",
+            "variations.label-smoothing=[0.1]", "variations.random-erasing=[0.35]", "repair=on", "repair-batches=2"];
+        var settings = TestSettings.Tiny([.. everyPath, "optimizer.name=adamw", "optimizer.lr=0.01"]);
+        var sgd = TestSettings.Tiny(everyPath).Training;
         using var data = DatasetLoader.Load(settings.Dataset);
         float[] Train(int index)
         {
             using var member = new MemberModel(index, index % 2 == 0 ? sgd : settings.Training, data, CPU);
-            member.Train(12);
-            return member.Capture().Values;
+            member.Train(4);
+            var earlier = member.Capture();
+            var targets = member.MeasureRepairStatistics(round: 1);
+            member.Train(4);
+            member.Mix(earlier, keep: 0.5, targets, round: 1);
+            var soup = member.EvaluateWeights(earlier, recomputeBatchNorm: true, onHeldOut: true, testSlice: null, returnWeights: true, targets);
+            return [.. member.Capture().Values, .. soup.Weights!.Values, (float)soup.HeldOutAccuracy!.Value];
         }
         var sequential = Enumerable.Range(0, 4).Select(Train).ToArray();
 
