@@ -24,7 +24,10 @@ public static class Scalars
     /// <summary>An integer scalar for one call (keeps integer tensors integer); dispose it after the call.</summary>
     public static Scalar Of(long value) => value.ToScalar();
 
-    /// <summary>torch.arange(start, stop), int64 unless <paramref name="dtype"/> is given: arange without a step passes temporary Scalars.</summary>
+    /// <summary>
+    /// torch.arange(start, stop), int64 unless <paramref name="dtype"/> is given: arange without a step passes
+    /// temporary Scalars.
+    /// </summary>
     public static Tensor Arange(long start, long stop, ScalarType? dtype = null, Device? device = null)
     {
         using var from = Of(start);
