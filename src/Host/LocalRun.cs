@@ -5,7 +5,6 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Models;
-using PapaActors.Models.Data;
 using Spectre.Console;
 
 namespace PapaActors.Host;
@@ -79,64 +78,6 @@ internal static class LocalRun
                 return ExitCodes.RunFailed;
             default:
                 throw new InvalidOperationException($"unexpected outcome {result}");
-        }
-    }
-}
-
-internal static class ExitCodes
-{
-    public const int Success = 0;
-    public const int RunFailed = 1;
-    public const int BadInput = 2;
-    public const int Interrupted = 130;
-}
-
-internal static class RunFolder
-{
-    /// <summary>Creates the run folder; an existing non-empty folder is refused so no earlier run is overwritten.</summary>
-    public static string Prepare(string? outFolder, PapaSettings settings)
-    {
-        var folder = Path.GetFullPath(outFolder ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{settings.Method.Name()}"));
-        if (File.Exists(folder))
-            throw new ConfigException($"the run folder {folder} is a file, not a folder; choose another --out");
-        if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
-            throw new ConfigException($"the run folder {folder} already exists and is not empty; choose another --out");
-        try
-        {
-            Directory.CreateDirectory(folder);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // e.g. a parent path that is a file, or a read-only location
-            throw new ConfigException($"cannot create the run folder {folder}: {e.Message}", e);
-        }
-        return folder;
-    }
-}
-
-internal static class DataLoading
-{
-    /// <summary>Loads the run's dataset and checks that one batch fits in its training split.</summary>
-    public static DataSplits Load(PapaSettings settings)
-    {
-        var data = Load(settings.Dataset);
-        var samples = data.Train.Count;
-        if (samples >= settings.Training.BatchSize)
-            return data;
-        data.Dispose();
-        throw new ConfigException($"'papa.batch-size' = {settings.Training.BatchSize} is too large: the training split has {samples} samples");
-    }
-
-    /// <summary>Loads the dataset, adding how to get Fashion-MNIST when its files are missing.</summary>
-    public static DataSplits Load(DatasetSpec spec)
-    {
-        try
-        {
-            return DatasetLoader.Load(spec);
-        }
-        catch (DatasetFormatException e) when (spec.Name == "fashion-mnist" && !File.Exists(e.Path))
-        {
-            throw new DatasetFormatException(e.Path, "file not found. Fashion-MNIST comes from the Debian package: apt-get install dataset-fashion-mnist", e);
         }
     }
 }
