@@ -1,17 +1,10 @@
 using Akka.Actor;
-using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
 using PapaActors.Models.Data;
 
 namespace PapaActors.Actors.Population;
-
-/// <summary>How a run starts: afresh in an empty folder, or resumed in its own folder (from a checkpoint, or from the start when it has none).</summary>
-public sealed record RunStart(bool Resuming, Checkpoint? Checkpoint)
-{
-    public static readonly RunStart Fresh = new(false, null);
-}
 
 /// <summary>Runs a whole population in one ActorSystem and completes when the run ends.</summary>
 public static class LocalPopulation
@@ -34,21 +27,4 @@ public static class LocalPopulation
         interrupt.Register(() => population.Tell(new Interrupt("interrupted by a signal")));
         return outcome.Task;
     }
-}
-
-/// <summary>Passes run events on to an observer and completes a task when the run ends.</summary>
-public sealed class RunCompletion : ReceiveActor
-{
-    public RunCompletion(TaskCompletionSource<IRunEvent> outcome, IActorRef? observer)
-    {
-        Receive<IRunEvent>(e =>
-        {
-            observer?.Tell(e);
-            if (e is RunCompleted or RunFailed or RunInterrupted)
-                outcome.TrySetResult(e);
-        });
-    }
-
-    public static Props Props(TaskCompletionSource<IRunEvent> outcome, IActorRef? observer) =>
-        Akka.Actor.Props.Create(() => new RunCompletion(outcome, observer));
 }
