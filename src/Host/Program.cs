@@ -88,7 +88,7 @@ public static class Program
         {
             folderArgument, timeoutOption,
         };
-        replay.SetAction(parse => Guard(() => Replay.ExecuteAsync(parse.GetValue(folderArgument)!, parse.GetValue(timeoutOption))));
+        replay.SetAction(parse => Guard(() => ReplayCommand.ExecuteAsync(parse.GetValue(folderArgument)!, parse.GetValue(timeoutOption))));
 
         var compareFolders = new Argument<string[]>("RUN_DIR")
         {
@@ -129,9 +129,9 @@ public static class Program
             roleOption, hostOption, portOption, seedOption, membersOption, devicesOption, configOption, setOption, outOption, resumeOption, verboseOption,
         };
         node.SetAction(parse => Guard(() => parse.GetValue(roleOption) == ClusterNodes.AveragerRole
-            ? ClusterNode.AveragerAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(outOption), parse.GetValue(resumeOption),
+            ? NodeCommand.AveragerAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(outOption), parse.GetValue(resumeOption),
                 parse.GetValue(hostOption)!, parse.GetValue(portOption), parse.GetValue(seedOption) ?? [], parse.GetValue(verboseOption))
-            : ClusterNode.MemberAsync(parse.GetValue(setOption) ?? [], parse.GetValue(configOption), parse.GetValue(hostOption)!, parse.GetValue(portOption),
+            : NodeCommand.MemberAsync(parse.GetValue(setOption) ?? [], parse.GetValue(configOption), parse.GetValue(hostOption)!, parse.GetValue(portOption),
                 parse.GetValue(seedOption) ?? [], MembersOf(parse.GetValue(membersOption)), parse.GetValue(devicesOption), parse.GetValue(verboseOption))));
 
         var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")

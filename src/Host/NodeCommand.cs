@@ -12,7 +12,7 @@ using ClusterExtension = Akka.Cluster.Cluster;
 namespace PapaActors.Host;
 
 /// <summary>`papa node`: one node of a cluster run, in the averager or the member role.</summary>
-internal static class ClusterNode
+internal static class NodeCommand
 {
     public static async Task<int> AveragerAsync(string? configFile, IReadOnlyList<string> overrides, string? outFolder, string? resumeFolder,
         string hostname, int port, IReadOnlyList<string> seedNodes, bool verbose)

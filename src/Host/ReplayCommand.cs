@@ -4,7 +4,7 @@ using Spectre.Console;
 namespace PapaActors.Host;
 
 /// <summary>`papa replay RUN_DIR`: recompute a run's schedule and compare it with its journal.</summary>
-internal static class Replay
+internal static class ReplayCommand
 {
     public static async Task<int> ExecuteAsync(string runFolder, TimeSpan timeout)
     {
