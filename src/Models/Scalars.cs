@@ -4,13 +4,15 @@ using static TorchSharp.torch;
 namespace PapaActors.Models;
 
 /// <summary>
-/// Long-lived TorchSharp scalars. Why this exists: TorchSharp hands a Scalar to libtorch as a raw handle, and a
-/// temporary Scalar (every implicit int/double conversion, and the hidden alpha = 1 of Tensor.add(Tensor)) can be
-/// finalized by a garbage collection on another thread while libtorch still reads it. With several members
-/// training in one process this happens: we measured "alpha must not be a floating point number" crashes and,
-/// worse, silently wrong additions in a 4-thread stress test. So tensor code in this project never lets
-/// TorchSharp create a temporary Scalar: constants come from here (static, never collected) and per-call values
-/// are held in a `using` variable until the call returns. build/BannedSymbols.txt makes the compiler enforce it.
+/// A workaround for a TorchSharp (0.107) hazard: a temporary Scalar freed while libtorch still reads it. These
+/// are long-lived scalars and scalars held for one call. Why: TorchSharp hands a Scalar to libtorch as a raw
+/// handle, and a temporary Scalar (every implicit int/double conversion, and the hidden alpha = 1 of
+/// Tensor.add(Tensor)) can be finalized by a garbage collection on another thread while libtorch still reads it.
+/// With several members training in one process this happens: we measured "alpha must not be a floating point
+/// number" crashes and, worse, silently wrong additions in a 4-thread stress test. So tensor code in this
+/// project never lets TorchSharp create a temporary Scalar: constants come from here (static, never collected)
+/// and per-call values are held in a `using` variable until the call returns. build/BannedSymbols.txt makes the
+/// compiler enforce it.
 /// </summary>
 public static class Scalars
 {

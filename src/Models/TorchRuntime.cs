@@ -3,7 +3,11 @@ using static TorchSharp.torch;
 
 namespace PapaActors.Models;
 
-/// <summary>Process-wide settings for libtorch on CPU. Call <see cref="Configure"/> once, before training.</summary>
+/// <summary>
+/// Process-wide settings for libtorch on CPU, with a workaround for glibc malloc's defaults, which make tensor
+/// buffers cost page faults every step and keep freed memory (see <see cref="Configure"/> and
+/// <see cref="ReleaseFreedMemory"/>). Call <see cref="Configure"/> once, before training.
+/// </summary>
 public static partial class TorchRuntime
 {
     private const int MallocTrimThreshold = -1;
