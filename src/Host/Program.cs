@@ -16,49 +16,105 @@ public static class Program
         // Spectre wraps redirected output at 80 columns; logs and CI read better unwrapped.
         if (Console.IsOutputRedirected)
             AnsiConsole.Profile.Width = 240;
-        var configOption = new Option<string?>("--config", "-c") { Description = "HOCON file with keys under `papa` (default: hocon/default.conf; every key is documented in hocon/reference.conf)" };
-        var setOption = new Option<string[]>("--set", "-s")
+        var common = new CommonOptions();
+        var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
+        {
+            Run(common), Resume(common), Node(common), Replay(), Compare(), Bench(common),
+        };
+        return root.Parse(args).Invoke();
+    }
+
+    /// <summary>Options that several commands take (made anew for each parse: an option knows its commands).</summary>
+    private sealed class CommonOptions
+    {
+        public readonly Option<string?> Config = new("--config", "-c") { Description = "HOCON file with keys under `papa` (default: hocon/default.conf; every key is documented in hocon/reference.conf)" };
+
+        public readonly Option<string[]> Set = new("--set", "-s")
         {
             Description = "Override one key, e.g. --set papa.method=papa-all (the `papa.` prefix may be left out); repeatable",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var outOption = new Option<string?>("--out", "-o") { Description = "Run folder to create (default runs/<time>-<method>); must not exist or be empty" };
-        var verboseOption = new Option<bool>("--verbose", "-v") { Description = "Also print info-level logs to the console" };
 
+        public readonly Option<string?> Out = new("--out", "-o") { Description = "Run folder to create (default runs/<time>-<method>); must not exist or be empty" };
+        public readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Also print info-level logs to the console" };
+    }
+
+    private static Command Run(CommonOptions common)
+    {
         var run = new Command("run", "Train a population on one machine, mix it with the configured PAPA method, and condense it into soups")
         {
-            configOption, setOption, outOption, verboseOption,
+            common.Config, common.Set, common.Out, common.Verbose,
         };
         run.SetAction(parse => Guard(() => LocalRun.ExecuteAsync(
-            parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(outOption), parse.GetValue(verboseOption))));
+            parse.GetValue(common.Config), parse.GetValue(common.Set) ?? [], parse.GetValue(common.Out), parse.GetValue(common.Verbose))));
+        return run;
+    }
 
+    private static Command Resume(CommonOptions common)
+    {
         var runFolderArgument = new Argument<string>("RUN_DIR") { Description = "The folder of a run that was interrupted or failed (written by `papa run`)" };
         var resume = new Command("resume", "Continue a run from its newest valid checkpoint; the result is bit-identical to an uninterrupted run")
         {
-            runFolderArgument, verboseOption,
+            runFolderArgument, common.Verbose,
         };
-        resume.SetAction(parse => Guard(() => LocalRun.ResumeAsync(parse.GetValue(runFolderArgument)!, parse.GetValue(verboseOption))));
+        resume.SetAction(parse => Guard(() => LocalRun.ResumeAsync(parse.GetValue(runFolderArgument)!, parse.GetValue(common.Verbose))));
+        return resume;
+    }
 
+    private static Command Bench(CommonOptions common)
+    {
+        var quickOption = new Option<bool>("--quick") { Description = "Smaller runs and fewer repeats: under 5 minutes on 2 cores" };
+        var benchJsonOption = new Option<string>("--json") { Description = "Where to write the figures as JSON", DefaultValueFactory = _ => "bench.json" };
+        var bench = new Command("bench", "Measure and print figures; without a subcommand, every benchmark in one table (also written to bench.json)")
+        {
+            BenchThroughput(common), BenchTransfer(common), BenchCluster(common), BenchRepair(common), BenchCheckpoint(), BenchCifarFiles(), quickOption, benchJsonOption,
+        };
+        bench.SetAction(parse => Guard(() => BenchSuite.RunAsync(parse.GetValue(quickOption), parse.GetValue(benchJsonOption)!)));
+        return bench;
+    }
+
+    private static Command BenchThroughput(CommonOptions common)
+    {
         var stepsOption = new Option<int>("--steps") { Description = "Training steps per member", DefaultValueFactory = _ => 200 };
         var throughput = new Command("throughput", "Samples/s of a population of actors against the same members trained one after another")
         {
-            configOption, setOption, stepsOption,
+            common.Config, common.Set, stepsOption,
         };
         throughput.SetAction(parse => Guard(() => Benchmarks.ThroughputAsync(
-            parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(stepsOption))));
+            parse.GetValue(common.Config), parse.GetValue(common.Set) ?? [], parse.GetValue(stepsOption))));
+        return throughput;
+    }
+
+    private static Command BenchTransfer(CommonOptions common)
+    {
         var repeatsOption = new Option<int>("--repeats") { Description = "Transfers per snapshot", DefaultValueFactory = _ => 20 };
-        var transfer = new Command("transfer", "Weight transfer throughput between two ActorSystems over loopback (resnet20, vgg11), by the stream and the chunk path") { setOption, repeatsOption };
-        transfer.SetAction(parse => Guard(() => Benchmarks.TransferAsync(parse.GetValue(setOption) ?? [], parse.GetValue(repeatsOption))));
+        var transfer = new Command("transfer", "Weight transfer throughput between two ActorSystems over loopback (resnet20, vgg11), by the stream and the chunk path") { common.Set, repeatsOption };
+        transfer.SetAction(parse => Guard(() => Benchmarks.TransferAsync(parse.GetValue(common.Set) ?? [], parse.GetValue(repeatsOption))));
+        return transfer;
+    }
+
+    private static Command BenchCluster(CommonOptions common)
+    {
         var clusterOverhead = new Command("cluster", "Training time of the same run in one ActorSystem and as a 3-node cluster on loopback")
         {
-            configOption, setOption,
+            common.Config, common.Set,
         };
-        clusterOverhead.SetAction(parse => Guard(() => Benchmarks.ClusterOverheadAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [])));
+        clusterOverhead.SetAction(parse => Guard(() => Benchmarks.ClusterOverheadAsync(parse.GetValue(common.Config), parse.GetValue(common.Set) ?? [])));
+        return clusterOverhead;
+    }
+
+    private static Command BenchRepair(CommonOptions common)
+    {
         var repair = new Command("repair", "Test accuracy of the 50/50 average of two independently trained members: plain, BatchNorm re-estimated, REPAIR")
         {
-            configOption, setOption,
+            common.Config, common.Set,
         };
-        repair.SetAction(parse => Guard(() => Benchmarks.RepairAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [])));
+        repair.SetAction(parse => Guard(() => Benchmarks.RepairAsync(parse.GetValue(common.Config), parse.GetValue(common.Set) ?? [])));
+        return repair;
+    }
+
+    private static Command BenchCheckpoint()
+    {
         var populationOption = new Option<int>("--population") { Description = "Members in the checkpoint", DefaultValueFactory = _ => 4 };
         var checkpointRepeats = new Option<int>("--repeats") { Description = "Checkpoints written per model", DefaultValueFactory = _ => 5 };
         var checkpoint = new Command("checkpoint", "Checkpoint size, write, verify and load time for cnn, resnet20 and vgg16 (SGD momentum state)")
@@ -66,6 +122,11 @@ public static class Program
             populationOption, checkpointRepeats,
         };
         checkpoint.SetAction(parse => Guard(() => Benchmarks.CheckpointAsync(parse.GetValue(populationOption), parse.GetValue(checkpointRepeats))));
+        return checkpoint;
+    }
+
+    private static Command BenchCifarFiles()
+    {
         var cifarFolder = new Argument<string>("DIR") { Description = "Folder to write (created if missing)" };
         var trainImagesOption = new Option<int>("--train") { Description = "Training images, over the five data_batch files", DefaultValueFactory = _ => 10_000 };
         var testImagesOption = new Option<int>("--test") { Description = "Test images", DefaultValueFactory = _ => 10_000 };
@@ -74,14 +135,11 @@ public static class Program
             cifarFolder, trainImagesOption, testImagesOption,
         };
         cifarFiles.SetAction(parse => Guard(() => CifarFiles.WriteAsync(parse.GetValue(cifarFolder)!, parse.GetValue(trainImagesOption), parse.GetValue(testImagesOption))));
-        var quickOption = new Option<bool>("--quick") { Description = "Smaller runs and fewer repeats: under 5 minutes on 2 cores" };
-        var benchJsonOption = new Option<string>("--json") { Description = "Where to write the figures as JSON", DefaultValueFactory = _ => "bench.json" };
-        var bench = new Command("bench", "Measure and print figures; without a subcommand, every benchmark in one table (also written to bench.json)")
-        {
-            throughput, transfer, clusterOverhead, repair, checkpoint, cifarFiles, quickOption, benchJsonOption,
-        };
-        bench.SetAction(parse => Guard(() => BenchSuite.RunAsync(parse.GetValue(quickOption), parse.GetValue(benchJsonOption)!)));
+        return cifarFiles;
+    }
 
+    private static Command Replay()
+    {
         var folderArgument = new Argument<string>("RUN_DIR") { Description = "A run folder written by `papa run` (config.conf and schedule.jsonl)" };
         var timeoutOption = new Option<TimeSpan>("--timeout") { Description = "Give up after this long", DefaultValueFactory = _ => TimeSpan.FromMinutes(5) };
         var replay = new Command("replay", "Recompute a run's schedule (no training) and check every decision against its journal; exit 1 at the first difference")
@@ -89,7 +147,11 @@ public static class Program
             folderArgument, timeoutOption,
         };
         replay.SetAction(parse => Guard(() => ReplayCommand.ExecuteAsync(parse.GetValue(folderArgument)!, parse.GetValue(timeoutOption))));
+        return replay;
+    }
 
+    private static Command Compare()
+    {
         var compareFolders = new Argument<string[]>("RUN_DIR")
         {
             Description = "Folders of completed runs (written by `papa run`: results.json and config.conf)",
@@ -103,7 +165,11 @@ public static class Program
         };
         compare.SetAction(parse => Guard(() => Task.FromResult(
             RunComparison.Execute(parse.GetValue(compareFolders) ?? [], parse.GetValue(plotOption), parse.GetValue(markdownOption)))));
+        return compare;
+    }
 
+    private static Command Node(CommonOptions common)
+    {
         var roleOption = new Option<string>("--role")
         {
             Description = "averager: runs the Averager, the journal and the run folder; member: runs the members given by --members",
@@ -126,19 +192,14 @@ public static class Program
         var resumeOption = new Option<string?>("--resume") { Description = "averager: continue the run of this folder from its newest valid checkpoint (no --config/--set/--out)" };
         var node = new Command("node", "Run one node of a cluster run: `--role averager` once, `--role member` on every machine with members")
         {
-            roleOption, hostOption, portOption, seedOption, membersOption, devicesOption, configOption, setOption, outOption, resumeOption, verboseOption,
+            roleOption, hostOption, portOption, seedOption, membersOption, devicesOption, common.Config, common.Set, common.Out, resumeOption, common.Verbose,
         };
         node.SetAction(parse => Guard(() => parse.GetValue(roleOption) == ClusterNodes.AveragerRole
-            ? NodeCommand.AveragerAsync(parse.GetValue(configOption), parse.GetValue(setOption) ?? [], parse.GetValue(outOption), parse.GetValue(resumeOption),
-                parse.GetValue(hostOption)!, parse.GetValue(portOption), parse.GetValue(seedOption) ?? [], parse.GetValue(verboseOption))
-            : NodeCommand.MemberAsync(parse.GetValue(setOption) ?? [], parse.GetValue(configOption), parse.GetValue(hostOption)!, parse.GetValue(portOption),
-                parse.GetValue(seedOption) ?? [], MembersOf(parse.GetValue(membersOption)), parse.GetValue(devicesOption), parse.GetValue(verboseOption))));
-
-        var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
-        {
-            run, resume, node, replay, compare, bench,
-        };
-        return root.Parse(args).Invoke();
+            ? NodeCommand.AveragerAsync(parse.GetValue(common.Config), parse.GetValue(common.Set) ?? [], parse.GetValue(common.Out), parse.GetValue(resumeOption),
+                parse.GetValue(hostOption)!, parse.GetValue(portOption), parse.GetValue(seedOption) ?? [], parse.GetValue(common.Verbose))
+            : NodeCommand.MemberAsync(parse.GetValue(common.Set) ?? [], parse.GetValue(common.Config), parse.GetValue(hostOption)!, parse.GetValue(portOption),
+                parse.GetValue(seedOption) ?? [], MembersOf(parse.GetValue(membersOption)), parse.GetValue(devicesOption), parse.GetValue(common.Verbose))));
+        return node;
     }
 
     private static string[] ParseList(System.CommandLine.Parsing.ArgumentResult result) =>
