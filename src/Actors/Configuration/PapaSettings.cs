@@ -105,34 +105,38 @@ public sealed record PapaSettings(
         PapaConfig.Validate(config);
         // Akka refuses a config as its own fallback, which an empty user config would be.
         var read = new SettingsReader(ReferenceEquals(config, PapaConfig.Defaults) ? config : config.WithFallback(PapaConfig.Defaults));
+        // The keys are read in one fixed order, so the same bad config always names the same key.
         var seed = read.Long("seed", 0);
         var dataset = read.Choice("dataset", DatasetSpec.Names);
         var method = MixingMethods.Parse(read.Choice("method", MixingMethods.Names));
-        // auto: REPAIR where the reference runs it and it is cheap enough, after PAPA-all and PAPA-2 merges, not after
-        // every PAPA push (a forward pass over the calibration batches per corrected layer, every ema-every-steps steps).
-        var repairMixes = read.Choice("repair", ["auto", "on", "off"]) switch
-        {
-            "auto" => method is MixingMethod.PapaAll or MixingMethod.Papa2,
-            var choice => choice == "on",
-        };
-        var repair = new RepairSettings(repairMixes, read.Int("repair-batches", 1, 10_000), read.Bool("repair-linear"), read.Bool("repair-soup"));
+        var training = ReadTraining(read, seed, dataset, method);
+        var spec = ReadDataset(read, dataset, seed);
+        var mixing = ReadMixing(read, method);
+        return new PapaSettings(
+            Population: read.Int("population", 1, 4096),
+            Mixing: mixing,
+            Training: training,
+            Dataset: spec,
+            SoupRecomputesBatchNorm: read.Choice("batchnorm.soup", ["average", "reset"]) == "reset",
+            Devices: read.List("devices", IsDeviceName, "cpu or cuda:N"),
+            TorchThreads: read.Int("torch-threads", 0, 1024),
+            SyncEverySteps: read.Int("sync-every-steps", 1),
+            RoundTimeout: read.Duration("round-timeout", positive: true),
+            SaveMembers: read.Bool("save-members"),
+            Transfer: TransferSettings.Read(read),
+            Faults: ReadFaults(read),
+            AlignSoups: read.Choice("align", ["none", "weight-matching"]) == "weight-matching");
+    }
+
+    private static TrainingSettings ReadTraining(SettingsReader read, long seed, string dataset, MixingMethod method)
+    {
+        var repair = ReadRepair(read, method);
         var training = new TrainingSettings(
             Model: read.Choice("model", ModelZoo.Names),
             ModelWidth: read.Double("model-width", 0, 64, minExclusive: true),
             BatchSize: read.Int("batch-size", 1, 1 << 16),
             Epochs: read.Int("epochs", 1, 100_000),
-            Optimizer: new OptimizerSettings(
-                Name: read.Choice("optimizer.name", OptimizerSettings.Names),
-                LearningRate: read.Double("optimizer.lr", 0, 100, minExclusive: true),
-                MinLearningRate: read.Double("optimizer.min-lr", 0, 100),
-                Momentum: read.Double("optimizer.momentum", 0, 1),
-                WeightDecay: read.Double("optimizer.weight-decay", 0, 1),
-                Nesterov: read.Bool("optimizer.nesterov"),
-                WarmupEpochs: read.Double("optimizer.warmup-epochs", 0, 100_000),
-                Decay: read.Choice("lr-schedule", ["cosine", "multistep"]) == "multistep" ? LearningRateDecay.MultiStep : LearningRateDecay.Cosine,
-                MilestoneFractions: Milestones(read),
-                Gamma: read.Double("lr-gamma", 0, 1, minExclusive: true),
-                ClipGradNorm: read.Double("optimizer.clip-grad", 0, 1e9)),
+            Optimizer: ReadOptimizer(read),
             Variations: new VariationLists(
                 Mixup: read.Numbers("variations.mixup", 0, 100),
                 Cutmix: read.Numbers("variations.cutmix", 0, 100),
@@ -150,17 +154,46 @@ public sealed record PapaSettings(
             throw new ConfigException($"'papa.optimizer.min-lr' ({training.Optimizer.MinLearningRate}) must not exceed 'papa.optimizer.lr' ({training.Optimizer.LearningRate})");
         if (training.Optimizer is { Nesterov: true, Name: "sgd", Momentum: 0 })
             throw new ConfigException("'papa.optimizer.nesterov' = on needs 'papa.optimizer.momentum' > 0");
+        return training;
+    }
 
-        var spec = new DatasetSpec(
-            Name: dataset,
-            Path: read.Text("data-dir"),
-            HeldOutFraction: read.Double("held-out-fraction", 0, 0.5),
-            Seed: (int)(seed & int.MaxValue),
-            TrainLimit: read.Long("train-limit", 0),
-            TestLimit: read.Long("test-limit", 0),
-            SyntheticSize: read.Int("synthetic-size", 4, 256),
-            ReferenceNormalization: read.Choice("normalization", ["reference", "computed"]) == "reference");
+    private static RepairSettings ReadRepair(SettingsReader read, MixingMethod method)
+    {
+        // auto: REPAIR where the reference runs it and it is cheap enough, after PAPA-all and PAPA-2 merges, not after
+        // every PAPA push (a forward pass over the calibration batches per corrected layer, every ema-every-steps steps).
+        var repairMixes = read.Choice("repair", ["auto", "on", "off"]) switch
+        {
+            "auto" => method is MixingMethod.PapaAll or MixingMethod.Papa2,
+            var choice => choice == "on",
+        };
+        return new RepairSettings(repairMixes, read.Int("repair-batches", 1, 10_000), read.Bool("repair-linear"), read.Bool("repair-soup"));
+    }
 
+    private static OptimizerSettings ReadOptimizer(SettingsReader read) => new(
+        Name: read.Choice("optimizer.name", OptimizerSettings.Names),
+        LearningRate: read.Double("optimizer.lr", 0, 100, minExclusive: true),
+        MinLearningRate: read.Double("optimizer.min-lr", 0, 100),
+        Momentum: read.Double("optimizer.momentum", 0, 1),
+        WeightDecay: read.Double("optimizer.weight-decay", 0, 1),
+        Nesterov: read.Bool("optimizer.nesterov"),
+        WarmupEpochs: read.Double("optimizer.warmup-epochs", 0, 100_000),
+        Decay: read.Choice("lr-schedule", ["cosine", "multistep"]) == "multistep" ? LearningRateDecay.MultiStep : LearningRateDecay.Cosine,
+        MilestoneFractions: Milestones(read),
+        Gamma: read.Double("lr-gamma", 0, 1, minExclusive: true),
+        ClipGradNorm: read.Double("optimizer.clip-grad", 0, 1e9));
+
+    private static DatasetSpec ReadDataset(SettingsReader read, string dataset, long seed) => new(
+        Name: dataset,
+        Path: read.Text("data-dir"),
+        HeldOutFraction: read.Double("held-out-fraction", 0, 0.5),
+        Seed: (int)(seed & int.MaxValue),
+        TrainLimit: read.Long("train-limit", 0),
+        TestLimit: read.Long("test-limit", 0),
+        SyntheticSize: read.Int("synthetic-size", 4, 256),
+        ReferenceNormalization: read.Choice("normalization", ["reference", "computed"]) == "reference");
+
+    private static MixingSettings ReadMixing(SettingsReader read, MixingMethod method)
+    {
         var window = read.Numbers("merge-window", 0, 1, count: 2);
         if (window[0] > window[1])
             throw new ConfigException($"'papa.merge-window' = [{window[0]}, {window[1]}] is not allowed: the start must not be after the end");
@@ -178,32 +211,20 @@ public sealed record PapaSettings(
             throw new ConfigException($"'papa.push-delay-steps' = {mixing.PushDelaySteps} must be at most 'papa.ema-every-steps' = {mixing.EmaEverySteps}: a push is applied before the next is measured");
         if (mixing.PushDelaySteps > 0 && mixing.Method != MixingMethod.Papa)
             throw new ConfigException($"'papa.push-delay-steps' delays PAPA's pushes; method = {mixing.Method.Name()} replaces members at once (set it to 0)");
-
-        return new PapaSettings(
-            Population: read.Int("population", 1, 4096),
-            Mixing: mixing,
-            Training: training,
-            Dataset: spec,
-            SoupRecomputesBatchNorm: read.Choice("batchnorm.soup", ["average", "reset"]) == "reset",
-            Devices: read.List("devices", IsDeviceName, "cpu or cuda:N"),
-            TorchThreads: read.Int("torch-threads", 0, 1024),
-            SyncEverySteps: read.Int("sync-every-steps", 1),
-            RoundTimeout: read.Duration("round-timeout", positive: true),
-            SaveMembers: read.Bool("save-members"),
-            Transfer: TransferSettings.Read(read),
-            Faults: new FaultSettings(
-                CheckpointEveryEpochs: read.Double("checkpoint.every-epochs", 0, 100_000),
-                CheckpointsKept: read.Int("checkpoint.keep", 1, 1000),
-                RollbackOnMemberLoss: read.Choice("on-member-loss", ["rollback", "fail"]) == "rollback",
-                MaxRestarts: read.Int("max-restarts", 0, 1000),
-                ResetOnDivergence: read.Choice("on-divergence", ["fail", "reset"]) == "reset",
-                ReplacementTimeout: read.Duration("replacement-timeout", positive: true),
-                Injection: new FaultInjection(read.Int("fault-injection.throw-member", -1), read.Long("fault-injection.throw-at-step", 0),
-                    read.Int("fault-injection.throw-times", -1),
-                    read.Int("fault-injection.diverge-member", -1), read.Long("fault-injection.diverge-at-step", 0), read.Duration("fault-injection.checkpoint-pause"),
-                    read.OptionalText("fault-injection.throw-file"))),
-            AlignSoups: read.Choice("align", ["none", "weight-matching"]) == "weight-matching");
+        return mixing;
     }
+
+    private static FaultSettings ReadFaults(SettingsReader read) => new(
+        CheckpointEveryEpochs: read.Double("checkpoint.every-epochs", 0, 100_000),
+        CheckpointsKept: read.Int("checkpoint.keep", 1, 1000),
+        RollbackOnMemberLoss: read.Choice("on-member-loss", ["rollback", "fail"]) == "rollback",
+        MaxRestarts: read.Int("max-restarts", 0, 1000),
+        ResetOnDivergence: read.Choice("on-divergence", ["fail", "reset"]) == "reset",
+        ReplacementTimeout: read.Duration("replacement-timeout", positive: true),
+        Injection: new FaultInjection(read.Int("fault-injection.throw-member", -1), read.Long("fault-injection.throw-at-step", 0),
+            read.Int("fault-injection.throw-times", -1),
+            read.Int("fault-injection.diverge-member", -1), read.Long("fault-injection.diverge-at-step", 0), read.Duration("fault-injection.checkpoint-pause"),
+            read.OptionalText("fault-injection.throw-file")));
 
     private static IReadOnlyList<double> Milestones(SettingsReader read)
     {
