@@ -22,14 +22,15 @@ public static class BatchNormStatistics
         if (layers.Count == 0 || batches <= 0)
             return;
         var momenta = layers.Select(l => l.Momentum).ToList();
-        foreach (var layer in layers)
+        using var mode = ModuleMode.Training(model);
+        try
         {
-            layer.ResetRunningStatistics();
-            layer.Momentum = null;
-        }
-        model.train();
-        using (no_grad())
-        {
+            foreach (var layer in layers)
+            {
+                layer.ResetRunningStatistics();
+                layer.Momentum = null;
+            }
+            using var noGrad = no_grad();
             using var generator = new Generator().manual_seed(seed);
             using var order = randperm(data.Train.Count, generator: generator);
             var size = Math.Min(batchSize, data.Train.Count);
@@ -41,7 +42,10 @@ public static class BatchNormStatistics
                 model.forward(images);
             }
         }
-        for (var i = 0; i < layers.Count; i++)
-            layers[i].Momentum = momenta[i];
+        finally
+        {
+            for (var i = 0; i < layers.Count; i++)
+                layers[i].Momentum = momenta[i];
+        }
     }
 }

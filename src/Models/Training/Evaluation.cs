@@ -21,7 +21,7 @@ public static class Evaluation
         var logits = keepLogits ? new float[total * set.Classes] : null;
         long correct = 0;
         double lossSum = 0;
-        model.eval();
+        using var mode = ModuleMode.Eval(model);
         using (no_grad())
         {
             for (var start = first; start < first + total; start += batchSize)
@@ -36,7 +36,6 @@ public static class Evaluation
                     output.cpu().data<float>().CopyTo(logits.AsSpan((int)((start - first) * set.Classes), (int)(count * set.Classes)));
             }
         }
-        model.train();
         return new EvaluationResult(correct, total > 0 ? lossSum / total : double.NaN, total, logits);
     }
 

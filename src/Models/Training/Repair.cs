@@ -61,10 +61,9 @@ public static class Repair
             reached.Add(candidates[i]);
             return null;
         })).ToList();
-        var training = model.training;
         try
         {
-            model.eval();
+            using var mode = ModuleMode.Eval(model);
             using var noGrad = no_grad();
             using var scope = NewDisposeScope();
             model.call(zeros(1, shape.Channels, shape.Height, shape.Width, device: model.parameters().First().device));
@@ -72,7 +71,6 @@ public static class Repair
         finally
         {
             hooks.ForEach(h => h.remove());
-            model.train(training);
         }
         var layers = reached.Distinct().ToList();
         // The last Linear reached produces the logits: there is no activation to repair after it.
@@ -102,7 +100,7 @@ public static class Repair
         norms.ForEach(n => n.UpdatesRunningStatistics = false);
         try
         {
-            model.train();
+            using var mode = ModuleMode.Training(model);
             using var noGrad = no_grad();
             foreach (var batch in batches)
                 model.call(batch);
