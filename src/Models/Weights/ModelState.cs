@@ -5,7 +5,8 @@ namespace PapaActors.Models.Weights;
 
 /// <summary>
 /// Reads and writes a module's whole state as <see cref="WeightSnapshot"/>s. It keeps the state-dict
-/// tensors (live views of the parameters and buffers) so capture, load and mix touch each value once.
+/// tensors so capture, load and mix touch each value once. Not IDisposable, as it owns nothing: TorchSharp's
+/// state_dict returns the module's own parameter and buffer tensors (no new handles), which the module disposes.
 /// </summary>
 public sealed class ModelState
 {
