@@ -49,8 +49,11 @@ public sealed class Trainer : IDisposable
     {
         var watch = Stopwatch.StartNew();
         var first = Step;
-        double lossSum = 0;
         _model.train();
+        // Each step's loss stays on the device until the result is made: reading it every step would make a GPU
+        // wait for every step.
+        using var lossScope = NewDisposeScope();
+        var losses = new List<Tensor>(steps);
         for (var i = 0; i < steps; i++)
         {
             using var scope = NewDisposeScope();
@@ -60,10 +63,21 @@ public sealed class Trainer : IDisposable
             if (_settings.Optimizer.ClipGradNorm > 0)
                 ClipGradNorm(_model.parameters(), _settings.Optimizer.ClipGradNorm);
             _optimizer.Step(Schedule.At(Step));
-            lossSum += loss.item<float>();
+            losses.Add(loss.detach().MoveToOuterDisposeScope());
             Step++;
         }
-        return new TrainResult(first, steps, steps > 0 ? lossSum / steps : 0, (long)steps * _batches.BatchSize, watch.Elapsed.TotalSeconds);
+        return new TrainResult(first, steps, MeanOf(losses), (long)steps * _batches.BatchSize, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The mean of float32 losses, read in one call and summed in double in step order (0 for none).</summary>
+    private static double MeanOf(List<Tensor> losses)
+    {
+        if (losses.Count == 0)
+            return 0;
+        double sum = 0;
+        foreach (var loss in stack(losses).cpu().data<float>())
+            sum += loss;
+        return sum / losses.Count;
     }
 
     /// <summary>
