@@ -385,7 +385,7 @@ internal static class Benchmarks
     }
 
     private static int SchedulePlanRounds(PapaSettings settings, DataSplits data) =>
-        Actors.Schedule.SchedulePlan.For(settings, MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize)).Rounds.Count;
+        Actors.Schedule.SchedulePlan.For(settings, data).Rounds.Count;
 
     private static RunResults Completed(IRunEvent outcome) =>
         outcome is RunCompleted completed ? completed.Results : throw new InvalidOperationException(((RunFailed)outcome).Reason);

@@ -36,7 +36,7 @@ public static class ClusterNodes
     public static Task<IRunEvent> StartAverager(ActorSystem system, PapaSettings settings, string resolvedConfig, DataSplits data,
         string folder, IActorRef? observer = null, RunStart? start = null, CancellationToken interrupt = default)
     {
-        var plan = SchedulePlan.For(settings, MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize));
+        var plan = SchedulePlan.For(settings, data);
         var outcome = new TaskCompletionSource<IRunEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
         var completion = system.ActorOf(RunCompletion.Props(outcome, observer), "run-completion");
         var manager = system.ActorOf(ClusterSingletonManager.Props(

@@ -19,7 +19,7 @@ public static class LocalPopulation
         IActorRef? observer = null, RunStart? start = null, CancellationToken interrupt = default)
     {
         start ??= RunStart.Fresh;
-        var plan = SchedulePlan.For(settings, MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize));
+        var plan = SchedulePlan.For(settings, data);
         var outcome = new TaskCompletionSource<IRunEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
         var completion = system.ActorOf(RunCompletion.Props(outcome, observer));
         var recorder = system.ActorOf(RunRecorder.Props(folder, resolvedConfig, completion, $"./papa resume {folder}", start.Resuming, start.Checkpoint));

@@ -1,5 +1,6 @@
 using PapaActors.Actors.Configuration;
 using PapaActors.Models;
+using PapaActors.Models.Data;
 using PapaActors.Models.Training;
 
 namespace PapaActors.Actors.Schedule;
@@ -125,6 +126,10 @@ public sealed class SchedulePlan
     /// <summary>The first step after which the population may mix; then every <see cref="MixEverySteps"/>.</summary>
     public long FirstMixStep { get; }
     public IReadOnlyList<RoundPlan> Rounds { get; }
+
+    /// <summary>The plan of a run on <paramref name="data"/>: an epoch is one pass over its training split.</summary>
+    public static SchedulePlan For(PapaSettings settings, DataSplits data) =>
+        For(settings, MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize));
 
     public static SchedulePlan For(PapaSettings settings, long stepsPerEpoch)
     {
