@@ -59,7 +59,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
     }
 
     protected override SupervisorStrategy SupervisorStrategy() =>
-        MemberSupervision.Strategy(e => _failures.Add(e is ActorInitializationException { InnerException: { } inner } ? inner.Message : e.Message));
+        MemberSupervision.Strategy(_failures.Add);
 
     private void OnConfig(RunConfigText text)
     {

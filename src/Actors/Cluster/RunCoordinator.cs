@@ -38,7 +38,7 @@ public sealed class RunCoordinator : ReceiveActor
         Akka.Actor.Props.Create(() => new RunCoordinator(settings, resolvedConfig, plan, testLabels, folder, observer, start));
 
     protected override SupervisorStrategy SupervisorStrategy() =>
-        MemberSupervision.Strategy(e => _stopCause = e is ActorInitializationException { InnerException: { } inner } ? inner.Message : e.Message);
+        MemberSupervision.Strategy(cause => _stopCause = cause);
 
     protected override void PostRestart(Exception reason)
     {

@@ -11,12 +11,12 @@ namespace PapaActors.Actors.Population;
 /// </summary>
 public static class MemberSupervision
 {
-    /// <param name="onStop">Told the cause whenever a member is stopped for good.</param>
-    public static SupervisorStrategy Strategy(Action<Exception>? onStop = null) => new OneForOneStrategy(e =>
+    /// <param name="onStop">Told why whenever a child is stopped for good (for a failed constructor, its exception's message).</param>
+    public static SupervisorStrategy Strategy(Action<string> onStop) => new OneForOneStrategy(e =>
     {
         if (e is not (ActorInitializationException or RegistrationRefusedException))
             return Directive.Restart;
-        onStop?.Invoke(e);
+        onStop(e is ActorInitializationException { InnerException: { } inner } ? inner.Message : e.Message);
         return Directive.Stop;
     });
 }

@@ -9,8 +9,9 @@ namespace PapaActors.Actors.Population;
 
 /// <summary>
 /// A whole population in one ActorSystem: the Averager, one MemberActor per member (devices assigned
-/// round-robin) and the <see cref="NodeReducer"/> they share (so a local run mixes exactly as a cluster does), supervised by <see cref="MemberSupervision"/>. It watches the Averager: should the Averager
-/// ever stop, the listener hears it as a failed run instead of waiting forever. It passes an
+/// round-robin) and the <see cref="NodeReducer"/> they share (so a local run mixes exactly as a cluster does),
+/// supervised by <see cref="MemberSupervision"/> as on member nodes. It watches the Averager: should the
+/// Averager ever stop, the listener hears it as a failed run instead of waiting forever. It passes an
 /// <see cref="Interrupt"/> on to the Averager.
 /// </summary>
 public sealed class PopulationSupervisor : ReceiveActor
@@ -36,5 +37,5 @@ public sealed class PopulationSupervisor : ReceiveActor
         Akka.Actor.Props.Create(() => new PopulationSupervisor(settings, plan, data, listener, resumeFrom));
 
     protected override SupervisorStrategy SupervisorStrategy() =>
-        MemberSupervision.Strategy(e => _stopCause = e is ActorInitializationException { InnerException: { } inner } ? inner.Message : e.Message);
+        MemberSupervision.Strategy(cause => _stopCause = cause);
 }
