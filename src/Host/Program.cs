@@ -24,7 +24,7 @@ public static class Program
         return root.Parse(args).Invoke();
     }
 
-    /// <summary>Options that several commands take (made anew for each parse: an option knows its commands).</summary>
+    /// <summary>Options that several commands take; made anew by each Main, as an option records the commands it is added to.</summary>
     private sealed class CommonOptions
     {
         public readonly Option<string?> Config = new("--config", "-c") { Description = "HOCON file with keys under `papa` (default: hocon/default.conf; every key is documented in hocon/reference.conf)" };
