@@ -66,6 +66,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private long _samples;
     private double _secondsBefore;
     private int? _lastCheckpoint;
+    /// <summary>The latest round in which a member was lost: only a checkpoint past it is progress past the fault.</summary>
+    private int _lastFaultRound = -1;
     private int? _capturing;
     private long _samplesAtCapture;
     private double _secondsAtCapture;
@@ -370,13 +372,18 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             Fail($"a transfer from {failure.From} was lost or corrupted: {failure.Reason}");
     }
 
-    /// <summary>Progress past the last checkpoint: a member that fails again is a new fault, not the same one replayed.</summary>
+    /// <summary>
+    /// A newer rollback target. When it was taken after the last fault, the run got past that fault: a member that
+    /// fails again is a new fault, not the same one replayed. A checkpoint captured before the fault but written
+    /// after it (writes run beside training) is not such progress, so the budget does not depend on write timing.
+    /// </summary>
     private void OnCheckpointWritten(int round)
     {
         if (round <= (_lastCheckpoint ?? -1))
             return;
         _lastCheckpoint = round;
-        Array.Clear(_restartsSinceCheckpoint);
+        if (round > _lastFaultRound)
+            Array.Clear(_restartsSinceCheckpoint);
     }
 
     /// <summary>
@@ -391,6 +398,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             Fail($"member {member} failed: {reason}");
             return;
         }
+        _lastFaultRound = Math.Max(_lastFaultRound, _round);
         var restarts = _restartsSinceCheckpoint[member];
         if (restarts >= _settings.Faults.MaxRestarts)
         {
