@@ -70,7 +70,9 @@ internal static class NodeCommand
         // The run configuration comes from the averager; this node's own keys only shape its Akka system and transfers,
         // and how long it waits for an averager before the run's own replacement timeout is known.
         var config = PapaConfig.Load(configFile, overrides);
-        var patience = PapaSettings.FromConfig(config).Faults.ReplacementTimeout;
+        var own = PapaSettings.FromConfig(config);
+        var patience = own.Faults.ReplacementTimeout;
+        var secret = RunSecret.Load(own.SecretFile);
         NLogSetup.Configure(null, verbose);
         using var signals = InterruptSignals.ForMemberNode();
         var stopped = new TaskCompletionSource();
@@ -85,7 +87,7 @@ internal static class NodeCommand
             AnsiConsole.MarkupLineInterpolated(
                 $"member node at [bold]{ClusterExtension.Get(system).SelfAddress}[/] for {(indices is null ? "any missing members" : $"members {string.Join(", ", indices)}")}; joining {seeds}");
             var inContact = new TaskCompletionSource();
-            var finished = ClusterNodes.StartMembers(system, indices, devices, e =>
+            var finished = ClusterNodes.StartMembers(system, indices, devices, secret, e =>
             {
                 switch (e)
                 {

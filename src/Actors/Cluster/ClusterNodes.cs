@@ -32,6 +32,7 @@ public static class ClusterNodes
     /// <summary>
     /// Runs the coordinator singleton (Averager and recorder) on the averager role; completes when the run ends.
     /// The averager node loads the dataset too: the schedule needs the steps per epoch, the ensemble the test labels.
+    /// With `papa.cluster.secret-file` (or PAPA_CLUSTER_SECRET), only nodes that prove the secret take part.
     /// </summary>
     public static Task<IRunEvent> StartAverager(ActorSystem system, PapaSettings settings, string resolvedConfig, DataSplits data,
         string folder, IActorRef? observer = null, RunStart? start = null, CancellationToken interrupt = default)
@@ -40,7 +41,7 @@ public static class ClusterNodes
         var outcome = new TaskCompletionSource<IRunEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
         var completion = system.ActorOf(RunCompletion.Props(outcome, observer), "run-completion");
         var manager = system.ActorOf(ClusterSingletonManager.Props(
-            RunCoordinator.Props(settings, resolvedConfig, plan, data.Test.LabelArray(), folder, completion, start ?? RunStart.Fresh),
+            RunCoordinator.Props(settings, resolvedConfig, plan, data.Test.LabelArray(), folder, completion, start ?? RunStart.Fresh, RunSecret.Load(settings.SecretFile)),
             PoisonPill.Instance,
             ClusterSingletonManagerSettings.Create(system).WithRole(AveragerRole)), ManagerName);
         // The singleton runs on this node (the only one of its role), so its path is known here.
@@ -51,15 +52,16 @@ public static class ClusterNodes
     /// <summary>
     /// Runs the given member indices (null: whatever is missing) on this node; completes when they have all
     /// stopped, or the averager's node was lost. <paramref name="onEvent"/> sees every event of the node.
+    /// <paramref name="secret"/>: the run secret this node proves (null: none).
     /// </summary>
     public static Task<MemberNodeFinished> StartMembers(ActorSystem system, IReadOnlyList<int>? indices, IReadOnlyList<string>? devices,
-        Action<IMemberNodeEvent>? onEvent = null)
+        RunSecret? secret, Action<IMemberNodeEvent>? onEvent = null)
     {
         var finished = new TaskCompletionSource<MemberNodeFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
         var proxy = system.ActorOf(ClusterSingletonProxy.Props($"/user/{ManagerName}",
             ClusterSingletonProxySettings.Create(system).WithRole(AveragerRole)), "averager-proxy");
         var observer = system.ActorOf(Props.Create(() => new MemberNodeObserver(finished, onEvent)), "node-completion");
-        system.ActorOf(MemberNode.Props(indices, devices, proxy, observer), "members");
+        system.ActorOf(MemberNode.Props(indices, devices, proxy, observer, secret), "members");
         return finished.Task;
     }
 
@@ -89,7 +91,7 @@ public static class ClusterNodes
             {
                 var node = Node(MemberRole);
                 Akka.Cluster.Cluster.Get(node).Join(address);
-                return StartMembers(node, indices, devices: null);
+                return StartMembers(node, indices, devices: null, RunSecret.Load(settings.SecretFile));
             }).ToList();
             var result = await outcome.WaitAsync(timeout);
             return (result, await Task.WhenAll(nodes).WaitAsync(timeout));

@@ -16,7 +16,8 @@ namespace PapaActors.Actors.Cluster;
 /// it may run: its own once no other node runs them (a replacement waits until the lost node was downed), or
 /// with `--members auto` whatever is missing. Then it loads the data, starts its MemberActors on this node's
 /// devices, and tells its observer when they have started and when they have all stopped (the run ended, or
-/// they failed), or that the averager's node left the cluster before the run ended.
+/// they failed), or that the averager's node left the cluster before the run ended. With a run secret it proves
+/// it when challenged; a refusal (another protocol version, a wrong or missing secret) ends the node with its reason.
 /// </summary>
 public sealed class MemberNode : ReceiveActor, IWithTimers
 {
@@ -27,6 +28,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
     private readonly IReadOnlyList<string>? _devices;
     private readonly IActorRef _averager;
     private readonly IActorRef _observer;
+    private readonly RunSecret? _secret;
     private readonly string _node;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<string> _failures = [];
@@ -35,22 +37,25 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
     private int _running;
 
     /// <param name="wanted">The member indices to run, or null for whatever is missing (`--members auto`).</param>
-    public MemberNode(IReadOnlyList<int>? wanted, IReadOnlyList<string>? devices, IActorRef averager, IActorRef observer)
+    public MemberNode(IReadOnlyList<int>? wanted, IReadOnlyList<string>? devices, IActorRef averager, IActorRef observer, RunSecret? secret = null)
     {
         _wanted = wanted;
         _devices = devices;
         _averager = averager;
         _observer = observer;
+        _secret = secret;
         _node = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString();
         Receive<AskForConfig>(_ => _averager.Tell(new RequestRunConfig(_node)));
+        Receive<SecretChallenge>(OnChallenge);
+        Receive<RunConfigRefused>(r => Finish($"the averager refused this node: {r.Reason}"));
         Receive<RunConfigText>(OnConfig);
         ReceiveAveragerLeaving();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IReadOnlyList<int>? wanted, IReadOnlyList<string>? devices, IActorRef averager, IActorRef observer) =>
-        Akka.Actor.Props.Create(() => new MemberNode(wanted, devices, averager, observer));
+    public static Props Props(IReadOnlyList<int>? wanted, IReadOnlyList<string>? devices, IActorRef averager, IActorRef observer, RunSecret? secret = null) =>
+        Akka.Actor.Props.Create(() => new MemberNode(wanted, devices, averager, observer, secret));
 
     protected override void PreStart()
     {
@@ -60,6 +65,17 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
 
     protected override SupervisorStrategy SupervisorStrategy() =>
         MemberSupervision.Strategy(_failures.Add);
+
+    private void OnChallenge(SecretChallenge challenge)
+    {
+        if (_secret is null)
+        {
+            Finish("the averager requires the run secret: give this node the run's papa.cluster.secret-file (or PAPA_CLUSTER_SECRET)");
+            return;
+        }
+        var request = new RequestRunConfig(_node);
+        _averager.Tell(request with { Proof = _secret.Prove(challenge.Nonce, RunSecret.ConfigRequest(request)) });
+    }
 
     private void OnConfig(RunConfigText text)
     {
@@ -112,6 +128,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
             Finish(null);
         });
         Receive<RunConfigText>(_ => { });
+        Receive<SecretChallenge>(_ => { }); // for a request sent again before the config came
         ReceiveAveragerLeaving();
     }
 
@@ -123,7 +140,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
         var reducer = Context.ActorOf(NodeReducer.Props(), "reducer");
         for (var k = 0; k < indices.Count; k++)
         {
-            var member = Context.ActorOf(MemberActor.Props(indices[k], settings.Training, _data, devices[k % devices.Count], _averager, reducer, settings.Faults.Injection), $"member-{indices[k]}");
+            var member = Context.ActorOf(MemberActor.Props(indices[k], settings.Training, _data, devices[k % devices.Count], _averager, reducer, settings.Faults.Injection, _secret), $"member-{indices[k]}");
             Context.Watch(member);
             _running++;
         }
@@ -155,6 +172,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
 
     private void Finish(string? problem, bool averagerLost = false)
     {
+        Timers.CancelAll();
         var failures = problem is null ? _failures : [.. _failures, problem];
         _observer.Tell(new MemberNodeFinished(_ended?.Completed == true && failures.Count == 0, _ended?.Summary, failures, averagerLost));
         Become(() => ReceiveAny(_ => { }));

@@ -93,7 +93,8 @@ public sealed record PapaSettings(
     bool SaveMembers,
     TransferSettings Transfer,
     FaultSettings Faults,
-    bool AlignSoups = false)
+    bool AlignSoups = false,
+    string? SecretFile = null)
 {
     public MixingMethod Method => Mixing.Method;
     public int Epochs => Training.Epochs;
@@ -125,7 +126,17 @@ public sealed record PapaSettings(
             SaveMembers: read.Bool("save-members"),
             Transfer: TransferSettings.Read(read),
             Faults: ReadFaults(read),
-            AlignSoups: read.Choice("align", ["none", "weight-matching"]) == "weight-matching");
+            AlignSoups: read.Choice("align", ["none", "weight-matching"]) == "weight-matching",
+            SecretFile: ReadSecretFile(read));
+    }
+
+    /// <summary>`papa.cluster.secret-file`: a file that exists, or empty (then the secret, if any, is in PAPA_CLUSTER_SECRET).</summary>
+    private static string? ReadSecretFile(SettingsReader read)
+    {
+        var file = read.OptionalText("cluster.secret-file");
+        if (file.Length == 0)
+            return null;
+        return File.Exists(file) ? file : throw new ConfigException($"papa.cluster.secret-file: no such file: {file}");
     }
 
     private static TrainingSettings ReadTraining(SettingsReader read, long seed, string dataset, MixingMethod method)

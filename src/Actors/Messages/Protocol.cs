@@ -8,13 +8,31 @@ namespace PapaActors.Actors.Messages;
 /// <summary>Marks the messages that cross the network; <see cref="Serialization.PapaSerializer"/> writes them all.</summary>
 public interface IPapaMessage;
 
+/// <summary>The version of the messages' encoding, checked when a node asks for the run config and when a member registers.</summary>
+public static class WireProtocol
+{
+    /// <summary>
+    /// Bump it with any change of a message's encoding (a field added, removed, retyped or reordered, a manifest
+    /// renamed or removed): nodes of two builds then refuse each other with a clear error instead of misreading bytes.
+    /// </summary>
+    public const int Version = 2;
+}
+
+/// <summary>An HMAC-SHA256 (hex) over a request and the <paramref name="Nonce"/> of a <see cref="SecretChallenge"/> (see Cluster.RunSecret).</summary>
+public sealed record SecretProof(string Nonce, string Mac);
+
+/// <summary>The averager's node asks for a proof of the run secret over the request it answers, with a fresh nonce.</summary>
+public sealed record SecretChallenge(string Nonce) : IPapaMessage;
+
 // ---- Registration: member -> averager, then the averager's answer.
 
 /// <summary>
 /// A member announces itself (once its model is built) with the fingerprint of its weight layout and the
 /// <see cref="Population.NodeReducer"/> of its node, which combines its snapshots with its node's other members'.
+/// In a cluster run with a secret, it registers again with a <paramref name="Proof"/> when challenged.
 /// </summary>
-public sealed record RegisterMember(int Index, IActorRef Member, string LayoutFingerprint, IActorRef Reducer) : IPapaMessage;
+public sealed record RegisterMember(int Index, IActorRef Member, string LayoutFingerprint, IActorRef Reducer, int ProtocolVersion = WireProtocol.Version,
+    SecretProof? Proof = null) : IPapaMessage;
 
 public sealed record MemberAccepted(int Index) : IPapaMessage;
 
@@ -162,7 +180,11 @@ public sealed record RunEnded(bool Completed, string Summary) : IPapaMessage;
 
 // ---- Cluster: a member node asks the Averager's node for the run configuration before it builds members.
 
-public sealed record RequestRunConfig(string Node) : IPapaMessage;
+/// <summary>A member node's first message; asked again with a <paramref name="Proof"/> when challenged.</summary>
+public sealed record RequestRunConfig(string Node, int ProtocolVersion = WireProtocol.Version, SecretProof? Proof = null) : IPapaMessage;
+
+/// <summary>The node may not take part in the run (another protocol version, no or a wrong run secret); it stops.</summary>
+public sealed record RunConfigRefused(string Reason) : IPapaMessage;
 
 /// <summary>The resolved `papa` section of the run (and the `akka` keys its user gave), as HOCON text (see PapaConfig.Render).</summary>
 public sealed record RunConfigText(string Hocon) : IPapaMessage;

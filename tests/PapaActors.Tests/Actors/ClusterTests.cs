@@ -99,7 +99,7 @@ public sealed class ClusterTests : IDisposable
         {
             var node = Node(config, ClusterNodes.MemberRole, "member");
             ClusterExtension.Get(node).Join(address);
-            return ClusterNodes.StartMembers(node, indices, devices: null, onEvent);
+            return ClusterNodes.StartMembers(node, indices, devices: null, secret: null, onEvent);
         }
         var first = StartNode([0, 1]);
         await Task.Delay(TimeSpan.FromSeconds(2)); // the second node joins late: the Averager waits
