@@ -41,6 +41,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private readonly int[] _testLabels;
     private readonly IActorRef _listener;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly StrangerLog _strangers;
     private readonly IActorRef?[] _members;
     private readonly IActorRef?[] _reducers;
     private readonly Trained?[] _reports;
@@ -93,6 +94,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _restored = new bool[settings.Population];
         _restartsSinceCheckpoint = new int[settings.Population];
         _checkpointEverySteps = (long)Math.Round(settings.Faults.CheckpointEveryEpochs * plan.StepsPerEpoch);
+        _strangers = new StrangerLog(_log);
         WaitingForMembers();
     }
 
@@ -341,7 +343,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             if (slot is null || slot.Equals(Sender))
                 OnMemberLost(f.Member, f.Reason, recoverable: f.Restarting);
             else
-                _log.Warning("ignoring a failure report for member {0} from {1}, which is not that member", f.Member, Sender.Path);
+                _strangers.Drop(f, Sender);
         });
         Receive<Terminated>(t =>
         {
@@ -468,10 +470,19 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     /// <summary>A member's report of a round without a mix; a mixing round's reports come through its node's reducer.</summary>
     private void OnTrained(Trained report)
     {
-        if (report.Round != _round || report.Member < 0 || report.Member >= Population || !Sender.Equals(_members[report.Member])
-            || _plan.Rounds[_round].Mix is not NoMix)
+        if (report.Member < 0 || report.Member >= Population || !Sender.Equals(_members[report.Member]))
+        {
+            _strangers.Drop(report, Sender);
+            return;
+        }
+        if (report.Round != _round || _plan.Rounds[_round].Mix is not NoMix)
         {
             _log.Warning("ignoring a report for round {0} from member {1} ({2}) during round {3}", report.Round, report.Member, Sender.Path, _round);
+            return;
+        }
+        if (Implausible(report) is { } problem)
+        {
+            OnMemberLost(report.Member, problem, recoverable: true);
             return;
         }
         _reports[report.Member] = report;
@@ -481,11 +492,19 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
 
     private void OnNodeTrained(NodeTrained node)
     {
-        var foreign = node.Reports.FirstOrDefault(r => r.Member < 0 || r.Member >= Population || !Sender.Equals(_reducers[r.Member]));
-        if (node.Attempt != _attempt || node.Round != _round || foreign is not null)
+        if (node.Reports.Any(r => r.Member < 0 || r.Member >= Population || !Sender.Equals(_reducers[r.Member])))
         {
-            _log.Warning("ignoring a node report for round {0} from {1} during round {2}{3}", node.Round, Sender.Path, _round,
-                foreign is null ? "" : $" (member {foreign.Member} is not on that node)");
+            _strangers.Drop(node, Sender);
+            return;
+        }
+        if (node.Attempt != _attempt || node.Round != _round)
+        {
+            _log.Warning("ignoring a node report for round {0} from {1} during round {2}", node.Round, Sender.Path, _round);
+            return;
+        }
+        if (node.Reports.Select(r => (r.Member, Problem: Implausible(r))).FirstOrDefault(r => r.Problem is not null) is { Problem: { } problem } bad)
+        {
+            OnMemberLost(bad.Member, problem, recoverable: true);
             return;
         }
         var missing = node.Reports.FirstOrDefault(r => _settings.Training.Repair.Enabled && r.RepairStatistics is null);
@@ -506,6 +525,20 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         if (_reports.All(r => r is not null))
             OnRoundReported();
     }
+
+    /// <summary>
+    /// Numbers from the network that no member can report (a loss may be NaN: that is a divergence, handled as one).
+    /// Such a report is the member's failure, named, never an exception in the averager.
+    /// </summary>
+    private static string? Implausible(Trained r) =>
+        r.HeldOutAccuracy is { } accuracy && !IsAccuracy(accuracy) ? $"it reported a held-out accuracy of {accuracy}, outside [0, 1]"
+        : r.Step < 0 || r.Samples < 0 ? $"it reported step {r.Step} and {r.Samples} samples"
+        : new[] { r.Seconds, r.WaitSeconds, r.MixSeconds }.Any(t => !(t >= 0 && double.IsFinite(t))) ? $"it reported times of {r.Seconds}, {r.WaitSeconds} and {r.MixSeconds} s"
+        : !double.IsFinite(r.LearningRate) ? $"it reported a learning rate of {r.LearningRate}"
+        : null;
+
+    /// <summary>In [0, 1], or NaN: not measured (an empty held-out split).</summary>
+    private static bool IsAccuracy(double accuracy) => double.IsNaN(accuracy) || accuracy is >= 0 and <= 1;
 
     private void OnRoundReported()
     {
@@ -666,7 +699,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         var member = captured.State.Member;
         if (member < 0 || member >= Population || !Sender.Equals(_members[member]))
         {
-            _log.Warning("ignoring a state for member {0} from {1}", member, Sender.Path);
+            _strangers.Drop(captured, Sender);
             return;
         }
         _captured[member] = captured.State;
@@ -805,12 +838,14 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         var index = final.Member;
         if (index < 0 || index >= Population || !Sender.Equals(_members[index]))
         {
-            _log.Warning("ignoring a final report for member {0} from {1}", index, Sender.Path);
+            _strangers.Drop(final, Sender);
             return;
         }
         var problem = final.Weights.Layout.Fingerprint != _layoutFingerprint ? $"its final weights have layout {final.Weights.Layout.Fingerprint}, the population {_layoutFingerprint}"
             : _testLabels.Length == 0 || final.TestLogits.Length == 0 || final.TestLogits.Length % _testLabels.Length != 0
                 ? $"it sent {final.TestLogits.Length} test logits for {_testLabels.Length} test images"
+            : !(final.TestAccuracy is >= 0 and <= 1 && IsAccuracy(final.HeldOutAccuracy))
+                ? $"it reported accuracies {final.TestAccuracy} (test) and {final.HeldOutAccuracy} (held-out), outside [0, 1]"
             : null;
         if (problem is not null)
         {

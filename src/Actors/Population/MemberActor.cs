@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
+using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Transfer;
@@ -14,8 +15,10 @@ namespace PapaActors.Actors.Population;
 /// <summary>
 /// One population member: owns its model, optimizer and data stream on its own pinned thread (TorchSharp's
 /// dispose scopes and grad mode are per thread), trains when asked, mixes, evaluates. It registers with the
-/// Averager once its model is built, and reports its own failure before it stops. Its snapshots go to its node's
-/// <see cref="NodeReducer"/>, and its mixes come from there.
+/// Averager once its model is built (proving the run secret when challenged), and reports its own failure before
+/// it stops. Its snapshots go to its node's <see cref="NodeReducer"/>, and its mixes come from there. It obeys only
+/// the averager it registered with and the actors of its own node or the averager's (see <see cref="TrustedSenders"/>);
+/// a message from anyone else is dropped.
 /// </summary>
 public sealed class MemberActor : BulkReceivingActor
 {
@@ -28,7 +31,9 @@ public sealed class MemberActor : BulkReceivingActor
     private readonly string _device;
     private readonly IActorRef _averager;
     private readonly IActorRef _reducer;
+    private readonly RunSecret? _secret;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly StrangerLog _strangers;
     private MemberModel? _model;
     /// <summary>Runs while the member has nothing to do between two rounds' training.</summary>
     private readonly Stopwatch _idle = new();
@@ -36,7 +41,8 @@ public sealed class MemberActor : BulkReceivingActor
     /// <summary>A late push (papa.push-delay-steps): the weights it is measured on, the steps trained since, and their results.</summary>
     private (WeightSnapshot MeasuredOn, int Steps, TrainResult Result)? _ahead;
 
-    public MemberActor(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, IActorRef reducer, FaultInjection? fault = null)
+    public MemberActor(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, IActorRef reducer, FaultInjection? fault = null,
+        RunSecret? secret = null)
     {
         _index = index;
         _settings = settings;
@@ -45,14 +51,19 @@ public sealed class MemberActor : BulkReceivingActor
         _device = device;
         _averager = averager;
         _reducer = reducer;
+        _secret = secret;
+        _strangers = new StrangerLog(_log);
         Ready();
     }
 
-    public static Props Props(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, IActorRef reducer, FaultInjection? fault = null) =>
-        Akka.Actor.Props.Create(() => new MemberActor(index, settings, data, device, averager, reducer, fault)).WithDispatcher(DispatcherId);
+    public static Props Props(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, IActorRef reducer, FaultInjection? fault = null,
+        RunSecret? secret = null) =>
+        Akka.Actor.Props.Create(() => new MemberActor(index, settings, data, device, averager, reducer, fault, secret)).WithDispatcher(DispatcherId);
 
     private void Ready()
     {
+        DropStrangers();
+        Receive<SecretChallenge>(OnChallenge);
         Receive<MemberAccepted>(_ => _log.Info("member {0} registered with the averager", _index));
         Receive<MemberRejected>(m => throw new RegistrationRefusedException(m.Index, m.Reason));
         Receive<RunEnded>(OnRunEnded);
@@ -71,6 +82,7 @@ public sealed class MemberActor : BulkReceivingActor
     /// </summary>
     private void AwaitingMix(long attempt, int round)
     {
+        DropStrangers();
         Receive<Mix>(m => m.Attempt == attempt && m.Round == round, m =>
         {
             OnMix(m);
@@ -100,6 +112,10 @@ public sealed class MemberActor : BulkReceivingActor
         ReceiveAny(_ => Stash.Stash());
     }
 
+    /// <summary>Registered first in every behaviour: the network's messages count only from the run's own actors.</summary>
+    private void DropStrangers() =>
+        Receive<IPapaMessage>(_ => !Sender.Equals(_averager) && !TrustedSenders.MaySteer(Context.System, Sender), m => _strangers.Drop(m, Sender));
+
     private void ReceiveLost() =>
         Receive<TransferFailed>(f => throw new InvalidOperationException($"a message from {f.From} was lost: {f.Reason}"));
 
@@ -116,7 +132,17 @@ public sealed class MemberActor : BulkReceivingActor
             ReportFailure(e, restarting: false);
             throw;
         }
-        _averager.Tell(new RegisterMember(_index, Self, _model.Layout.Fingerprint, _reducer));
+        _averager.Tell(Registration());
+    }
+
+    private RegisterMember Registration() => new(_index, Self, Model.Layout.Fingerprint, _reducer);
+
+    private void OnChallenge(SecretChallenge challenge)
+    {
+        if (_secret is null)
+            throw new RegistrationRefusedException(_index, "the run requires a run secret and this node has none (papa.cluster.secret-file or PAPA_CLUSTER_SECRET)");
+        var registration = Registration();
+        _averager.Tell(registration with { Proof = _secret.Prove(challenge.Nonce, RunSecret.Registration(registration)) });
     }
 
     protected override bool AroundReceive(Receive receive, object message)
@@ -143,6 +169,8 @@ public sealed class MemberActor : BulkReceivingActor
 
     private void OnMix(Mix mix)
     {
+        if (!double.IsFinite(mix.Keep) || mix.Keep is < 0 or > 1)
+            throw new InvalidOperationException($"member {_index}: the mix of round {mix.Round} has keep = {mix.Keep}, outside [0, 1]");
         _idle.Stop();
         var watch = Stopwatch.StartNew();
         Model.Mix(mix.Weights, mix.Keep, mix.RepairTargets, mix.Round, _ahead?.MeasuredOn);

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
 using PapaActors.Actors.Transfer;
@@ -13,10 +14,13 @@ namespace PapaActors.Actors.Population;
 /// (their <see cref="Trained"/> of that attempt and round), answers one <see cref="NodeTrained"/>, and hands the
 /// averager's <see cref="NodeMix"/> to each member as its <see cref="Mix"/>. A report of an abandoned attempt is
 /// replaced by the member's next one, so a rollback needs no cleanup here. A local run has one reducer for all.
+/// It takes reports only from its own node's members and rounds and mixes only from the averager's node
+/// (see <see cref="TrustedSenders"/>); anything else is dropped.
 /// </summary>
 public sealed class NodeReducer : BulkReceivingActor
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly StrangerLog _strangers;
     private readonly Dictionary<int, Trained> _reports = [];
     private readonly Dictionary<int, IActorRef> _members = [];
     private CombineRound? _combine;
@@ -26,6 +30,9 @@ public sealed class NodeReducer : BulkReceivingActor
 
     public NodeReducer()
     {
+        _strangers = new StrangerLog(_log);
+        Receive<Trained>(_ => !Sender.Path.Address.HasLocalScope, t => _strangers.Drop(t, Sender));
+        Receive<IPapaMessage>(_ => !TrustedSenders.MaySteer(Context.System, Sender), m => _strangers.Drop(m, Sender));
         Receive<CombineRound>(c =>
         {
             _combine = c;

@@ -25,7 +25,8 @@ public sealed class SoupActor : BulkReceivingActor
     private readonly double _ensembleAccuracy;
     private readonly List<int> _greedyOrder;
     private readonly List<int> _ingredients = [];
-    private readonly Dictionary<int, Action<WeightsEvaluated>> _awaiting = [];
+    /// <summary>Open requests: the member asked, which alone may answer, and what its answer is for.</summary>
+    private readonly Dictionary<int, (IActorRef Evaluator, Action<WeightsEvaluated> Then)> _awaiting = [];
     private readonly Dictionary<string, Prepared> _prepared = [];
     private readonly Dictionary<string, double> _testAccuracies = [];
     private readonly Dictionary<string, List<Action<double>>> _testWaiters = [];
@@ -48,10 +49,12 @@ public sealed class SoupActor : BulkReceivingActor
         _ensembleAccuracy = Evaluation.EnsembleAccuracy(finals.Select(f => f.TestLogits).ToList(), testLabels);
         _greedyOrder = finals.OrderByDescending(f => f.HeldOutAccuracy).ThenBy(f => f.Member).Select(f => f.Member).ToList();
 
-        Receive<WeightsEvaluated>(e => _awaiting.ContainsKey(e.RequestId), e =>
+        Receive<WeightsEvaluated>(e => _awaiting.TryGetValue(e.RequestId, out var open) && open.Evaluator.Equals(Sender), e =>
         {
-            _awaiting.Remove(e.RequestId, out var then);
-            then!(e);
+            if (e.TestCount < 0 || e.TestCorrect < 0 || e.TestCorrect > e.TestCount || e.HeldOutAccuracy is < 0 or > 1)
+                throw new InvalidOperationException($"member {Sender.Path} evaluated a soup to {e.TestCorrect} of {e.TestCount} test images and held-out accuracy {e.HeldOutAccuracy}");
+            _awaiting.Remove(e.RequestId, out var open);
+            open.Then(e);
         });
         Receive<TransferFailed>(f => throw new InvalidOperationException($"soup evaluation lost: {f.Reason}"));
     }
@@ -192,7 +195,7 @@ public sealed class SoupActor : BulkReceivingActor
     private void Ask(IActorRef evaluator, Func<int, EvaluateWeights> request, Action<WeightsEvaluated> then)
     {
         var id = ++_requestId;
-        _awaiting[id] = then;
+        _awaiting[id] = (evaluator, then);
         BulkTransport.For(Context.System).Send(evaluator, request(id), Self);
     }
 }
