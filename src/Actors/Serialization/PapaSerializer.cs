@@ -3,71 +3,38 @@ using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Serialization;
 using PapaActors.Actors.Messages;
-using PapaActors.Actors.Schedule;
 using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
 
 namespace PapaActors.Actors.Serialization;
 
 /// <summary>
-/// Binary serializer for every <see cref="IPapaMessage"/>. Weights and logits are written as raw
-/// little-endian float32 (Akka's default JSON serializer would turn each float into text, ~3x larger and
-/// slow); everything else is a compact BinaryWriter record. Hand-written because no schema library here
+/// Binary serializer for every <see cref="IPapaMessage"/>, each encoded as its one entry in <see cref="MessageCodecs"/>
+/// says. Weights and logits are written as raw little-endian float32 (Akka's default JSON serializer would turn each
+/// float into text, ~3x larger and slow); everything else is a compact BinaryWriter record. Hand-written because no schema library here
 /// writes float arrays as raw bytes without generated code.
 /// </summary>
 public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
     public const int Id = 7101;
 
-    private static readonly Dictionary<Type, string> Manifests = new()
-    {
-        [typeof(RegisterMember)] = "register",
-        [typeof(MemberAccepted)] = "accepted",
-        [typeof(MemberRejected)] = "rejected",
-        [typeof(Train)] = "train",
-        [typeof(Trained)] = "trained",
-        [typeof(Mix)] = "mix",
-        [typeof(CombineRound)] = "combine",
-        [typeof(NodeTrained)] = "node-trained",
-        [typeof(NodeMix)] = "node-mix",
-        [typeof(CaptureState)] = "capture",
-        [typeof(StateCaptured)] = "captured",
-        [typeof(RestoreState)] = "restore",
-        [typeof(StateRestored)] = "restored",
-        [typeof(Finish)] = "finish",
-        [typeof(MemberFinal)] = "final",
-        [typeof(EvaluateWeights)] = "evaluate",
-        [typeof(WeightsEvaluated)] = "evaluated",
-        [typeof(MemberFailed)] = "failed",
-        [typeof(RunEnded)] = "ended",
-        [typeof(RequestRunConfig)] = "config?",
-        [typeof(RunConfigText)] = "config",
-        [typeof(RequestMissingMembers)] = "missing?",
-        [typeof(MissingMembers)] = "missing",
-        [typeof(MessageChunk)] = "chunk",
-        [typeof(StreamedMessage)] = "streamed",
-        [typeof(StreamTransferFailed)] = "stream-failed",
-        [typeof(StreamPortRequest)] = "stream-port?",
-        [typeof(StreamPort)] = "stream-port",
-    };
-
-    private static readonly HashSet<string> KnownManifests = [.. Manifests.Values];
+    private static readonly Dictionary<Type, MessageCodec> ByType = MessageCodecs.All.ToDictionary(c => c.Type);
+    private static readonly Dictionary<string, MessageCodec> ByManifest = MessageCodecs.All.ToDictionary(c => c.Manifest);
 
     public override int Identifier => Id;
 
-    public static IEnumerable<Type> SupportedTypes => Manifests.Keys;
+    public static IEnumerable<Type> SupportedTypes => ByType.Keys;
 
-    public static bool IsKnownManifest(string manifest) => KnownManifests.Contains(manifest);
+    public static IEnumerable<string> KnownManifests => ByManifest.Keys;
 
-    public override string Manifest(object o) =>
-        Manifests.TryGetValue(o.GetType(), out var manifest)
-            ? manifest
-            : throw new SerializationException($"PapaSerializer cannot serialize {o.GetType().FullName}: add it to the serializer");
+    public static bool IsKnownManifest(string manifest) => ByManifest.ContainsKey(manifest);
+
+    public override string Manifest(object o) => CodecFor(o).Manifest;
 
     public override byte[] ToBinary(object obj)
     {
         // Sized up front: growing a MemoryStream to tens of MB copies the weights several times over.
-        using var stream = new MemoryStream(EstimatedSize(obj));
+        using var stream = new MemoryStream((int)Math.Min(Array.MaxLength, 256 + CodecFor(obj).ArrayBytes(obj)));
         Write(stream, obj);
         return stream.ToArray();
     }
@@ -83,89 +50,9 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
     /// <summary>Writes <paramref name="obj"/> straight into <paramref name="stream"/> (weights included, no intermediate buffer).</summary>
     public void Write(Stream stream, object obj)
     {
-        using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
-        {
-            switch (obj)
-            {
-                case RegisterMember m: w.Write(m.Index); WriteRef(w, m.Member); w.Write(m.LayoutFingerprint); WriteRef(w, m.Reducer); break;
-                case MemberAccepted m: w.Write(m.Index); break;
-                case MemberRejected m: w.Write(m.Index); w.Write(m.Reason); break;
-                case Train m:
-                    w.Write(m.Round); w.Write(m.Steps); w.Write(m.SendSnapshot); w.Write(m.EvaluateHeldOut); w.Write(m.MeasureRepairStatistics); w.Write(m.Attempt); w.Write(m.AheadSteps);
-                    break;
-                case Trained m: WriteTrained(w, m); break;
-                case Mix m:
-                    w.Write(m.Round); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.Keep); WriteOptionalPair(w, m.Parents);
-                    WireFormat.WriteStatistics(w, m.RepairTargets); w.Write(m.Attempt);
-                    break;
-                case CombineRound m:
-                    w.Write(m.Attempt); w.Write(m.Round); WriteIndices(w, m.Members); w.Write(m.Sum); WriteIndices(w, m.UploadSnapshots);
-                    WritePairs(w, m.FormChildren); WritePairs(w, m.UploadChildren);
-                    break;
-                case NodeTrained m:
-                    w.Write(m.Attempt); w.Write(m.Round);
-                    w.Write(m.Reports.Count);
-                    foreach (var report in m.Reports) WriteTrained(w, report);
-                    w.Write(m.Sum is not null);
-                    if (m.Sum is not null) WireFormat.WritePartialSum(w, m.Sum);
-                    WriteIndices(w, m.Snapshots.Keys.Order().ToList());
-                    foreach (var member in m.Snapshots.Keys.Order()) WireFormat.WriteSnapshot(w, m.Snapshots[member]);
-                    WriteChildren(w, m.Children);
-                    break;
-                case NodeMix m:
-                    w.Write(m.Attempt); w.Write(m.Round); WriteOptionalSnapshot(w, m.Mean);
-                    w.Write(m.Members.Count);
-                    foreach (var member in m.Members)
-                    {
-                        w.Write(member.Member); w.Write(member.Keep); WriteOptionalPair(w, member.Parents); WireFormat.WriteStatistics(w, member.RepairTargets);
-                    }
-                    WriteChildren(w, m.Children);
-                    break;
-                case CaptureState m: w.Write(m.Round); break;
-                case StateCaptured m: w.Write(m.Round); WireFormat.WriteMemberState(w, m.State); break;
-                case RestoreState m:
-                    w.Write(m.Round); w.Write(m.State is not null);
-                    if (m.State is not null) WireFormat.WriteMemberState(w, m.State);
-                    w.Write(m.Attempt);
-                    break;
-                case StateRestored m: w.Write(m.Member); w.Write(m.Round); break;
-                case Finish m: w.Write(m.Round); break;
-                case MemberFinal m:
-                    w.Write(m.Member); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.TestAccuracy); w.Write(m.HeldOutAccuracy);
-                    WireFormat.WriteFloats(w, m.TestLogits); WireFormat.WriteStatistics(w, m.RepairStatistics);
-                    break;
-                case EvaluateWeights m:
-                    w.Write(m.RequestId); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.RecomputeBatchNorm); w.Write(m.OnHeldOut);
-                    w.Write(m.Test is not null);
-                    if (m.Test is not null) { w.Write(m.Test.Part); w.Write(m.Test.Parts); }
-                    w.Write(m.ReturnWeights); WireFormat.WriteStatistics(w, m.RepairTargets);
-                    break;
-                case WeightsEvaluated m:
-                    w.Write(m.RequestId); WriteOptional(w, m.HeldOutAccuracy); w.Write(m.TestCorrect); w.Write(m.TestCount); WriteOptionalSnapshot(w, m.Weights);
-                    break;
-                case MemberFailed m: w.Write(m.Member); w.Write(m.Reason); w.Write(m.Restarting); break;
-                case RunEnded m: w.Write(m.Completed); w.Write(m.Summary); break;
-                case RequestRunConfig m: w.Write(m.Node); break;
-                case RunConfigText m: w.Write(m.Hocon); break;
-                case RequestMissingMembers m:
-                    w.Write(m.Node);
-                    w.Write(m.Wanted is not null);
-                    if (m.Wanted is not null)
-                        WriteIndices(w, m.Wanted);
-                    break;
-                case MissingMembers m: WriteIndices(w, m.Indices); break;
-                case MessageChunk m:
-                    w.Write(m.TransferId); w.Write(m.Index); w.Write(m.Count); w.Write(m.TotalBytes); w.Write(m.Checksum);
-                    w.Write(m.SerializerId); w.Write(m.Manifest); w.Write(m.Data.Length); w.Write(m.Data);
-                    break;
-                case StreamedMessage m: w.Write(m.TransferId); w.Write(m.TotalBytes); w.Write(m.Manifest); break;
-                case StreamTransferFailed m: w.Write(m.TransferId); w.Write(m.Reason); break;
-                case StreamPortRequest: break;
-                case StreamPort m: w.Write(m.Port); w.Write(m.MaxMessageBytes); break;
-                default:
-                    throw new SerializationException($"PapaSerializer cannot serialize {obj.GetType().FullName}: add it to the serializer");
-            }
-        }
+        var codec = CodecFor(obj);
+        using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        codec.Write(w, obj);
     }
 
     public override object FromBinary(byte[] bytes, string manifest) => Read(new MemoryStream(bytes, writable: false), manifest);
@@ -176,45 +63,12 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
     /// </summary>
     public object Read(Stream stream, string manifest)
     {
+        if (!ByManifest.TryGetValue(manifest, out var codec))
+            throw new SerializationException($"unknown PapaSerializer manifest '{manifest}'");
         try
         {
-            using var r = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
-            object message = manifest switch
-            {
-                "register" => new RegisterMember(r.ReadInt32(), ReadRef(r), r.ReadString(), ReadRef(r)),
-                "accepted" => new MemberAccepted(r.ReadInt32()),
-                "rejected" => new MemberRejected(r.ReadInt32(), r.ReadString()),
-                "train" => new Train(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean(), r.ReadInt64(), r.ReadInt32()),
-                "trained" => ReadTrained(r),
-                "mix" => new Mix(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r), r.ReadInt64()),
-                "combine" => new CombineRound(r.ReadInt64(), r.ReadInt32(), ReadIndices(r), r.ReadBoolean(), ReadIndices(r), ReadPairs(r), ReadPairs(r)),
-                "node-trained" => new NodeTrained(r.ReadInt64(), r.ReadInt32(), ReadList(r, ReadTrained), r.ReadBoolean() ? WireFormat.ReadPartialSum(r) : null,
-                    ReadIndices(r).ToDictionary(m => m, _ => WireFormat.ReadSnapshot(r)), ReadChildren(r)),
-                "node-mix" => new NodeMix(r.ReadInt64(), r.ReadInt32(), ReadOptionalSnapshot(r),
-                    ReadList(r, r => new MemberMix(r.ReadInt32(), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r))), ReadChildren(r)),
-                "capture" => new CaptureState(r.ReadInt32()),
-                "captured" => new StateCaptured(r.ReadInt32(), WireFormat.ReadMemberState(r)),
-                "restore" => new RestoreState(r.ReadInt32(), r.ReadBoolean() ? WireFormat.ReadMemberState(r) : null, r.ReadInt64()),
-                "restored" => new StateRestored(r.ReadInt32(), r.ReadInt32()),
-                "finish" => new Finish(r.ReadInt32()),
-                "final" => new MemberFinal(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), r.ReadDouble(), WireFormat.ReadFloats(r), WireFormat.ReadStatistics(r)),
-                "evaluate" => new EvaluateWeights(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadBoolean(), r.ReadBoolean(),
-                    r.ReadBoolean() ? new TestSlice(r.ReadInt32(), r.ReadInt32()) : null, r.ReadBoolean(), WireFormat.ReadStatistics(r)),
-                "evaluated" => new WeightsEvaluated(r.ReadInt32(), ReadOptional(r), r.ReadInt64(), r.ReadInt64(), ReadOptionalSnapshot(r)),
-                "failed" => new MemberFailed(r.ReadInt32(), r.ReadString(), r.ReadBoolean()),
-                "ended" => new RunEnded(r.ReadBoolean(), r.ReadString()),
-                "config?" => new RequestRunConfig(r.ReadString()),
-                "config" => new RunConfigText(r.ReadString()),
-                "missing?" => new RequestMissingMembers(r.ReadString(), r.ReadBoolean() ? ReadIndices(r) : null),
-                "missing" => new MissingMembers(ReadIndices(r)),
-                "chunk" => new MessageChunk(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadUInt32(),
-                    r.ReadInt32(), r.ReadString(), ReadBytes(r)),
-                "streamed" => new StreamedMessage(r.ReadInt64(), r.ReadInt64(), r.ReadString()),
-                "stream-failed" => new StreamTransferFailed(r.ReadInt64(), r.ReadString()),
-                "stream-port?" => new StreamPortRequest(),
-                "stream-port" => new StreamPort(r.ReadInt32(), r.ReadInt64()),
-                _ => throw new SerializationException($"unknown PapaSerializer manifest '{manifest}'"),
-            };
+            using var r = new WireReader(stream, system);
+            var message = codec.Read(r);
             if (stream.Position != stream.Length)
                 throw new SerializationException($"'{manifest}' message has {stream.Length - stream.Position} bytes past its end");
             return message;
@@ -225,123 +79,10 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         }
     }
 
-    private static int EstimatedSize(object message)
-    {
-        static int Of(WeightSnapshot? s) => s is null ? 0 : 4 * s.Values.Length + 64 * s.Layout.Entries.Count;
-        return 256 + message switch
-        {
-            Trained m => Of(m.Snapshot),
-            StateCaptured m => Of(m.State.Weights) + Of(m.State.Optimizer),
-            RestoreState m => Of(m.State?.Weights) + Of(m.State?.Optimizer),
-            Mix m => Of(m.Weights),
-            NodeTrained m => (m.Sum is null ? 0 : 8 * m.Sum.Sums.Length) + m.Snapshots.Values.Concat(m.Children.Values).Sum(Of),
-            NodeMix m => Of(m.Mean) + m.Children.Values.Sum(Of),
-            MemberFinal m => Of(m.Weights) + 4 * m.TestLogits.Length,
-            EvaluateWeights m => Of(m.Weights),
-            WeightsEvaluated m => Of(m.Weights),
-            MessageChunk m => m.Data.Length + m.Manifest.Length,
-            _ => 0,
-        };
-    }
-
-    private static void WriteTrained(BinaryWriter w, Trained m)
-    {
-        w.Write(m.Member); w.Write(m.Round); w.Write(m.Step); w.Write(m.Loss); w.Write(m.LearningRate);
-        w.Write(m.Samples); w.Write(m.Seconds); WriteOptional(w, m.HeldOutAccuracy); WriteOptionalSnapshot(w, m.Snapshot);
-        WireFormat.WriteStatistics(w, m.RepairStatistics); w.Write(m.Finite); w.Write(m.WaitSeconds); w.Write(m.MixSeconds); w.Write(m.Attempt);
-    }
-
-    private static Trained ReadTrained(BinaryReader r) =>
-        new(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64(), r.ReadDouble(), ReadOptional(r),
-            ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r), r.ReadBoolean(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64());
-
-    /// <summary>A count, then that many items; a count the remaining bytes cannot hold is corrupt.</summary>
-    private static List<T> ReadList<T>(BinaryReader r, Func<BinaryReader, T> read)
-    {
-        var count = r.ReadInt32();
-        if (count < 0 || count > r.BaseStream.Length - r.BaseStream.Position)
-            throw new IOException($"{count} items in a message of {r.BaseStream.Length} bytes");
-        var items = new List<T>(count);
-        for (var i = 0; i < count; i++)
-            items.Add(read(r));
-        return items;
-    }
-
-    private static void WriteOptionalPair(BinaryWriter w, ParentPair? pair)
-    {
-        w.Write(pair.HasValue);
-        if (pair is { } p) { w.Write(p.First); w.Write(p.Second); }
-    }
-
-    private static ParentPair? ReadOptionalPair(BinaryReader r) => r.ReadBoolean() ? new ParentPair(r.ReadInt32(), r.ReadInt32()) : null;
-
-    private static void WritePairs(BinaryWriter w, IReadOnlyList<ParentPair> pairs)
-    {
-        w.Write(pairs.Count);
-        foreach (var pair in pairs) { w.Write(pair.First); w.Write(pair.Second); }
-    }
-
-    private static List<ParentPair> ReadPairs(BinaryReader r) => ReadList(r, r => new ParentPair(r.ReadInt32(), r.ReadInt32()));
-
-    private static void WriteChildren(BinaryWriter w, IReadOnlyDictionary<ParentPair, WeightSnapshot> children)
-    {
-        var pairs = children.Keys.OrderBy(p => (p.First, p.Second)).ToList();
-        WritePairs(w, pairs);
-        foreach (var pair in pairs)
-            WireFormat.WriteSnapshot(w, children[pair]);
-    }
-
-    private static Dictionary<ParentPair, WeightSnapshot> ReadChildren(BinaryReader r) => ReadPairs(r).ToDictionary(p => p, _ => WireFormat.ReadSnapshot(r));
-
-    private static void WriteRef(BinaryWriter w, IActorRef actor) => w.Write(Akka.Serialization.Serialization.SerializedActorPath(actor));
-
-    private IActorRef ReadRef(BinaryReader r) => system.Provider.ResolveActorRef(r.ReadString());
-
-    private static void WriteIndices(BinaryWriter w, IReadOnlyList<int> indices)
-    {
-        w.Write(indices.Count);
-        foreach (var index in indices)
-            w.Write(index);
-    }
-
-    private static int[] ReadIndices(BinaryReader r)
-    {
-        var count = r.ReadInt32();
-        // A count the message cannot hold is corrupt: never allocate what the bytes do not back.
-        if (count < 0 || count > (r.BaseStream.Length - r.BaseStream.Position) / sizeof(int))
-            throw new IOException($"{count} member indices in a message of {r.BaseStream.Length} bytes");
-        var indices = new int[count];
-        for (var i = 0; i < count; i++)
-            indices[i] = r.ReadInt32();
-        return indices;
-    }
-
-    private static byte[] ReadBytes(BinaryReader r)
-    {
-        var length = r.ReadInt32();
-        // BinaryReader.ReadBytes allocates the count it is given before it reads.
-        if (length < 0 || length > r.BaseStream.Length - r.BaseStream.Position)
-            throw new IOException($"{length} bytes in a message with {r.BaseStream.Length - r.BaseStream.Position} bytes left");
-        return r.ReadBytes(length);
-    }
-
-    private static void WriteOptional(BinaryWriter w, double? value)
-    {
-        w.Write(value.HasValue);
-        if (value is { } v)
-            w.Write(v);
-    }
-
-    private static double? ReadOptional(BinaryReader r) => r.ReadBoolean() ? r.ReadDouble() : null;
-
-    private static void WriteOptionalSnapshot(BinaryWriter w, WeightSnapshot? snapshot)
-    {
-        w.Write(snapshot is not null);
-        if (snapshot is not null)
-            WireFormat.WriteSnapshot(w, snapshot);
-    }
-
-    private static WeightSnapshot? ReadOptionalSnapshot(BinaryReader r) => r.ReadBoolean() ? WireFormat.ReadSnapshot(r) : null;
+    private static MessageCodec CodecFor(object o) =>
+        ByType.TryGetValue(o.GetType(), out var codec)
+            ? codec
+            : throw new SerializationException($"PapaSerializer cannot serialize {o.GetType().FullName}: add it to MessageCodecs");
 }
 
 /// <summary>Snapshots and float arrays on the wire: layout entries, then the values as raw little-endian float32.</summary>

@@ -1,0 +1,291 @@
+using Akka.Actor;
+using PapaActors.Actors.Messages;
+using PapaActors.Actors.Schedule;
+using PapaActors.Models.Training;
+using PapaActors.Models.Weights;
+
+namespace PapaActors.Actors.Serialization;
+
+/// <summary>
+/// How one message type travels: its manifest, how it is written and read (field by field, in one place), and how
+/// many bytes its weights take (so <see cref="PapaSerializer.ToBinary"/> sizes its buffer once).
+/// </summary>
+internal abstract class MessageCodec(Type type, string manifest)
+{
+    public Type Type => type;
+
+    public string Manifest => manifest;
+
+    public abstract void Write(BinaryWriter w, object message);
+
+    public abstract object Read(WireReader r);
+
+    /// <summary>The bytes of the arrays the message carries (0 for small messages); the fixed fields are not counted.</summary>
+    public abstract long ArrayBytes(object message);
+}
+
+internal sealed class MessageCodec<T>(string manifest, Action<BinaryWriter, T> write, Func<WireReader, T> read, Func<T, long>? arrayBytes = null)
+    : MessageCodec(typeof(T), manifest) where T : IPapaMessage
+{
+    public override void Write(BinaryWriter w, object message) => write(w, (T)message);
+
+    public override object Read(WireReader r) => read(r)!;
+
+    public override long ArrayBytes(object message) => arrayBytes?.Invoke((T)message) ?? 0;
+}
+
+/// <summary>A BinaryReader that also resolves the actor references a message names.</summary>
+internal sealed class WireReader(Stream stream, ActorSystem system) : BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true)
+{
+    public IActorRef ReadRef() => ((ExtendedActorSystem)system).Provider.ResolveActorRef(ReadString());
+}
+
+/// <summary>
+/// The one definition of every message's encoding. Arguments are read left to right, in the order they were written;
+/// a field added to a message must be added here, or the reflection round-trip test fails.
+/// </summary>
+internal static class MessageCodecs
+{
+    public static readonly IReadOnlyList<MessageCodec> All =
+    [
+        Codec<RegisterMember>("register",
+            (w, m) => { w.Write(m.Index); WriteRef(w, m.Member); w.Write(m.LayoutFingerprint); WriteRef(w, m.Reducer); },
+            r => new(r.ReadInt32(), r.ReadRef(), r.ReadString(), r.ReadRef())),
+        Codec<MemberAccepted>("accepted", (w, m) => w.Write(m.Index), r => new(r.ReadInt32())),
+        Codec<MemberRejected>("rejected", (w, m) => { w.Write(m.Index); w.Write(m.Reason); }, r => new(r.ReadInt32(), r.ReadString())),
+        Codec<Train>("train",
+            (w, m) =>
+            {
+                w.Write(m.Round); w.Write(m.Steps); w.Write(m.SendSnapshot); w.Write(m.EvaluateHeldOut); w.Write(m.MeasureRepairStatistics);
+                w.Write(m.Attempt); w.Write(m.AheadSteps);
+            },
+            r => new(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean(), r.ReadInt64(), r.ReadInt32())),
+        Codec<Trained>("trained", WriteTrained, ReadTrained, m => SizeOf(m.Snapshot)),
+        Codec<Mix>("mix",
+            (w, m) =>
+            {
+                w.Write(m.Round); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.Keep); WriteOptionalPair(w, m.Parents);
+                WireFormat.WriteStatistics(w, m.RepairTargets); w.Write(m.Attempt);
+            },
+            r => new(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r), r.ReadInt64()),
+            m => SizeOf(m.Weights)),
+        Codec<CombineRound>("combine",
+            (w, m) =>
+            {
+                w.Write(m.Attempt); w.Write(m.Round); WriteIndices(w, m.Members); w.Write(m.Sum); WriteIndices(w, m.UploadSnapshots);
+                WritePairs(w, m.FormChildren); WritePairs(w, m.UploadChildren);
+            },
+            r => new(r.ReadInt64(), r.ReadInt32(), ReadIndices(r), r.ReadBoolean(), ReadIndices(r), ReadPairs(r), ReadPairs(r))),
+        Codec<NodeTrained>("node-trained",
+            (w, m) =>
+            {
+                w.Write(m.Attempt); w.Write(m.Round);
+                w.Write(m.Reports.Count);
+                foreach (var report in m.Reports)
+                    WriteTrained(w, report);
+                w.Write(m.Sum is not null);
+                if (m.Sum is not null)
+                    WireFormat.WritePartialSum(w, m.Sum);
+                var members = m.Snapshots.Keys.Order().ToList();
+                WriteIndices(w, members);
+                foreach (var member in members)
+                    WireFormat.WriteSnapshot(w, m.Snapshots[member]);
+                WriteChildren(w, m.Children);
+            },
+            r => new(r.ReadInt64(), r.ReadInt32(), ReadList(r, ReadTrained), r.ReadBoolean() ? WireFormat.ReadPartialSum(r) : null,
+                ReadIndices(r).ToDictionary(m => m, _ => WireFormat.ReadSnapshot(r)), ReadChildren(r)),
+            m => (m.Sum is null ? 0 : sizeof(double) * m.Sum.Sums.Length) + m.Snapshots.Values.Concat(m.Children.Values).Sum(SizeOf)),
+        Codec<NodeMix>("node-mix",
+            (w, m) =>
+            {
+                w.Write(m.Attempt); w.Write(m.Round); WriteOptionalSnapshot(w, m.Mean);
+                w.Write(m.Members.Count);
+                foreach (var member in m.Members)
+                {
+                    w.Write(member.Member); w.Write(member.Keep); WriteOptionalPair(w, member.Parents); WireFormat.WriteStatistics(w, member.RepairTargets);
+                }
+                WriteChildren(w, m.Children);
+            },
+            r => new(r.ReadInt64(), r.ReadInt32(), ReadOptionalSnapshot(r),
+                ReadList(r, r => new MemberMix(r.ReadInt32(), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r))), ReadChildren(r)),
+            m => SizeOf(m.Mean) + m.Children.Values.Sum(SizeOf)),
+        Codec<CaptureState>("capture", (w, m) => w.Write(m.Round), r => new(r.ReadInt32())),
+        Codec<StateCaptured>("captured",
+            (w, m) => { w.Write(m.Round); WireFormat.WriteMemberState(w, m.State); },
+            r => new(r.ReadInt32(), WireFormat.ReadMemberState(r)),
+            m => SizeOf(m.State.Weights) + SizeOf(m.State.Optimizer)),
+        Codec<RestoreState>("restore",
+            (w, m) =>
+            {
+                w.Write(m.Round); w.Write(m.State is not null);
+                if (m.State is not null)
+                    WireFormat.WriteMemberState(w, m.State);
+                w.Write(m.Attempt);
+            },
+            r => new(r.ReadInt32(), r.ReadBoolean() ? WireFormat.ReadMemberState(r) : null, r.ReadInt64()),
+            m => SizeOf(m.State?.Weights) + SizeOf(m.State?.Optimizer)),
+        Codec<StateRestored>("restored", (w, m) => { w.Write(m.Member); w.Write(m.Round); }, r => new(r.ReadInt32(), r.ReadInt32())),
+        Codec<Finish>("finish", (w, m) => w.Write(m.Round), r => new(r.ReadInt32())),
+        Codec<MemberFinal>("final",
+            (w, m) =>
+            {
+                w.Write(m.Member); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.TestAccuracy); w.Write(m.HeldOutAccuracy);
+                WireFormat.WriteFloats(w, m.TestLogits); WireFormat.WriteStatistics(w, m.RepairStatistics);
+            },
+            r => new(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), r.ReadDouble(), WireFormat.ReadFloats(r), WireFormat.ReadStatistics(r)),
+            m => SizeOf(m.Weights) + sizeof(float) * m.TestLogits.Length),
+        Codec<EvaluateWeights>("evaluate",
+            (w, m) =>
+            {
+                w.Write(m.RequestId); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.RecomputeBatchNorm); w.Write(m.OnHeldOut);
+                w.Write(m.Test is not null);
+                if (m.Test is not null)
+                {
+                    w.Write(m.Test.Part); w.Write(m.Test.Parts);
+                }
+                w.Write(m.ReturnWeights); WireFormat.WriteStatistics(w, m.RepairTargets);
+            },
+            r => new(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadBoolean(), r.ReadBoolean(),
+                r.ReadBoolean() ? new TestSlice(r.ReadInt32(), r.ReadInt32()) : null, r.ReadBoolean(), WireFormat.ReadStatistics(r)),
+            m => SizeOf(m.Weights)),
+        Codec<WeightsEvaluated>("evaluated",
+            (w, m) => { w.Write(m.RequestId); WriteOptional(w, m.HeldOutAccuracy); w.Write(m.TestCorrect); w.Write(m.TestCount); WriteOptionalSnapshot(w, m.Weights); },
+            r => new(r.ReadInt32(), ReadOptional(r), r.ReadInt64(), r.ReadInt64(), ReadOptionalSnapshot(r)),
+            m => SizeOf(m.Weights)),
+        Codec<MemberFailed>("failed", (w, m) => { w.Write(m.Member); w.Write(m.Reason); w.Write(m.Restarting); },
+            r => new(r.ReadInt32(), r.ReadString(), r.ReadBoolean())),
+        Codec<RunEnded>("ended", (w, m) => { w.Write(m.Completed); w.Write(m.Summary); }, r => new(r.ReadBoolean(), r.ReadString())),
+        Codec<RequestRunConfig>("config?", (w, m) => w.Write(m.Node), r => new(r.ReadString())),
+        Codec<RunConfigText>("config", (w, m) => w.Write(m.Hocon), r => new(r.ReadString())),
+        Codec<RequestMissingMembers>("missing?",
+            (w, m) =>
+            {
+                w.Write(m.Node); w.Write(m.Wanted is not null);
+                if (m.Wanted is not null)
+                    WriteIndices(w, m.Wanted);
+            },
+            r => new(r.ReadString(), r.ReadBoolean() ? ReadIndices(r) : null)),
+        Codec<MissingMembers>("missing", (w, m) => WriteIndices(w, m.Indices), r => new(ReadIndices(r))),
+        Codec<MessageChunk>("chunk",
+            (w, m) =>
+            {
+                w.Write(m.TransferId); w.Write(m.Index); w.Write(m.Count); w.Write(m.TotalBytes); w.Write(m.Checksum);
+                w.Write(m.SerializerId); w.Write(m.Manifest); w.Write(m.Data.Length); w.Write(m.Data);
+            },
+            r => new(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadUInt32(), r.ReadInt32(), r.ReadString(), ReadBytes(r)),
+            m => m.Data.Length + m.Manifest.Length),
+        Codec<StreamedMessage>("streamed", (w, m) => { w.Write(m.TransferId); w.Write(m.TotalBytes); w.Write(m.Manifest); },
+            r => new(r.ReadInt64(), r.ReadInt64(), r.ReadString())),
+        Codec<StreamTransferFailed>("stream-failed", (w, m) => { w.Write(m.TransferId); w.Write(m.Reason); }, r => new(r.ReadInt64(), r.ReadString())),
+        Codec<StreamPortRequest>("stream-port?", (_, _) => { }, _ => new()),
+        Codec<StreamPort>("stream-port", (w, m) => { w.Write(m.Port); w.Write(m.MaxMessageBytes); }, r => new(r.ReadInt32(), r.ReadInt64())),
+    ];
+
+    private static MessageCodec<T> Codec<T>(string manifest, Action<BinaryWriter, T> write, Func<WireReader, T> read, Func<T, long>? arrayBytes = null)
+        where T : IPapaMessage => new(manifest, write, read, arrayBytes);
+
+    private static long SizeOf(WeightSnapshot? snapshot) => snapshot is null ? 0 : sizeof(float) * snapshot.Values.Length + 64 * snapshot.Layout.Entries.Count;
+
+    private static void WriteTrained(BinaryWriter w, Trained m)
+    {
+        w.Write(m.Member); w.Write(m.Round); w.Write(m.Step); w.Write(m.Loss); w.Write(m.LearningRate);
+        w.Write(m.Samples); w.Write(m.Seconds); WriteOptional(w, m.HeldOutAccuracy); WriteOptionalSnapshot(w, m.Snapshot);
+        WireFormat.WriteStatistics(w, m.RepairStatistics); w.Write(m.Finite); w.Write(m.WaitSeconds); w.Write(m.MixSeconds); w.Write(m.Attempt);
+    }
+
+    private static Trained ReadTrained(BinaryReader r) =>
+        new(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64(), r.ReadDouble(), ReadOptional(r),
+            ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r), r.ReadBoolean(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64());
+
+    /// <summary>A count, then that many items; a count the remaining bytes cannot hold is corrupt.</summary>
+    private static List<T> ReadList<T>(BinaryReader r, Func<BinaryReader, T> read)
+    {
+        var count = r.ReadInt32();
+        if (count < 0 || count > r.BaseStream.Length - r.BaseStream.Position)
+            throw new IOException($"{count} items in a message of {r.BaseStream.Length} bytes");
+        var items = new List<T>(count);
+        for (var i = 0; i < count; i++)
+            items.Add(read(r));
+        return items;
+    }
+
+    private static void WriteOptionalPair(BinaryWriter w, ParentPair? pair)
+    {
+        w.Write(pair.HasValue);
+        if (pair is { } p)
+        {
+            w.Write(p.First); w.Write(p.Second);
+        }
+    }
+
+    private static ParentPair? ReadOptionalPair(BinaryReader r) => r.ReadBoolean() ? new ParentPair(r.ReadInt32(), r.ReadInt32()) : null;
+
+    private static void WritePairs(BinaryWriter w, IReadOnlyList<ParentPair> pairs)
+    {
+        w.Write(pairs.Count);
+        foreach (var pair in pairs)
+        {
+            w.Write(pair.First); w.Write(pair.Second);
+        }
+    }
+
+    private static List<ParentPair> ReadPairs(BinaryReader r) => ReadList(r, r => new ParentPair(r.ReadInt32(), r.ReadInt32()));
+
+    private static void WriteChildren(BinaryWriter w, IReadOnlyDictionary<ParentPair, WeightSnapshot> children)
+    {
+        var pairs = children.Keys.OrderBy(p => (p.First, p.Second)).ToList();
+        WritePairs(w, pairs);
+        foreach (var pair in pairs)
+            WireFormat.WriteSnapshot(w, children[pair]);
+    }
+
+    private static Dictionary<ParentPair, WeightSnapshot> ReadChildren(BinaryReader r) => ReadPairs(r).ToDictionary(p => p, _ => WireFormat.ReadSnapshot(r));
+
+    private static void WriteRef(BinaryWriter w, IActorRef actor) => w.Write(Akka.Serialization.Serialization.SerializedActorPath(actor));
+
+    private static void WriteIndices(BinaryWriter w, IReadOnlyList<int> indices)
+    {
+        w.Write(indices.Count);
+        foreach (var index in indices)
+            w.Write(index);
+    }
+
+    private static int[] ReadIndices(BinaryReader r)
+    {
+        var count = r.ReadInt32();
+        // A count the message cannot hold is corrupt: never allocate what the bytes do not back.
+        if (count < 0 || count > (r.BaseStream.Length - r.BaseStream.Position) / sizeof(int))
+            throw new IOException($"{count} member indices in a message of {r.BaseStream.Length} bytes");
+        var indices = new int[count];
+        for (var i = 0; i < count; i++)
+            indices[i] = r.ReadInt32();
+        return indices;
+    }
+
+    private static byte[] ReadBytes(BinaryReader r)
+    {
+        var length = r.ReadInt32();
+        // BinaryReader.ReadBytes allocates the count it is given before it reads.
+        if (length < 0 || length > r.BaseStream.Length - r.BaseStream.Position)
+            throw new IOException($"{length} bytes in a message with {r.BaseStream.Length - r.BaseStream.Position} bytes left");
+        return r.ReadBytes(length);
+    }
+
+    private static void WriteOptional(BinaryWriter w, double? value)
+    {
+        w.Write(value.HasValue);
+        if (value is { } v)
+            w.Write(v);
+    }
+
+    private static double? ReadOptional(BinaryReader r) => r.ReadBoolean() ? r.ReadDouble() : null;
+
+    private static void WriteOptionalSnapshot(BinaryWriter w, WeightSnapshot? snapshot)
+    {
+        w.Write(snapshot is not null);
+        if (snapshot is not null)
+            WireFormat.WriteSnapshot(w, snapshot);
+    }
+
+    private static WeightSnapshot? ReadOptionalSnapshot(BinaryReader r) => r.ReadBoolean() ? WireFormat.ReadSnapshot(r) : null;
+}
