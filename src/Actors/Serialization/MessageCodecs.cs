@@ -42,15 +42,27 @@ internal sealed class WireReader(Stream stream, ActorSystem system) : BinaryRead
 
 /// <summary>
 /// The one definition of every message's encoding. Arguments are read left to right, in the order they were written;
-/// a field added to a message must be added here, or the reflection round-trip test fails.
+/// a field added to a message must be added here, or the reflection round-trip test fails, and any change of an
+/// encoding bumps <see cref="WireProtocol.Version"/>. The messages a node sends first ("register", "config?") start
+/// with that version, and a reader of another version reads no further: so the node is refused, never misread.
 /// </summary>
 internal static class MessageCodecs
 {
     public static readonly IReadOnlyList<MessageCodec> All =
     [
         Codec<RegisterMember>("register",
-            (w, m) => { w.Write(m.Index); WriteRef(w, m.Member); w.Write(m.LayoutFingerprint); WriteRef(w, m.Reducer); },
-            r => new(r.ReadInt32(), r.ReadRef(), r.ReadString(), r.ReadRef())),
+            (w, m) =>
+            {
+                w.Write(m.ProtocolVersion);
+                w.Write(m.Index);
+                WriteRef(w, m.Member);
+                w.Write(m.LayoutFingerprint);
+                WriteRef(w, m.Reducer);
+                WriteProof(w, m.Proof);
+            },
+            r => r.ReadInt32() is var version && version != WireProtocol.Version
+                ? new(-1, ActorRefs.Nobody, "", ActorRefs.Nobody, version)
+                : new(r.ReadInt32(), r.ReadRef(), r.ReadString(), r.ReadRef(), version, ReadProof(r))),
         Codec<MemberAccepted>("accepted", (w, m) => w.Write(m.Index), r => new(r.ReadInt32())),
         Codec<MemberRejected>("rejected", (w, m) => { w.Write(m.Index); w.Write(m.Reason); }, r => new(r.ReadInt32(), r.ReadString())),
         Codec<Train>("train",
@@ -155,7 +167,10 @@ internal static class MessageCodecs
         Codec<MemberFailed>("failed", (w, m) => { w.Write(m.Member); w.Write(m.Reason); w.Write(m.Restarting); },
             r => new(r.ReadInt32(), r.ReadString(), r.ReadBoolean())),
         Codec<RunEnded>("ended", (w, m) => { w.Write(m.Completed); w.Write(m.Summary); }, r => new(r.ReadBoolean(), r.ReadString())),
-        Codec<RequestRunConfig>("config?", (w, m) => w.Write(m.Node), r => new(r.ReadString())),
+        Codec<RequestRunConfig>("config?", (w, m) => { w.Write(m.ProtocolVersion); w.Write(m.Node); WriteProof(w, m.Proof); },
+            r => r.ReadInt32() is var version && version != WireProtocol.Version ? new("", version) : new(r.ReadString(), version, ReadProof(r))),
+        Codec<RunConfigRefused>("config-refused", (w, m) => w.Write(m.Reason), r => new(r.ReadString())),
+        Codec<SecretChallenge>("challenge", (w, m) => w.Write(m.Nonce), r => new(r.ReadString())),
         Codec<RunConfigText>("config", (w, m) => w.Write(m.Hocon), r => new(r.ReadString())),
         Codec<RequestMissingMembers>("missing?",
             (w, m) =>
@@ -240,6 +255,17 @@ internal static class MessageCodecs
     }
 
     private static Dictionary<ParentPair, WeightSnapshot> ReadChildren(BinaryReader r) => ReadPairs(r).ToDictionary(p => p, _ => WireFormat.ReadSnapshot(r));
+
+    private static void WriteProof(BinaryWriter w, SecretProof? proof)
+    {
+        w.Write(proof is not null);
+        if (proof is null)
+            return;
+        w.Write(proof.Nonce);
+        w.Write(proof.Mac);
+    }
+
+    private static SecretProof? ReadProof(BinaryReader r) => r.ReadBoolean() ? new SecretProof(r.ReadString(), r.ReadString()) : null;
 
     private static void WriteRef(BinaryWriter w, IActorRef actor) => w.Write(Akka.Serialization.Serialization.SerializedActorPath(actor));
 

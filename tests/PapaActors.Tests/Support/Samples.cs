@@ -31,6 +31,9 @@ public static class Samples
     public static IReadOnlyList<object> AllWireMessages(IActorRef actor) =>
     [
         new RegisterMember(3, actor, "a1b2c3d4e5f60718", actor),
+        new RegisterMember(3, actor, "a1b2c3d4e5f60718", actor, Proof: new SecretProof("00FF", "ABCD")),
+        new SecretChallenge("0123456789ABCDEF"),
+        new RunConfigRefused("wrong run secret"),
         new MemberAccepted(3),
         new MemberRejected(9, "member index 9 is outside the population 0..3"),
         new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: false),
@@ -66,6 +69,7 @@ public static class Samples
         new MemberFailed(1, "InvalidOperationException: injected fault", Restarting: true),
         new RunEnded(Completed: true, "average soup 91.48%"),
         new RequestRunConfig("akka.tcp://papa@10.0.0.2:4055"),
+        new RequestRunConfig("akka.tcp://papa@10.0.0.2:4055", Proof: new SecretProof("00FF", "ABCD")),
         new RunConfigText("papa.method = \"papa\"\npapa.population = \"4\"\n"),
         new RequestMissingMembers("akka.tcp://papa@10.0.0.3:4056", [2, 3]),
         new RequestMissingMembers("akka.tcp://papa@10.0.0.3:4056", null),
@@ -94,8 +98,9 @@ public static class Samples
             ?? throw new InvalidOperationException($"{type.Name} has no public constructor");
         var parameters = constructor.GetParameters();
         var arguments = new object[parameters.Length];
+        // A message of another protocol version is read only as far as its version: its other fields would not survive.
         for (var i = 0; i < parameters.Length; i++)
-            arguments[i] = DistinctValue(parameters[i].ParameterType, actor, ref seed);
+            arguments[i] = parameters[i].Name == nameof(RegisterMember.ProtocolVersion) ? WireProtocol.Version : DistinctValue(parameters[i].ParameterType, actor, ref seed);
         return constructor.Invoke(arguments);
     }
 
