@@ -56,6 +56,7 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
         Receive<Interrupt>(_ => Sender.Path.Address.HasLocalScope, _averager.Forward); // from this process's signal handler only
         Receive<ClusterEvent.MemberUp>(up => !up.Member.Address.Equals(Akka.Cluster.Cluster.Get(Context.System).SelfAddress),
             up => Timers.StartSingleTimer(up.Member.Address, new ProofDue(up.Member.Address), ProveWithin));
+        Receive<ClusterEvent.MemberUp>(_ => { }); // this node
         Receive<ProofDue>(due => DownUnproven(due.Node));
         Receive<Terminated>(t => t.ActorRef.Equals(_averager), _ => observer.Tell(new RunFailed($"the averager stopped: {_stopCause ?? "unknown cause"}")));
         ReceiveAny(m => _strangers.Drop(m, Sender));

@@ -61,7 +61,7 @@ internal static class MessageCodecs
                 WriteProof(w, m.Proof);
             },
             r => r.ReadInt32() is var version && version != WireProtocol.Version
-                ? new(-1, ActorRefs.Nobody, "", ActorRefs.Nobody, version)
+                ? new(-1, ActorRefs.Nobody, SkipRest(r), ActorRefs.Nobody, version)
                 : new(r.ReadInt32(), r.ReadRef(), r.ReadString(), r.ReadRef(), version, ReadProof(r))),
         Codec<MemberAccepted>("accepted", (w, m) => w.Write(m.Index), r => new(r.ReadInt32())),
         Codec<MemberRejected>("rejected", (w, m) => { w.Write(m.Index); w.Write(m.Reason); }, r => new(r.ReadInt32(), r.ReadString())),
@@ -168,7 +168,7 @@ internal static class MessageCodecs
             r => new(r.ReadInt32(), r.ReadString(), r.ReadBoolean())),
         Codec<RunEnded>("ended", (w, m) => { w.Write(m.Completed); w.Write(m.Summary); }, r => new(r.ReadBoolean(), r.ReadString())),
         Codec<RequestRunConfig>("config?", (w, m) => { w.Write(m.ProtocolVersion); w.Write(m.Node); WriteProof(w, m.Proof); },
-            r => r.ReadInt32() is var version && version != WireProtocol.Version ? new("", version) : new(r.ReadString(), version, ReadProof(r))),
+            r => r.ReadInt32() is var version && version != WireProtocol.Version ? new(SkipRest(r), version) : new(r.ReadString(), version, ReadProof(r))),
         Codec<RunConfigRefused>("config-refused", (w, m) => w.Write(m.Reason), r => new(r.ReadString())),
         Codec<SecretChallenge>("challenge", (w, m) => w.Write(m.Nonce), r => new(r.ReadString())),
         Codec<RunConfigText>("config", (w, m) => w.Write(m.Hocon), r => new(r.ReadString())),
@@ -255,6 +255,13 @@ internal static class MessageCodecs
     }
 
     private static Dictionary<ParentPair, WeightSnapshot> ReadChildren(BinaryReader r) => ReadPairs(r).ToDictionary(p => p, _ => WireFormat.ReadSnapshot(r));
+
+    /// <summary>Skips what a node of another protocol version wrote after its version; stands in for the text fields it had.</summary>
+    private static string SkipRest(BinaryReader r)
+    {
+        r.BaseStream.Position = r.BaseStream.Length;
+        return "";
+    }
 
     private static void WriteProof(BinaryWriter w, SecretProof? proof)
     {

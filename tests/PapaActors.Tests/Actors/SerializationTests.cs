@@ -43,6 +43,17 @@ public sealed class SerializationTests() : TestKit(TestSettings.ActorTestConfig(
     }
 
     [Fact]
+    public void ARegistrationOfAnotherProtocolVersionIsReadOnlyAsFarAsItsVersion()
+    {
+        var serializer = new PapaSerializer((Akka.Actor.ExtendedActorSystem)Sys);
+        // A later build may encode the rest differently: here, bytes this build could not read.
+        var later = BitConverter.GetBytes(WireProtocol.Version + 1).Concat(new byte[] { 0xFF, 0xFF, 0xFF }).ToArray();
+
+        Assert.Equal(WireProtocol.Version + 1, Assert.IsType<RequestRunConfig>(serializer.FromBinary(later, "config?")).ProtocolVersion);
+        Assert.Equal(WireProtocol.Version + 1, Assert.IsType<RegisterMember>(serializer.FromBinary(later, "register")).ProtocolVersion);
+    }
+
+    [Fact]
     public void WeightsTravelAsRawLittleEndianFloats()
     {
         var snapshot = Samples.Snapshot();
