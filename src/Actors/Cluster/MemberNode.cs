@@ -31,6 +31,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
     private readonly RunSecret? _secret;
     private readonly string _node;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly StrangerLog _strangers;
     private readonly List<string> _failures = [];
     private DataSplits? _data;
     private RunEnded? _ended;
@@ -45,6 +46,8 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
         _observer = observer;
         _secret = secret;
         _node = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString();
+        _strangers = new StrangerLog(_log);
+        DropStrangers();
         Receive<AskForConfig>(_ => _averager.Tell(new RequestRunConfig(_node)));
         Receive<SecretChallenge>(OnChallenge);
         Receive<RunConfigRefused>(r => Finish($"the averager refused this node: {r.Reason}"));
@@ -101,6 +104,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
     private void AwaitingIndices(PapaSettings settings)
     {
         var standingBy = false;
+        DropStrangers();
         Receive<AskForIndices>(_ => _averager.Tell(new RequestMissingMembers(_node, _wanted)));
         Receive<MissingMembers>(m => m.Indices.Count == 0 && !standingBy, _ =>
         {
@@ -151,6 +155,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
 
     private void Running()
     {
+        DropStrangers();
         Receive<RunEnded>(e => _ended = e);
         Receive<Terminated>(_ =>
         {
@@ -161,6 +166,10 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
         Receive<MissingMembers>(_ => { });
         ReceiveAveragerLeaving();
     }
+
+    /// <summary>First in every behaviour: the run's answers count only from the averager's node (and this node's members).</summary>
+    private void DropStrangers() =>
+        Receive<IPapaMessage>(_ => !TrustedSenders.MaySteer(Context.System, Sender), m => _strangers.Drop(m, Sender));
 
     /// <summary>The averager's node left the cluster (or was downed) before the run ended: the host rejoins or gives up.</summary>
     private void ReceiveAveragerLeaving()

@@ -136,7 +136,7 @@ public sealed record PapaSettings(
         var file = read.OptionalText("cluster.secret-file");
         if (file.Length == 0)
             return null;
-        return File.Exists(file) ? file : throw new ConfigException($"papa.cluster.secret-file: no such file: {file}");
+        return File.Exists(file) ? file : throw new ConfigException($"'papa.cluster.secret-file' = '{file}' is not allowed: no such file");
     }
 
     private static TrainingSettings ReadTraining(SettingsReader read, long seed, string dataset, MixingMethod method)

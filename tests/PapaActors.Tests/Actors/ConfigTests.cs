@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
 using PapaActors.Tests.Support;
 
@@ -79,6 +80,7 @@ public sealed class ConfigTests
     [InlineData("transfer.max-message-bytes=1b", "'papa.transfer.max-message-bytes' = '1b' is not allowed: expected a size from 1024 to 1099511627776 bytes")]
     [InlineData("transfer.timeout=0", "'papa.transfer.timeout' = '0' is not allowed: expected a duration > 0")]
     [InlineData("transfer.stream-port=70000", "'papa.transfer.stream-port' = '70000' is not allowed: expected an integer from 0 to 65535")]
+    [InlineData("cluster.secret-file=/nowhere/secret", "'papa.cluster.secret-file' = '/nowhere/secret' is not allowed: no such file")]
     public void BadValuesNameTheKeyAndWhatIsAllowed(string assignment, string message)
     {
         var error = Assert.Throws<ConfigException>(() => PapaSettings.FromConfig(PapaConfig.Load(null, [assignment])));
@@ -137,6 +139,18 @@ public sealed class ConfigTests
         var config = PapaConfig.Load(file, []);
         Assert.Equal("/data/{a\"] include b", PapaSettings.FromConfig(config).Dataset.Path);
         Assert.Equal("{ [\ninclude \"y\".", config.GetString("akka.note"));
+    }
+
+    [Fact]
+    public void ARunSecretOfFewerThan16BytesIsRefusedWithHowToMakeOne()
+    {
+        using var folder = new TempFolder();
+        var file = folder.File("secret");
+        File.WriteAllText(file, "short\n");
+        var settings = PapaSettings.FromConfig(PapaConfig.Load(null, [$"cluster.secret-file={file}"]));
+
+        var error = Assert.Throws<ConfigException>(() => RunSecret.Load(settings.SecretFile));
+        Assert.Equal($"papa.cluster.secret-file ({file}): the run secret has 5 bytes, at least 16 are needed (make one with `openssl rand -hex 32`)", error.Message);
     }
 
     [Fact]
