@@ -492,7 +492,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
 
     private void OnNodeTrained(NodeTrained node)
     {
-        if (node.Reports.Any(r => r.Member < 0 || r.Member >= Population || !Sender.Equals(_reducers[r.Member])))
+        if (!_reducers.Contains(Sender) || node.Reports.Any(r => r.Member < 0 || r.Member >= Population || !Sender.Equals(_reducers[r.Member])))
         {
             _strangers.Drop(node, Sender);
             return;
@@ -513,6 +513,11 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             OnMemberLost(missing.Member, $"it sent no REPAIR statistics for round {node.Round}", recoverable: true);
             return;
         }
+        if (Incomplete(node) is { } gap)
+        {
+            OnMemberLost(Enumerable.Range(0, Population).First(i => Sender.Equals(_reducers[i])), $"its node's report for round {node.Round} {gap}", recoverable: true);
+            return;
+        }
         var layouts = new[] { node.Sum?.Layout }.Concat(node.Snapshots.Values.Concat(node.Children.Values).Select(s => s.Layout)).OfType<WeightLayout>();
         if (layouts.FirstOrDefault(l => l.Fingerprint != _layoutFingerprint) is { } alien && node.Reports.Count > 0)
         {
@@ -524,6 +529,22 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             _reports[report.Member] = report;
         if (_reports.All(r => r is not null))
             OnRoundReported();
+    }
+
+    /// <summary>What a node's report lacks of what this round's <see cref="CombineRound"/> asked it for (the mix needs all of it).</summary>
+    private string? Incomplete(NodeTrained node)
+    {
+        var asked = CombineRounds(_plan.Rounds[_round]).First(c => c.Reducer.Equals(Sender)).Message;
+        if (!asked.Members.Order().SequenceEqual(node.Reports.Select(r => r.Member).Order()))
+            return $"covers members {string.Join(", ", node.Reports.Select(r => r.Member))}, not {string.Join(", ", asked.Members)}";
+        if (node.Reports.Any(r => r.Diverged))
+            return null; // a diverged member's weights are left out, and the round resets it from the others
+        if (asked.Sum && node.Sum is null)
+            return "has no sum";
+        var snapshots = asked.UploadSnapshots.Where(m => !node.Snapshots.ContainsKey(m)).ToList();
+        var children = asked.UploadChildren.Where(p => !node.Children.ContainsKey(p)).ToList();
+        return snapshots.Count + children.Count == 0 ? null
+            : $"lacks the snapshots of member(s) {string.Join(", ", snapshots)} and the children of {string.Join(", ", children)}";
     }
 
     /// <summary>

@@ -253,6 +253,26 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
         Assert.Equal("member 1 failed: it sent no snapshot for round 0", harness.Listener.FishForMessage<RunFailed>(_ => true).Reason);
     }
 
+    [Fact]
+    public void ANodeReportWithImpossibleNumbersOrWithoutAMemberItRunsIsTheMembersFailureNotTheAveragers()
+    {
+        var harness = Harness("on-member-loss=fail");
+        harness.RegisterAll();
+        var attempt = Enumerable.Range(0, 3).Select(harness.ExpectTrain).First().Attempt;
+        Trained Report(int member, double? heldOut = null) => new(member, 0, 6, 1, 0.1, 48, 0.1, heldOut, null, Attempt: attempt);
+        NodeTrained Node(params Trained[] reports) =>
+            new(attempt, 0, reports, PartialSum.Of([TracerWeights.For(0, 3)]), new Dictionary<int, WeightSnapshot>(), new Dictionary<ParentPair, WeightSnapshot>());
+
+        harness.Averager.Tell(Node(Report(0), Report(1, heldOut: 1.5), Report(2)), harness.Reducer);
+        Assert.Equal("member 1 failed: it reported a held-out accuracy of 1.5, outside [0, 1]", harness.Listener.FishForMessage<RunFailed>(_ => true).Reason);
+
+        var second = Harness("on-member-loss=fail");
+        second.RegisterAll();
+        attempt = Enumerable.Range(0, 3).Select(second.ExpectTrain).First().Attempt;
+        second.Averager.Tell(Node(Report(0), Report(1)), second.Reducer);
+        Assert.Equal("member 0 failed: its node's report for round 0 covers members 0, 1, not 0, 1, 2", second.Listener.FishForMessage<RunFailed>(_ => true).Reason);
+    }
+
     private static void PlayRoundWithDivergedMember(AveragerHarness harness, int member)
     {
         var trains = Enumerable.Range(0, harness.Population).Select(harness.ExpectTrain).ToList();
