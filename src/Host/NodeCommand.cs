@@ -72,7 +72,7 @@ internal static class NodeCommand
         var config = PapaConfig.Load(configFile, overrides);
         var own = PapaSettings.FromConfig(config);
         var patience = own.Faults.ReplacementTimeout;
-        var secret = RunSecret.Load(own.SecretFile);
+        var secret = RunSecret.Load(own.Secret.File);
         NLogSetup.Configure(null, verbose);
         using var signals = InterruptSignals.ForMemberNode();
         var stopped = new TaskCompletionSource();

@@ -41,7 +41,7 @@ public static class ClusterNodes
         var outcome = new TaskCompletionSource<IRunEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
         var completion = system.ActorOf(RunCompletion.Props(outcome, observer), "run-completion");
         var manager = system.ActorOf(ClusterSingletonManager.Props(
-            RunCoordinator.Props(settings, resolvedConfig, plan, data.Test.LabelArray(), folder, completion, start ?? RunStart.Fresh, RunSecret.Load(settings.SecretFile)),
+            RunCoordinator.Props(settings, resolvedConfig, plan, data.Test.LabelArray(), folder, completion, start ?? RunStart.Fresh, RunSecret.Load(settings.Secret.File)),
             PoisonPill.Instance,
             ClusterSingletonManagerSettings.Create(system).WithRole(AveragerRole)), ManagerName);
         // The singleton runs on this node (the only one of its role), so its path is known here.
@@ -91,7 +91,7 @@ public static class ClusterNodes
             {
                 var node = Node(MemberRole);
                 Akka.Cluster.Cluster.Get(node).Join(address);
-                return StartMembers(node, indices, devices: null, RunSecret.Load(settings.SecretFile));
+                return StartMembers(node, indices, devices: null, RunSecret.Load(settings.Secret.File));
             }).ToList();
             var result = await outcome.WaitAsync(timeout);
             return (result, await Task.WhenAll(nodes).WaitAsync(timeout));

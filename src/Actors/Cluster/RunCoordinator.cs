@@ -16,20 +16,19 @@ namespace PapaActors.Actors.Cluster;
 /// It is the run's gate: a node of another protocol version is refused, and with a run secret a node gets the
 /// configuration, and a member its registration, only with a proof of the secret over a fresh nonce; other
 /// messages are taken only from nodes that proved it, and a cluster member that has not proved it within
-/// <see cref="ProveWithin"/> is downed.
+/// `papa.cluster.prove-within` is downed.
 /// A coordinator that stops or restarts ends the run as failed (the run folder keeps its checkpoints, and
 /// `papa node --role averager --resume` continues it): it never starts the run again with empty state.
 /// </summary>
 public sealed class RunCoordinator : ReceiveActor, IWithTimers
 {
-    /// <summary>A node asks for the configuration as soon as it is up; a minute is ample, even on a loaded machine.</summary>
-    public static readonly TimeSpan ProveWithin = TimeSpan.FromMinutes(1);
     // Bounds what strangers asking for challenges can make this actor hold.
     private const int MaxOpenChallenges = 1024;
     private readonly IActorRef _observer;
     private readonly IActorRef _averager;
     private readonly string _resolvedConfig;
     private readonly RunSecret? _secret;
+    private readonly TimeSpan _proveWithin;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly StrangerLog _strangers;
     /// <summary>Nonces handed out and not yet answered, and until when an answer is taken.</summary>
@@ -44,6 +43,7 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
         _observer = observer;
         _resolvedConfig = resolvedConfig;
         _secret = secret;
+        _proveWithin = settings.Secret.ProveWithin;
         _strangers = new StrangerLog(_log);
         var recorder = Context.ActorOf(RunRecorder.Props(folder, resolvedConfig, observer, $"./papa node --role averager --resume {folder}",
             start.Resuming, start.Checkpoint), "recorder");
@@ -55,7 +55,7 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
         Receive<MemberFailed>(FromProvenNode, _averager.Forward);
         Receive<Interrupt>(_ => Sender.Path.Address.HasLocalScope, _averager.Forward); // from this process's signal handler only
         Receive<ClusterEvent.MemberUp>(up => !up.Member.Address.Equals(Akka.Cluster.Cluster.Get(Context.System).SelfAddress),
-            up => Timers.StartSingleTimer(up.Member.Address, new ProofDue(up.Member.Address), ProveWithin));
+            up => Timers.StartSingleTimer(up.Member.Address, new ProofDue(up.Member.Address), _proveWithin));
         Receive<ClusterEvent.MemberUp>(_ => { }); // this node
         Receive<ProofDue>(due => DownUnproven(due.Node));
         Receive<Terminated>(t => t.ActorRef.Equals(_averager), _ => observer.Tell(new RunFailed($"the averager stopped: {_stopCause ?? "unknown cause"}")));
@@ -139,7 +139,7 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
             return;
         }
         var nonce = RunSecret.NewNonce();
-        _challenges[nonce] = now + ProveWithin;
+        _challenges[nonce] = now + _proveWithin;
         Sender.Tell(new SecretChallenge(nonce));
     }
 
@@ -156,7 +156,7 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
     {
         if (_proven.Contains(node))
             return;
-        _log.Warning("downing {0}: it did not prove the run secret within {1}", node, ProveWithin);
+        _log.Warning("downing {0}: it did not prove the run secret within {1} (papa.cluster.prove-within)", node, _proveWithin);
         Akka.Cluster.Cluster.Get(Context.System).Down(node);
     }
 

@@ -78,6 +78,12 @@ public sealed record TransferSettings(TransferPath Path, int ChunkBytes, long Ma
         StreamPort: read.Int("transfer.stream-port", 0, 65535));
 }
 
+/// <summary>
+/// `papa.cluster`: the file of the run secret (null: the environment variable, if set), and how long a cluster member
+/// may take to prove it before it is downed.
+/// </summary>
+public sealed record SecretSettings(string? File, TimeSpan ProveWithin);
+
 /// <summary>A run's whole validated configuration (the `papa` section).</summary>
 /// <param name="AlignSoups">Members are permuted to match member 0 by weight matching before the soups are made.</param>
 public sealed record PapaSettings(
@@ -93,8 +99,8 @@ public sealed record PapaSettings(
     bool SaveMembers,
     TransferSettings Transfer,
     FaultSettings Faults,
-    bool AlignSoups = false,
-    string? SecretFile = null)
+    SecretSettings Secret,
+    bool AlignSoups = false)
 {
     public MixingMethod Method => Mixing.Method;
     public int Epochs => Training.Epochs;
@@ -126,17 +132,17 @@ public sealed record PapaSettings(
             SaveMembers: read.Bool("save-members"),
             Transfer: TransferSettings.Read(read),
             Faults: ReadFaults(read),
-            AlignSoups: read.Choice("align", ["none", "weight-matching"]) == "weight-matching",
-            SecretFile: ReadSecretFile(read));
+            Secret: ReadSecret(read),
+            AlignSoups: read.Choice("align", ["none", "weight-matching"]) == "weight-matching");
     }
 
-    /// <summary>`papa.cluster.secret-file`: a file that exists, or empty (then the secret, if any, is in PAPA_CLUSTER_SECRET).</summary>
-    private static string? ReadSecretFile(SettingsReader read)
+    /// <summary>`papa.cluster`: the secret file exists, or is empty (then the secret, if any, is in PAPA_CLUSTER_SECRET).</summary>
+    private static SecretSettings ReadSecret(SettingsReader read)
     {
         var file = read.OptionalText("cluster.secret-file");
-        if (file.Length == 0)
-            return null;
-        return File.Exists(file) ? file : throw new ConfigException($"'papa.cluster.secret-file' = '{file}' is not allowed: no such file");
+        if (file.Length > 0 && !File.Exists(file))
+            throw new ConfigException($"'papa.cluster.secret-file' = '{file}' is not allowed: no such file");
+        return new SecretSettings(file.Length == 0 ? null : file, read.Duration("cluster.prove-within", positive: true));
     }
 
     private static TrainingSettings ReadTraining(SettingsReader read, long seed, string dataset, MixingMethod method)

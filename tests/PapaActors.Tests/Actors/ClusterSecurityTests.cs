@@ -85,21 +85,21 @@ public sealed class ClusterSecurityTests : IDisposable
     }
 
     [Fact]
-    public async Task NodesWithoutTheSecretOrWithAWrongOneAreRefusedAndTheRunEndsWithTheLocalRunsBitsAndNoTraceOfTheSecret()
+    public async Task NodesWithoutTheSecretOrWithAWrongOneAreRefusedAndDownedAndTheRunEndsWithTheLocalRunsBitsAndNoTraceOfTheSecret()
     {
         TorchRuntime.Configure(1);
         var secretFile = _folder.File("secret");
         File.WriteAllText(secretFile, Secret + "\n");
         var wrongFile = _folder.File("wrong-secret");
         File.WriteAllText(wrongFile, "another secret of sixteen bytes or more");
-        var config = TestSettings.TinyConfig($"cluster.secret-file={secretFile}");
+        var config = TestSettings.TinyConfig($"cluster.secret-file={secretFile}", "cluster.prove-within=5s");
         var settings = PapaSettings.FromConfig(config);
         using var data = DatasetLoader.Load(settings.Dataset);
         var local = await RunLocally(config, settings, data);
 
         var (_, address, outcome) = Averager(config, settings, data, _folder.File("run"));
-        var (_, withoutSecret) = MemberNode(TestSettings.TinyConfig(), address, [0], secret: null);
-        var (_, withWrongSecret) = MemberNode(config, address, [1], RunSecret.Load(wrongFile));
+        var (strangerWithout, withoutSecret) = MemberNode(TestSettings.TinyConfig(), address, [0], secret: null);
+        var (strangerWrong, withWrongSecret) = MemberNode(config, address, [1], RunSecret.Load(wrongFile));
         Assert.Equal(["the averager requires the run secret: give this node the run's papa.cluster.secret-file (or PAPA_CLUSTER_SECRET)"],
             (await withoutSecret.WaitAsync(Timeouts.Run)).Failures);
         Assert.Contains("the averager refused this node: wrong run secret", Assert.Single((await withWrongSecret.WaitAsync(Timeouts.Run)).Failures));
@@ -107,6 +107,8 @@ public sealed class ClusterSecurityTests : IDisposable
 
         AssertSameBits(local, Assert.IsType<RunCompleted>(await outcome.WaitAsync(Timeouts.Run)).Results);
         Assert.True((await members.WaitAsync(Timeouts.Run)).Completed);
+        // The refused nodes stayed in the cluster without proving the secret: they were downed.
+        await Task.WhenAll(new[] { strangerWithout, strangerWrong }.Select(Removed)).WaitAsync(Timeouts.Run);
         var secret = Encoding.UTF8.GetBytes(Secret);
         Assert.All(Directory.GetFiles(_folder.File("run"), "*", SearchOption.AllDirectories),
             file => Assert.True(File.ReadAllBytes(file).AsSpan().IndexOf(secret) < 0, $"{file} holds the run secret"));
@@ -188,6 +190,13 @@ public sealed class ClusterSecurityTests : IDisposable
         Assert.Contains("wrong run secret (or a stale proof)", Assert.IsType<RunConfigRefused>(await Ask(request with { Proof = proof })).Reason);
         var forged = new SecretProof(Assert.IsType<SecretChallenge>(await Ask(request)).Nonce, proof.Mac);
         Assert.Contains("wrong run secret", Assert.IsType<RunConfigRefused>(await Ask(request with { Proof = forged })).Reason);
+    }
+
+    private static Task Removed(ActorSystem node)
+    {
+        var removed = new TaskCompletionSource();
+        ClusterExtension.Get(node).RegisterOnMemberRemoved(removed.SetResult);
+        return removed.Task;
     }
 
     /// <summary>The actor at <paramref name="path"/>, once it exists (the singleton starts a moment after its node is up).</summary>

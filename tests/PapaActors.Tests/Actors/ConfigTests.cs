@@ -149,7 +149,7 @@ public sealed class ConfigTests
         File.WriteAllText(file, "short\n");
         var settings = PapaSettings.FromConfig(PapaConfig.Load(null, [$"cluster.secret-file={file}"]));
 
-        var error = Assert.Throws<ConfigException>(() => RunSecret.Load(settings.SecretFile));
+        var error = Assert.Throws<ConfigException>(() => RunSecret.Load(settings.Secret.File));
         Assert.Equal($"papa.cluster.secret-file ({file}): the run secret has 5 bytes, at least 16 are needed (make one with `openssl rand -hex 32`)", error.Message);
     }
 
