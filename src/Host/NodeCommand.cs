@@ -44,6 +44,8 @@ internal static class NodeCommand
             cluster.Join(cluster.SelfAddress);
         AnsiConsole.MarkupLineInterpolated($"averager node at [bold]{cluster.SelfAddress}[/]; waiting for {settings.Population} members. Start them with:");
         AnsiConsole.MarkupLineInterpolated($"  ./papa node --role member --seed-node {cluster.SelfAddress} --members 0,1,...");
+        if (RunSecret.Load(settings.Secret.File) is not null)
+            AnsiConsole.MarkupLine("  each with this run's secret (the same papa.cluster.secret-file, or PAPA_CLUSTER_SECRET)");
 
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
         var resumeCommand = $"./papa node --role averager --resume {folder}";
