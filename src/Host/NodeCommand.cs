@@ -5,6 +5,7 @@ using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
+using PapaActors.Actors.Security;
 using PapaActors.Models;
 using Spectre.Console;
 using ClusterExtension = Akka.Cluster.Cluster;

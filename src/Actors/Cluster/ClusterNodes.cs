@@ -5,6 +5,7 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Actors.Schedule;
+using PapaActors.Actors.Security;
 using PapaActors.Models.Data;
 
 namespace PapaActors.Actors.Cluster;
@@ -13,7 +14,7 @@ namespace PapaActors.Actors.Cluster;
 public static class ClusterNodes
 {
     public const string SystemName = "papa";
-    public const string AveragerRole = "averager";
+    public const string AveragerRole = TrustedSenders.AveragerRole;
     public const string MemberRole = "member";
     private const string ManagerName = "averager";
 

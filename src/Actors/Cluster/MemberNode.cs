@@ -5,6 +5,7 @@ using Akka.Event;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
+using PapaActors.Actors.Security;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 

@@ -5,6 +5,7 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Actors.Schedule;
+using PapaActors.Actors.Security;
 
 namespace PapaActors.Actors.Cluster;
 

@@ -18,7 +18,7 @@ public static class WireProtocol
     public const int Version = 2;
 }
 
-/// <summary>An HMAC-SHA256 (hex) over a request and the <paramref name="Nonce"/> of a <see cref="SecretChallenge"/> (see Cluster.RunSecret).</summary>
+/// <summary>An HMAC-SHA256 (hex) over a request and the <paramref name="Nonce"/> of a <see cref="SecretChallenge"/> (see Security.RunSecret).</summary>
 public sealed record SecretProof(string Nonce, string Mac);
 
 /// <summary>The averager's node asks for a proof of the run secret over the request it answers, with a fresh nonce.</summary>

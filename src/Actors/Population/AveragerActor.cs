@@ -5,6 +5,7 @@ using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
+using PapaActors.Actors.Security;
 using PapaActors.Actors.Transfer;
 using PapaActors.Models.Training;
 using PapaActors.Models.Weights;

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
-using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
+using PapaActors.Actors.Security;
 using PapaActors.Actors.Transfer;
 using PapaActors.Models;
 using PapaActors.Models.Data;
@@ -169,7 +169,7 @@ public sealed class MemberActor : BulkReceivingActor
 
     private void OnMix(Mix mix)
     {
-        if (!double.IsFinite(mix.Keep) || mix.Keep is < 0 or > 1)
+        if (mix.Keep is not (>= 0 and <= 1)) // NaN too
             throw new InvalidOperationException($"member {_index}: the mix of round {mix.Round} has keep = {mix.Keep}, outside [0, 1]");
         _idle.Stop();
         var watch = Stopwatch.StartNew();

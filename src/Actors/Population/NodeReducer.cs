@@ -1,8 +1,8 @@
 using Akka.Actor;
 using Akka.Event;
-using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
+using PapaActors.Actors.Security;
 using PapaActors.Actors.Transfer;
 using PapaActors.Models.Weights;
 

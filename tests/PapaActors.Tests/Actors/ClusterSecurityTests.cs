@@ -3,6 +3,7 @@ using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
+using PapaActors.Actors.Security;
 using PapaActors.Actors;
 using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;

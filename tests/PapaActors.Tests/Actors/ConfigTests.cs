@@ -1,6 +1,6 @@
 using Akka.Configuration;
-using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Security;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;

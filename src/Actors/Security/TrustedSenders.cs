@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster;
 
-namespace PapaActors.Actors.Cluster;
+namespace PapaActors.Actors.Security;
 
 /// <summary>
 /// Where the messages that steer members and node reducers may come from: an actor of this node, or of the
@@ -10,6 +10,9 @@ namespace PapaActors.Actors.Cluster;
 /// </summary>
 public static class TrustedSenders
 {
+    /// <summary>The cluster role of the node that runs the run's singleton (the averager).</summary>
+    public const string AveragerRole = "averager";
+
     public static bool MaySteer(ActorSystem system, IActorRef sender) =>
         sender.Path.Address.HasLocalScope || IsAveragerNode(system, sender.Path.Address);
 
@@ -18,7 +21,7 @@ public static class TrustedSenders
         if (((ExtendedActorSystem)system).Provider is not IClusterActorRefProvider)
             return false;
         var averager = Akka.Cluster.Cluster.Get(system).State.Members
-            .Where(m => m.HasRole(ClusterNodes.AveragerRole) && m.Status == MemberStatus.Up)
+            .Where(m => m.HasRole(AveragerRole) && m.Status == MemberStatus.Up)
             .OrderBy(m => m, Member.AgeOrdering)
             .FirstOrDefault();
         return averager is not null && averager.Address.Equals(address);

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 
-namespace PapaActors.Actors.Population;
+namespace PapaActors.Actors.Security;
 
 /// <summary>
 /// Logs a message dropped because its sender may not send it, once per sender: a stranger that floods an actor

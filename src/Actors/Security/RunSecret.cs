@@ -3,7 +3,7 @@ using System.Text;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 
-namespace PapaActors.Actors.Cluster;
+namespace PapaActors.Actors.Security;
 
 /// <summary>
 /// The secret a cluster run shares between its nodes. A node proves it holds it with an HMAC-SHA256 over what it
