@@ -158,7 +158,7 @@ public static class WireFormat
         var count = r.ReadInt32();
         if (count < 0 || count > 1_000_000)
             throw new IOException($"implausible entry count {count}");
-        var entries = new List<WeightEntry>(count);
+        var entries = new List<WeightEntry>();
         for (var i = 0; i < count; i++)
         {
             var name = r.ReadString();
@@ -208,6 +208,8 @@ public static class WireFormat
 
     public static float[] ReadFloats(BinaryReader r) => ReadValues<float>(r);
 
+    public static int[] ReadInts(BinaryReader r) => ReadValues<int>(r);
+
     private static void WriteDoubles(BinaryWriter w, double[] values) => WriteValues(w, values);
 
     private static void WriteValues<T>(BinaryWriter w, T[] values) where T : unmanaged
@@ -226,10 +228,22 @@ public static class WireFormat
         var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         if (length < 0 || (long)length * size > r.BaseStream.Length - r.BaseStream.Position)
             throw new IOException($"array of {length} {typeof(T).Name} values does not fit in the remaining {r.BaseStream.Length - r.BaseStream.Position} bytes");
-        var values = new T[length];
-        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
-        return values;
+        // A stream that cannot seek (a network payload) may never bring what a length claims: its array grows as the
+        // bytes come (to at most twice what came), so a forged length allocates nothing. A seekable one holds its bytes.
+        var values = new T[r.BaseStream.CanSeek ? length : Math.Min(length, UnbackedValuesAtOnce / size)];
+        var filled = 0;
+        while (true)
+        {
+            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan(filled)));
+            if (values.Length == length)
+                return values;
+            filled = values.Length;
+            Array.Resize(ref values, (int)Math.Min(length, 2L * filled));
+        }
     }
+
+    /// <summary>The most bytes an array read from a network stream is given before its bytes have come.</summary>
+    private const int UnbackedValuesAtOnce = 1 << 20;
 
     private static void EnsureLittleEndian()
     {
