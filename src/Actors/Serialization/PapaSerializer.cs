@@ -73,7 +73,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 throw new SerializationException($"'{manifest}' message has {stream.Length - stream.Position} bytes past its end");
             return message;
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException or WeightLayoutException or ArgumentException)
+        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or WeightLayoutException or ArgumentException)
         {
             throw new SerializationException($"corrupt '{manifest}' message ({stream.Length} bytes): {e.Message}", e);
         }
@@ -200,8 +200,12 @@ public static class WireFormat
         var count = r.ReadInt32();
         if (count < -1 || count > 100_000)
             throw new IOException($"implausible layer count {count}");
-        return count < 0 ? null : new ActivationStatistics(Enumerable.Range(0, count)
-            .Select(_ => new LayerStatistics(r.ReadString(), ReadFloats(r), ReadFloats(r))).ToList());
+        if (count < 0)
+            return null;
+        var layers = new List<LayerStatistics>(); // not sized by the count: the layers are what came
+        for (var i = 0; i < count; i++)
+            layers.Add(new LayerStatistics(r.ReadString(), ReadFloats(r), ReadFloats(r)));
+        return new ActivationStatistics(layers);
     }
 
     public static void WriteFloats(BinaryWriter w, float[] values) => WriteValues(w, values);
