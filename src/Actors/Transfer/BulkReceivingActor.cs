@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Akka.Remote;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 
@@ -60,6 +61,9 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
                 DeliverAll(receive, _assembler?.Expire() ?? []);
                 ScheduleChunksDue();
                 return true;
+            case DisassociatedEvent lost:
+                DeliverAll(receive, _assembler?.Forget(sender => sender.Path.Address.Equals(lost.RemoteAddress), $"its node {lost.RemoteAddress} disassociated") ?? []);
+                return true;
             case Terminated { AddressTerminated: true } lost when _awaiting is { } awaited && lost.ActorRef.Path.Address.Equals(awaited.Sender.Path.Address):
                 Stash.Stash(); // handled right after the transfer it ends
                 Resume(Failed(awaited, $"its node {lost.ActorRef.Path.Address} was lost before the payload arrived"));
@@ -71,7 +75,12 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
                 OnAnnouncement(receive, announcement);
                 return true;
             case MessageChunk chunk:
-                _assembler ??= BulkTransport.For(Context.System).CreateAssembler();
+                if (_assembler is null)
+                {
+                    _assembler = BulkTransport.For(Context.System).CreateAssembler();
+                    // A node that goes away sends no more chunks, whether or not this actor watches the sender.
+                    Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
+                }
                 DeliverAll(receive, _assembler.Accept(chunk, Sender));
                 ScheduleChunksDue();
                 return true;
@@ -83,6 +92,8 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
     public override void AroundPostStop()
     {
         _chunksDue?.Cancel();
+        if (_assembler is not null)
+            Context.System.EventStream.Unsubscribe(Self);
         base.AroundPostStop();
     }
 

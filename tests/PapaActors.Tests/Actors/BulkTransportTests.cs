@@ -117,7 +117,7 @@ public sealed class BulkTransportTests() : TestKit(TestSettings.ActorTestConfig(
         ExpectMsg($"terminated {sender.Path}"); // and then the subclass still hears of it
     }
 
-    /// <summary>Watches <paramref name="watched"/> and tells the test everything it handles (a Terminated as text, which the serialize-messages checks round-trip).</summary>
+    /// <summary>Watches <paramref name="watched"/> and tells the test everything it handles (a Terminated as text: one told to an actor that does not watch the stopped one is dropped).</summary>
     private sealed class Watcher : BulkReceivingActor
     {
         public Watcher(IActorRef test, IActorRef watched)
