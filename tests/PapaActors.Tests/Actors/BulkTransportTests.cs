@@ -141,6 +141,13 @@ public sealed class BulkTransportTests() : TestKit(TestSettings.ActorTestConfig(
     }
 
     [Fact]
+    public void TheInboundConnectionLimitMustBePositive()
+    {
+        var error = Assert.ThrowsAny<Exception>(() => TestSettings.Tiny("transfer.max-inbound-connections=0"));
+        Assert.Contains("'papa.transfer.max-inbound-connections' = '0' is not allowed", error.Message);
+    }
+
+    [Fact]
     public void ChunkSizeMustFitTheRemoteFrame()
     {
         var config = TestSettings.ActorTestConfig(TestSettings.TinyConfig("transfer.chunk-bytes=512KiB"))
