@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using PapaActors.Actors;
 using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Serialization;
 
 namespace PapaActors.Testing;
 
@@ -16,8 +17,9 @@ public static class PapaTestKitConfig
     public static Config For(params string[] overrides) => For(PapaConfig.Load(null, ["checkpoint.every-epochs=0", .. overrides]));
 
     public static Config For(Config runConfig) => PapaActorSystem.BuildConfig(runConfig, ConfigurationFactory.ParseString(
-        """
+        $"""
         akka.actor.serialize-messages = on
+        {RefusingJsonSerializer.InProcessChecksJson}
         akka.scheduler.implementation = "Akka.TestKit.TestScheduler, Akka.TestKit"
         akka.loggers = ["Akka.TestKit.TestEventListener, Akka.TestKit"]
         akka.loglevel = WARNING

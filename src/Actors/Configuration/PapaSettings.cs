@@ -62,9 +62,10 @@ public enum TransferPath { Stream, Chunks }
 /// <paramref name="ChunkBytes"/>: a message up to this size crosses as one Akka message (the chunk path's chunk size);
 /// <paramref name="MaxMessageBytes"/>: the largest message a node accepts; <paramref name="Timeout"/>: every wait of
 /// the stream path (port request, connect, a stalled read or write, a payload after its announcement);
-/// <paramref name="StreamPort"/>: where this node accepts stream connections (0 = any free port).
+/// <paramref name="StreamPort"/>: where this node accepts stream connections (0 = any free port), at most
+/// <paramref name="MaxInboundConnections"/> at once.
 /// </summary>
-public sealed record TransferSettings(TransferPath Path, int ChunkBytes, long MaxMessageBytes, TimeSpan Timeout, int StreamPort)
+public sealed record TransferSettings(TransferPath Path, int ChunkBytes, long MaxMessageBytes, TimeSpan Timeout, int StreamPort, int MaxInboundConnections)
 {
     /// <summary>Reads `papa.transfer` from <paramref name="config"/> over the documented defaults.</summary>
     public static TransferSettings FromConfig(Config config) =>
@@ -75,7 +76,8 @@ public sealed record TransferSettings(TransferPath Path, int ChunkBytes, long Ma
         ChunkBytes: (int)read.ByteSize("transfer.chunk-bytes", 1024, 64 << 20),
         MaxMessageBytes: read.ByteSize("transfer.max-message-bytes", 1024, 1L << 40),
         Timeout: read.Duration("transfer.timeout", positive: true),
-        StreamPort: read.Int("transfer.stream-port", 0, 65535));
+        StreamPort: read.Int("transfer.stream-port", 0, 65535),
+        MaxInboundConnections: read.Int("transfer.max-inbound-connections", 1, 10_000));
 }
 
 /// <summary>

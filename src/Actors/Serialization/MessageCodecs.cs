@@ -218,7 +218,7 @@ internal static class MessageCodecs
         var count = r.ReadInt32();
         if (count < 0 || count > r.BaseStream.Length - r.BaseStream.Position)
             throw new IOException($"{count} items in a message of {r.BaseStream.Length} bytes");
-        var items = new List<T>(count);
+        var items = new List<T>(); // not sized by the count: that is the sender's claim, the items are what came
         for (var i = 0; i < count; i++)
             items.Add(read(r));
         return items;
@@ -283,17 +283,8 @@ internal static class MessageCodecs
             w.Write(index);
     }
 
-    private static int[] ReadIndices(BinaryReader r)
-    {
-        var count = r.ReadInt32();
-        // A count the message cannot hold is corrupt: never allocate what the bytes do not back.
-        if (count < 0 || count > (r.BaseStream.Length - r.BaseStream.Position) / sizeof(int))
-            throw new IOException($"{count} member indices in a message of {r.BaseStream.Length} bytes");
-        var indices = new int[count];
-        for (var i = 0; i < count; i++)
-            indices[i] = r.ReadInt32();
-        return indices;
-    }
+    /// <summary>Written as <see cref="WriteIndices"/> writes them: the same bytes as an int array of <see cref="WireFormat"/>.</summary>
+    private static int[] ReadIndices(BinaryReader r) => WireFormat.ReadInts(r);
 
     private static byte[] ReadBytes(BinaryReader r)
     {

@@ -73,7 +73,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 throw new SerializationException($"'{manifest}' message has {stream.Length - stream.Position} bytes past its end");
             return message;
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException or WeightLayoutException or ArgumentException)
+        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or WeightLayoutException or ArgumentException)
         {
             throw new SerializationException($"corrupt '{manifest}' message ({stream.Length} bytes): {e.Message}", e);
         }
@@ -158,7 +158,7 @@ public static class WireFormat
         var count = r.ReadInt32();
         if (count < 0 || count > 1_000_000)
             throw new IOException($"implausible entry count {count}");
-        var entries = new List<WeightEntry>(count);
+        var entries = new List<WeightEntry>();
         for (var i = 0; i < count; i++)
         {
             var name = r.ReadString();
@@ -200,13 +200,19 @@ public static class WireFormat
         var count = r.ReadInt32();
         if (count < -1 || count > 100_000)
             throw new IOException($"implausible layer count {count}");
-        return count < 0 ? null : new ActivationStatistics(Enumerable.Range(0, count)
-            .Select(_ => new LayerStatistics(r.ReadString(), ReadFloats(r), ReadFloats(r))).ToList());
+        if (count < 0)
+            return null;
+        var layers = new List<LayerStatistics>(); // not sized by the count: the layers are what came
+        for (var i = 0; i < count; i++)
+            layers.Add(new LayerStatistics(r.ReadString(), ReadFloats(r), ReadFloats(r)));
+        return new ActivationStatistics(layers);
     }
 
     public static void WriteFloats(BinaryWriter w, float[] values) => WriteValues(w, values);
 
     public static float[] ReadFloats(BinaryReader r) => ReadValues<float>(r);
+
+    public static int[] ReadInts(BinaryReader r) => ReadValues<int>(r);
 
     private static void WriteDoubles(BinaryWriter w, double[] values) => WriteValues(w, values);
 
@@ -226,10 +232,22 @@ public static class WireFormat
         var size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         if (length < 0 || (long)length * size > r.BaseStream.Length - r.BaseStream.Position)
             throw new IOException($"array of {length} {typeof(T).Name} values does not fit in the remaining {r.BaseStream.Length - r.BaseStream.Position} bytes");
-        var values = new T[length];
-        r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan()));
-        return values;
+        // A stream that cannot seek (a network payload) may never bring what a length claims: its array grows as the
+        // bytes come (to at most twice what came), so a forged length allocates nothing. A seekable one holds its bytes.
+        var values = new T[r.BaseStream.CanSeek ? length : Math.Min(length, UnbackedValuesAtOnce / size)];
+        var filled = 0;
+        while (true)
+        {
+            r.BaseStream.ReadExactly(MemoryMarshal.AsBytes(values.AsSpan(filled)));
+            if (values.Length == length)
+                return values;
+            filled = values.Length;
+            Array.Resize(ref values, (int)Math.Min(length, 2L * filled));
+        }
     }
+
+    /// <summary>The most bytes an array read from a network stream is given before its bytes have come.</summary>
+    private const int UnbackedValuesAtOnce = 1 << 20;
 
     private static void EnsureLittleEndian()
     {

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Akka.Remote;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 
@@ -26,6 +27,11 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
 
     private sealed record AwaitExpired(long TransferId) : INoSerializationVerificationNeeded;
 
+    /// <summary>Time to drop chunk trains whose next chunk is overdue.</summary>
+    private sealed record ChunksDue : INoSerializationVerificationNeeded;
+
+    private ICancelable? _chunksDue;
+
     // The transport is created with the first receiving actor, so this node accepts stream connections before any sender asks.
     protected BulkReceivingActor() => _settings = BulkTransport.For(Context.System).Settings;
 
@@ -33,6 +39,11 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
 
     protected override bool AroundReceive(Receive receive, object message)
     {
+        // A sender that is gone sends no more chunks: its train is dropped now, not held until the timeout.
+        if (message is Terminated gone && _assembler is { HasPending: true })
+            DeliverAll(receive, _assembler.Forget(
+                sender => sender.Equals(gone.ActorRef) || (gone.AddressTerminated && sender.Path.Address.Equals(gone.ActorRef.Path.Address)),
+                $"its sender {gone.ActorRef.Path} is gone"));
         switch (message)
         {
             case StreamPayload payload:
@@ -45,6 +56,14 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
                 if (_awaiting is { } late && late.Announcement.TransferId == expired.TransferId)
                     Resume(Failed(late, $"its payload did not arrive within {_settings.Timeout.TotalSeconds:0.###} s (papa.transfer.timeout)"));
                 return true;
+            case ChunksDue:
+                _chunksDue = null;
+                DeliverAll(receive, _assembler?.Expire() ?? []);
+                ScheduleChunksDue();
+                return true;
+            case DisassociatedEvent lost:
+                DeliverAll(receive, _assembler?.Forget(sender => sender.Path.Address.Equals(lost.RemoteAddress), $"its node {lost.RemoteAddress} disassociated") ?? []);
+                return true;
             case Terminated { AddressTerminated: true } lost when _awaiting is { } awaited && lost.ActorRef.Path.Address.Equals(awaited.Sender.Path.Address):
                 Stash.Stash(); // handled right after the transfer it ends
                 Resume(Failed(awaited, $"its node {lost.ActorRef.Path.Address} was lost before the payload arrived"));
@@ -56,13 +75,26 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
                 OnAnnouncement(receive, announcement);
                 return true;
             case MessageChunk chunk:
-                _assembler ??= BulkTransport.For(Context.System).CreateAssembler();
-                foreach (var whole in _assembler.Accept(chunk, Sender))
-                    Deliver(receive, whole);
+                if (_assembler is null)
+                {
+                    _assembler = BulkTransport.For(Context.System).CreateAssembler();
+                    // A node that goes away sends no more chunks, whether or not this actor watches the sender.
+                    Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
+                }
+                DeliverAll(receive, _assembler.Accept(chunk, Sender));
+                ScheduleChunksDue();
                 return true;
             default:
                 return base.AroundReceive(receive, message);
         }
+    }
+
+    public override void AroundPostStop()
+    {
+        _chunksDue?.Cancel();
+        if (_assembler is not null)
+            Context.System.EventStream.Unsubscribe(Self);
+        base.AroundPostStop();
     }
 
     /// <summary>A payload that came before its announcement outlives a restart: the announcement still comes.</summary>
@@ -129,6 +161,18 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
         _awaiting = null;
         Stash.Prepend([new Envelope(delivered, awaited.Sender)]);
         Stash.UnstashAll();
+    }
+
+    private void DeliverAll(Receive receive, IEnumerable<object> messages)
+    {
+        foreach (var message in messages)
+            Deliver(receive, message);
+    }
+
+    private void ScheduleChunksDue()
+    {
+        if (_chunksDue is null && _assembler is { HasPending: true })
+            _chunksDue = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.Timeout, Self, new ChunksDue(), Self);
     }
 
     private void Deliver(Receive receive, object message)

@@ -79,19 +79,18 @@ public sealed class BulkTransport : IExtension
     /// <summary>Serializes <paramref name="message"/> and cuts it into chunks that carry its checksum.</summary>
     public IReadOnlyList<MessageChunk> Split(object message)
     {
-        var serializer = _system.Serialization.FindSerializerFor(message);
-        var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);
-        var bytes = serializer.ToBinary(message);
+        var manifest = _serializer.Manifest(message);
+        var bytes = _serializer.ToBinary(message);
         var checksum = Crc32.HashToUInt32(bytes);
         var count = Math.Max(1, (bytes.Length + ChunkBytes - 1) / ChunkBytes);
         var id = Interlocked.Increment(ref _nextTransferId);
         return Enumerable.Range(0, count)
-            .Select(i => new MessageChunk(id, i, count, bytes.Length, checksum, serializer.Identifier, manifest,
+            .Select(i => new MessageChunk(id, i, count, bytes.Length, checksum, PapaSerializer.Id, manifest,
                 bytes.AsSpan(i * ChunkBytes, Math.Min(ChunkBytes, bytes.Length - i * ChunkBytes)).ToArray()))
             .ToList();
     }
 
-    public ChunkAssembler CreateAssembler() => new(_system.Serialization, Settings.MaxMessageBytes);
+    public ChunkAssembler CreateAssembler(TimeProvider? clock = null) => new(_serializer, Settings.MaxMessageBytes, Settings.Timeout, clock ?? TimeProvider.System);
 
     private void Stream(IActorRef target, object message, IActorRef sender)
     {
@@ -141,7 +140,8 @@ public sealed class BulkTransport : IExtension
         var host = string.IsNullOrWhiteSpace(configured) ? system.Provider.DefaultAddress.Host! : configured;
         try
         {
-            return new StreamListener(system, host, Settings.StreamPort, new StreamFrameReader(_serializer, Settings.MaxMessageBytes), Settings.Timeout);
+            return new StreamListener(system, host, Settings.StreamPort, new StreamFrameReader(_serializer, Settings.MaxMessageBytes), Settings.Timeout,
+                Settings.MaxInboundConnections);
         }
         catch (System.Net.Sockets.SocketException e)
         {

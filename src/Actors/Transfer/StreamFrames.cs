@@ -195,7 +195,7 @@ internal sealed class PayloadStream(Stream connection, long length, Crc32 checks
 
     public void SkipRest()
     {
-        var scratch = new byte[64 * 1024];
+        Span<byte> scratch = stackalloc byte[4096];
         while (Read(scratch) > 0)
         {
         }

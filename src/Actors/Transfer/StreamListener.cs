@@ -10,7 +10,8 @@ namespace PapaActors.Actors.Transfer;
 /// <summary>
 /// Accepts this node's stream connections and reads each on a thread of its own: every frame is checked and
 /// deserialized there (<see cref="StreamFrameReader"/>), then its message, or why it failed, is told to its target
-/// actor. A connection whose framing can no longer be trusted is dropped.
+/// actor. A connection whose framing can no longer be trusted is dropped; one beyond `papa.transfer.max-inbound-connections`
+/// is closed as it is accepted.
 /// </summary>
 internal sealed class StreamListener : IDisposable
 {
@@ -18,13 +19,14 @@ internal sealed class StreamListener : IDisposable
     private readonly ExtendedActorSystem _system;
     private readonly StreamFrameReader _frames;
     private readonly TimeSpan _timeout;
+    private readonly int _maxConnections;
     private readonly TcpListener _listener;
     private readonly ConcurrentDictionary<Stream, bool> _open = new();
     private readonly CancellationTokenSource _stop = new();
 
-    public StreamListener(ExtendedActorSystem system, string host, int port, StreamFrameReader frames, TimeSpan timeout)
+    public StreamListener(ExtendedActorSystem system, string host, int port, StreamFrameReader frames, TimeSpan timeout, int maxConnections)
     {
-        (_system, _frames, _timeout) = (system, frames, timeout);
+        (_system, _frames, _timeout, _maxConnections) = (system, frames, timeout, maxConnections);
         _listener = StreamSockets.Listen(host, port);
         _ = AcceptAllAsync();
     }
@@ -57,10 +59,16 @@ internal sealed class StreamListener : IDisposable
                 _system.Log.Warning("accepting a stream connection failed: {0}", e.Message);
                 continue;
             }
+            var peer = socket.RemoteEndPoint;
+            if (_open.Count >= _maxConnections)
+            {
+                connection.Dispose();
+                _system.Log.Warning("refused a stream connection from {0}: {1} are open (papa.transfer.max-inbound-connections)", peer, _maxConnections);
+                continue;
+            }
             _open[connection] = true;
             if (_stop.IsCancellationRequested)
                 connection.Dispose();
-            var peer = socket.RemoteEndPoint;
             new Thread(() => ReadAll(connection, peer)) { IsBackground = true, Name = $"papa stream from {peer}" }.Start();
         }
     }

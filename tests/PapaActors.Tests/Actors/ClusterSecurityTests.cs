@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
 using PapaActors.Actors.Security;
+using PapaActors.Actors.Serialization;
 using PapaActors.Actors;
 using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
@@ -27,7 +28,8 @@ namespace PapaActors.Tests.Actors;
 public sealed class ClusterSecurityTests : IDisposable
 {
     private const string Secret = "a run secret of the tests, 0123456789abcdef";
-    private static readonly Config SerializeEverything = ConfigurationFactory.ParseString("akka.actor.serialize-messages = on\nakka.loglevel = WARNING\nakka.loggers = [\"Akka.Event.DefaultLogger\"]");
+    private static readonly Config SerializeEverything = ConfigurationFactory.ParseString(
+        $"akka.actor.serialize-messages = on\n{RefusingJsonSerializer.InProcessChecksJson}\nakka.loglevel = WARNING\nakka.loggers = [\"Akka.Event.DefaultLogger\"]");
     private readonly List<ActorSystem> _systems = [];
     private readonly TempFolder _folder = new();
 

@@ -5,6 +5,7 @@ using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
+using PapaActors.Actors.Serialization;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Tests.Support;
@@ -19,7 +20,8 @@ namespace PapaActors.Tests.Actors;
 /// </summary>
 public sealed class ClusterTests : IDisposable
 {
-    private static readonly Config SerializeEverything = ConfigurationFactory.ParseString("akka.actor.serialize-messages = on\nakka.loglevel = WARNING\nakka.loggers = [\"Akka.Event.DefaultLogger\"]");
+    private static readonly Config SerializeEverything = ConfigurationFactory.ParseString(
+        $"akka.actor.serialize-messages = on\n{RefusingJsonSerializer.InProcessChecksJson}\nakka.loglevel = WARNING\nakka.loggers = [\"Akka.Event.DefaultLogger\"]");
     private readonly List<ActorSystem> _systems = [];
     private readonly TempFolder _folder = new();
 

@@ -241,6 +241,38 @@ public sealed class StreamTransportTests : TestKit, IDisposable
     }
 
     [Fact]
+    public void AnArrayTheFrameClaimsButNeverBringsAllocatesOnlyAboutWhatCame()
+    {
+        // A frame announcing 400 MB (under the 2 GiB default limit) whose snapshot claims 1e8 floats, of which 1000 come.
+        var frame = Frame(42, TestActor, LargeMix(1, floats: 1000));
+        var payloadStart = Overhead(TestActor) - 4;
+        BitConverter.GetBytes(400_000_000L).CopyTo(frame, 12);
+        const int floatCountOffset = 4 + 4 + 1 + 17 + 1 + 1 + 8; // round, entry count, name, kind, rank, dimension
+        BitConverter.GetBytes(100_000_000).CopyTo(frame, payloadStart + floatCountOffset);
+        var reader = new StreamFrameReader(new PapaSerializer((ExtendedActorSystem)Sys), maxMessageBytes: 2L << 30);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var read = reader.Read(new MemoryStream(frame[..(payloadStart + floatCountOffset + 4 + 4000)]));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.StartsWith("the stream connection closed after", Assert.IsType<StreamTransferFailed>(read!.Arrival).Reason);
+        Assert.True(allocated < 4 << 20, $"{allocated} bytes allocated");
+    }
+
+    [Fact]
+    public void AConnectionBeyondTheInboundLimitIsClosedAsItIsAccepted()
+    {
+        using var crowded = ActorSystem.Create("crowded", RemoteConfig([.. Transfer, "transfer.max-inbound-connections=2"]));
+        var port = BulkTransport.For(crowded).StreamPort!.Value;
+        using var first = new TcpClient("127.0.0.1", port);
+        using var second = new TcpClient("127.0.0.1", port);
+        using var third = new TcpClient("127.0.0.1", port);
+
+        third.ReceiveTimeout = 5000;
+        Assert.Equal(0, third.GetStream().Read(new byte[1])); // closed by the receiving node
+    }
+
+    [Fact]
     public void TheFrameReaderHandsOutNothingWhoseChecksumFailsAndReportsWhereAConnectionEnded()
     {
         var reader = new StreamFrameReader(new PapaSerializer((ExtendedActorSystem)Sys), maxMessageBytes: 1 << 20);

@@ -147,7 +147,16 @@ public static class Samples
     {
         Assert.Equal(expected.GetType(), actual.GetType());
         foreach (var property in expected.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.Name != "EqualityContract"))
-            Same(property.GetValue(expected), property.GetValue(actual));
+        {
+            try
+            {
+                Same(property.GetValue(expected), property.GetValue(actual));
+            }
+            catch (Xunit.Sdk.XunitException e)
+            {
+                throw new Xunit.Sdk.XunitException($"{expected.GetType().Name}.{property.Name}: {e.Message}");
+            }
+        }
     }
 
     private static void Same(object? e, object? a)

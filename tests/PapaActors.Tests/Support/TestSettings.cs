@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Serialization;
 
 namespace PapaActors.Tests.Support;
 
@@ -20,8 +21,9 @@ public static class TestSettings
     /// <summary>Akka settings for actor tests: every message serialized (also locally), TestKit logging.</summary>
     public static Config ActorTestConfig(Config run) =>
         PapaActors.Actors.PapaActorSystem.BuildConfig(run, ConfigurationFactory.ParseString(
-            """
+            $"""
             akka.actor.serialize-messages = on
+            {RefusingJsonSerializer.InProcessChecksJson}
             akka.loggers = ["Akka.TestKit.TestEventListener, Akka.TestKit"]
             akka.loglevel = WARNING
             """));
