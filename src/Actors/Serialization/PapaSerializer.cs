@@ -233,7 +233,8 @@ public static class WireFormat
         if (length < 0 || (long)length * size > r.BaseStream.Length - r.BaseStream.Position)
             throw new IOException($"array of {length} {typeof(T).Name} values does not fit in the remaining {r.BaseStream.Length - r.BaseStream.Position} bytes");
         // A stream that cannot seek (a network payload) may never bring what a length claims: its array grows as the
-        // bytes come (to at most twice what came), so a forged length allocates nothing. A seekable one holds its bytes.
+        // bytes come (to at most 4 times what came; copies a third of the array more), so a forged length allocates
+        // little. A seekable stream (a MemoryStream) holds its bytes already.
         var values = new T[r.BaseStream.CanSeek ? length : Math.Min(length, UnbackedValuesAtOnce / size)];
         var filled = 0;
         while (true)
@@ -242,7 +243,7 @@ public static class WireFormat
             if (values.Length == length)
                 return values;
             filled = values.Length;
-            Array.Resize(ref values, (int)Math.Min(length, 2L * filled));
+            Array.Resize(ref values, (int)Math.Min(length, 4L * filled));
         }
     }
 
