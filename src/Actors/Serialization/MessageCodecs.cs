@@ -35,9 +35,9 @@ internal sealed class MessageCodec<T>(string manifest, Action<BinaryWriter, T> w
 }
 
 /// <summary>A BinaryReader that also resolves the actor references a message names.</summary>
-internal sealed class WireReader(Stream stream, ActorSystem system) : BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true)
+internal sealed class WireReader(Stream stream, ExtendedActorSystem system) : BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true)
 {
-    public IActorRef ReadRef() => ((ExtendedActorSystem)system).Provider.ResolveActorRef(ReadString());
+    public IActorRef ReadRef() => system.Provider.ResolveActorRef(ReadString());
 }
 
 /// <summary>
