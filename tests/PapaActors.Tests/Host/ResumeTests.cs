@@ -114,12 +114,12 @@ public sealed class ResumeTests
     [Fact]
     public void ResumingACompletedRunOrAFolderWithoutARunIsRefused()
     {
-        var completed = Cli.Run("resume", Reference.Value);
+        var completed = Cli.RunInProcess("resume", Reference.Value);
         Assert.Equal(2, completed.ExitCode);
         Assert.Contains("has completed; there is nothing to resume", completed.Output);
 
         using var temp = new TempFolder();
-        var empty = Cli.Run("resume", temp.Path);
+        var empty = Cli.RunInProcess("resume", temp.Path);
         Assert.Equal(2, empty.ExitCode);
         Assert.Contains("is not a run folder: it has no config.conf", empty.Output);
     }
