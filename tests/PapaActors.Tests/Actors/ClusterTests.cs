@@ -17,6 +17,7 @@ namespace PapaActors.Tests.Actors;
 /// averager node and two member nodes of two members each, every message serialized and sent over
 /// Akka.Remote. The same config run locally in one ActorSystem must give bit-identical weights.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ClusterTests : IDisposable
 {
     private static readonly Config SerializeEverything = ConfigurationFactory.ParseString("akka.actor.serialize-messages = on\nakka.loglevel = WARNING\nakka.loggers = [\"Akka.Event.DefaultLogger\"]");

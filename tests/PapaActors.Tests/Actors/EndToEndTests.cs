@@ -15,6 +15,7 @@ using PapaActors.Tests.Support;
 namespace PapaActors.Tests.Actors;
 
 /// <summary>Whole populations training for real (tiny models, small data), with every message serialized.</summary>
+[Trait("Category", "Slow")]
 public sealed class EndToEndTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
 {
     private static readonly string[] FashionSlice =

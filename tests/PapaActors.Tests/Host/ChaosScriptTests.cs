@@ -8,6 +8,7 @@ namespace PapaActors.Tests.Host;
 /// killed and resumed, a member node killed and replaced, a member made to throw, all in one run of real
 /// processes; the soups and the journal must equal the fault-free run's.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ChaosScriptTests
 {
     [Fact]

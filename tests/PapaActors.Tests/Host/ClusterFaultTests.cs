@@ -9,6 +9,7 @@ namespace PapaActors.Tests.Host;
 /// indices, and later a `--members auto` node for another lost node, take over; the run ends bit-identical to
 /// the same run in one process.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ClusterFaultTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(4);

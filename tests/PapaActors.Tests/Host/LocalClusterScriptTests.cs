@@ -4,6 +4,7 @@ using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Host;
 
+[Trait("Category", "Slow")]
 public sealed class LocalClusterScriptTests
 {
     private static readonly string[] Tiny =

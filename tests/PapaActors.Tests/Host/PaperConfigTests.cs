@@ -33,6 +33,7 @@ public sealed class CifarFolders : IDisposable
 /// Every config of hocon/paper/ as written, run for a few steps on small CIFAR-format folders: 2 epochs of 2 steps at
 /// 1/8 width, so the merge after epoch 1 (mix-from-start), the multistep milestones and the soups all happen.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class PaperConfigTests(CifarFolders folders) : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig())), IClassFixture<CifarFolders>
 {
     private static List<string> Names() =>

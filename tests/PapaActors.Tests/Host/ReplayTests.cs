@@ -35,6 +35,7 @@ public sealed class RecordedRun : IDisposable
     public void Dispose() => _folder.Dispose();
 }
 
+[Trait("Category", "Slow")]
 public sealed class ReplayTests(RecordedRun run) : IClassFixture<RecordedRun>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(1);

@@ -9,6 +9,7 @@ namespace PapaActors.Tests.Host;
 /// through a checkpoint write, also with its newest checkpoint damaged) or stopped with Ctrl-C, then resumed,
 /// ends bit-identical to the same run left alone: soups, journal, per-round losses and accuracies.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ResumeTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
