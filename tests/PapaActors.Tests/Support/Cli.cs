@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PapaActors.Host;
+using PapaActors.Models;
 using Spectre.Console;
 
 namespace PapaActors.Tests.Support;
@@ -26,10 +27,19 @@ public static class Cli
             Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Out = new AnsiConsoleOutput(output),
         });
         console.Profile.Width = 240; // as the program's own redirected output: one line per message
-        var run = Task.Run(() => Program.Execute(arguments, console, error));
-        if (!run.Wait(Timeouts.Run))
-            throw new TimeoutException($"papa {string.Join(' ', arguments)} did not finish in-process within {Timeouts.Run}");
-        return new Result(run.Result, output.ToString() + error);
+        // papa sets libtorch's thread count for its run; the tests that run after this one keep theirs.
+        var torchThreads = TorchSharp.torch.get_num_threads();
+        try
+        {
+            var run = Task.Run(() => Program.Execute(arguments, console, error));
+            if (!run.Wait(Timeouts.Run))
+                throw new TimeoutException($"papa {string.Join(' ', arguments)} did not finish in-process within {Timeouts.Run}");
+            return new Result(run.Result, output.ToString() + error);
+        }
+        finally
+        {
+            TorchRuntime.Configure(torchThreads);
+        }
     }
 
     public static Result Run(params string[] arguments) => Run(Timeouts.Run, arguments);
