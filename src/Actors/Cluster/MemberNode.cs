@@ -50,7 +50,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(IReadOnlyList<int>? wanted, IReadOnlyList<string>? devices, IActorRef averager, IActorRef observer) =>
-        Akka.Actor.Props.Create(() => new MemberNode(wanted, devices, averager, observer));
+        Akka.Actor.Props.Create(() => new MemberNode(wanted, devices, averager, observer)).WithDispatcher(ComputeDispatcher.Id); // it loads the dataset in a receive
 
     protected override void PreStart()
     {

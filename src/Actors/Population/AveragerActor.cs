@@ -99,7 +99,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(PapaSettings settings, SchedulePlan plan, int[] testLabels, IActorRef listener, Checkpoint? resumeFrom = null) =>
-        Akka.Actor.Props.Create(() => new AveragerActor(settings, plan, testLabels, listener, resumeFrom));
+        Akka.Actor.Props.Create(() => new AveragerActor(settings, plan, testLabels, listener, resumeFrom)).WithDispatcher(ComputeDispatcher.Id);
 
     private int Population => _members.Length;
 

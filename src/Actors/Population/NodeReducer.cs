@@ -47,7 +47,7 @@ public sealed class NodeReducer : BulkReceivingActor
         });
     }
 
-    public static Props Props() => Akka.Actor.Props.Create(() => new NodeReducer());
+    public static Props Props() => Akka.Actor.Props.Create(() => new NodeReducer()).WithDispatcher(ComputeDispatcher.Id);
 
     private void TryCombine()
     {
