@@ -256,7 +256,7 @@ internal static class Benchmarks
     {
         var parameters = weights.Layout.Entries.Select((e, i) => (Entry: e, Offset: weights.Layout.OffsetOf(i))).Where(x => x.Entry.Kind == WeightKind.Parameter).ToList();
         var values = parameters.SelectMany(p => weights.Values.AsSpan((int)p.Offset, (int)p.Entry.Length).ToArray()).ToArray();
-        return new WeightSnapshot(new WeightLayout(parameters.Select(p => new WeightEntry(p.Entry.Name + ".momentum_buffer", p.Entry.Shape, WeightKind.Buffer)).ToList()), values);
+        return WeightSnapshot.FromOwned(new WeightLayout(parameters.Select(p => new WeightEntry(p.Entry.Name + ".momentum_buffer", p.Entry.Shape, WeightKind.Buffer)).ToList()), values);
     }
 
     public static double Median(IReadOnlyList<double> values) => values.Order().ElementAt(values.Count / 2);

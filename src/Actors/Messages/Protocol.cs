@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using PapaActors.Actors.Schedule;
 using PapaActors.Models.Training;
@@ -139,7 +140,7 @@ public sealed record MemberFinal(
     WeightSnapshot Weights,
     double TestAccuracy,
     double HeldOutAccuracy,
-    float[] TestLogits,
+    ImmutableArray<float> TestLogits,
     ActivationStatistics? RepairStatistics = null) : IPapaMessage;
 
 /// <summary>

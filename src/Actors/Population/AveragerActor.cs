@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
@@ -851,7 +852,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         EndRun(new RunEnded(Completed: true, $"average soup {results.AverageSoup.TestAccuracy:P2}, greedy soup {results.GreedySoup.TestAccuracy:P2}"));
     }
 
-    private static bool AllFinite(float[] values) => Array.TrueForAll(values, float.IsFinite);
+    private static bool AllFinite(ImmutableArray<float> values) => values.All(float.IsFinite);
 
     private void StartTimeout(int round) => Timers.StartSingleTimer(RoundTimer, new RoundTimedOut(round), _settings.RoundTimeout);
 

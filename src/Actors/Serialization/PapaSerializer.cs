@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using System.Runtime.Serialization;
 using Akka.Actor;
@@ -366,7 +367,7 @@ public static class WireFormat
         var asFloats = sum.FitsFloats();
         w.Write(asFloats);
         if (asFloats)
-            WriteFloats(w, Array.ConvertAll(sum.Sums, s => (float)s));
+            WriteValues<float>(w, Array.ConvertAll(sum.Sums, s => (float)s));
         else
             WriteDoubles(w, sum.Sums);
         w.Write(sum.Addends.Count);
@@ -381,7 +382,7 @@ public static class WireFormat
     {
         var layout = ReadLayout(r);
         var count = r.ReadInt32();
-        var sums = r.ReadBoolean() ? Array.ConvertAll(ReadFloats(r), f => (double)f) : ReadDoubles(r);
+        var sums = r.ReadBoolean() ? Array.ConvertAll(ReadValues<float>(r), f => (double)f) : ReadDoubles(r);
         var elements = r.ReadInt32();
         if (elements < 0 || elements > sums.Length)
             throw new IOException($"{elements} elements kept as addends in a sum of {sums.Length}");
@@ -427,7 +428,7 @@ public static class WireFormat
             var shape = new long[r.ReadByte()];
             for (var d = 0; d < shape.Length; d++)
                 shape[d] = r.ReadInt64();
-            entries.Add(new WeightEntry(name, shape, kind));
+            entries.Add(new WeightEntry(name, ImmutableCollectionsMarshal.AsImmutableArray(shape), kind));
         }
         return new WeightLayout(entries);
     }
@@ -463,17 +464,18 @@ public static class WireFormat
             .Select(_ => new LayerStatistics(r.ReadString(), ReadFloats(r), ReadFloats(r))).ToList());
     }
 
-    public static void WriteFloats(BinaryWriter w, float[] values) => WriteValues(w, values);
+    public static void WriteFloats(BinaryWriter w, ImmutableArray<float> values) => WriteValues(w, values.AsSpan());
 
-    public static float[] ReadFloats(BinaryReader r) => ReadValues<float>(r);
+    /// <summary>Read into a new array that nothing else holds, so it becomes immutable without a copy.</summary>
+    public static ImmutableArray<float> ReadFloats(BinaryReader r) => ImmutableCollectionsMarshal.AsImmutableArray(ReadValues<float>(r));
 
-    private static void WriteDoubles(BinaryWriter w, double[] values) => WriteValues(w, values);
+    private static void WriteDoubles(BinaryWriter w, double[] values) => WriteValues<double>(w, values);
 
-    private static void WriteValues<T>(BinaryWriter w, T[] values) where T : unmanaged
+    private static void WriteValues<T>(BinaryWriter w, ReadOnlySpan<T> values) where T : unmanaged
     {
         EnsureLittleEndian();
         w.Write(values.Length);
-        w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+        w.Write(MemoryMarshal.AsBytes(values));
     }
 
     private static double[] ReadDoubles(BinaryReader r) => ReadValues<double>(r);

@@ -62,7 +62,7 @@ public sealed record PartialSum
             var sum = double.IsNaN(Sums[i]) ? RoundedSum(Addends[i]) : Sums[i];
             mean[i] = (float)(sum / Count);
         }
-        return new WeightSnapshot(Layout, mean);
+        return WeightSnapshot.FromOwned(Layout, mean);
     }
 
     /// <summary>Whether every element is a float: then the sum travels as float32 (always so for one snapshot).</summary>
@@ -121,7 +121,7 @@ public sealed record PartialSum
 
         public void Add(WeightSnapshot snapshot)
         {
-            var values = snapshot.Values;
+            var values = snapshot.Values.AsSpan();
             for (var i = 0; i < values.Length; i++)
             {
                 if (!float.IsFinite(values[i]))

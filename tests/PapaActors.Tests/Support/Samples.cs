@@ -16,12 +16,12 @@ public static class Samples
             new WeightEntry("features.1.running_var", [2], WeightKind.Buffer),
             new WeightEntry("features.1.num_batches_tracked", [], WeightKind.Counter),
         ]),
-        Enumerable.Range(0, 9).Select(i => (float)(seed * 10 + i) / 7 - 1e-7f * i).ToArray());
+        [.. Enumerable.Range(0, 9).Select(i => (float)(seed * 10 + i) / 7 - 1e-7f * i)]);
 
     /// <summary>A member state whose optimizer has one momentum buffer (an empty optimizer layout is legal too).</summary>
     public static MemberState State(int member) => new(member, 1234, Snapshot(member),
         new WeightSnapshot(new WeightLayout([new WeightEntry("features.0.weight.momentum_buffer", [2, 3], WeightKind.Buffer)]),
-            Enumerable.Range(0, 6).Select(i => i / 3f).ToArray()));
+            [.. Enumerable.Range(0, 6).Select(i => i / 3f)]));
 
     public static ActivationStatistics Statistics(int seed) => new([
         new LayerStatistics("features.0", [seed, -0.5f, float.Epsilon], [1, 2, 3]),
@@ -99,7 +99,7 @@ public static class Samples
             case WeightSnapshot snapshot:
                 var other = Assert.IsType<WeightSnapshot>(a);
                 Assert.Equal(snapshot.Layout.Fingerprint, other.Layout.Fingerprint);
-                Assert.Equal(snapshot.Values, other.Values);
+                Assert.Equal<float>(snapshot.Values, other.Values);
                 break;
             case PartialSum sum:
                 var received = Assert.IsType<PartialSum>(a);
