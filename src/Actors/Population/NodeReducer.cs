@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using PapaActors.Actors.Messages;
@@ -72,7 +73,7 @@ public sealed class NodeReducer : BulkReceivingActor
             .Where(pair => !reports.Any(r => r.Diverged && (r.Member == pair.First || r.Member == pair.Second)))
             .ToDictionary(pair => pair, pair => WeightMath.Child(snapshots[pair.First], snapshots[pair.Second]));
         _formed = (combine.Attempt, combine.Round, children);
-        var node = new NodeTrained(combine.Attempt, combine.Round, reports.Select(r => r with { Snapshot = null }).ToList(), sum,
+        var node = new NodeTrained(combine.Attempt, combine.Round, reports.Select(r => r with { Snapshot = null }).ToImmutableArray(), sum,
             combine.UploadSnapshots.ToDictionary(m => m, m => snapshots[m]),
             combine.UploadChildren.Where(children.ContainsKey).ToDictionary(pair => pair, pair => children[pair]));
         BulkTransport.For(Context.System).Send(_averager, node, Self);

@@ -105,7 +105,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                     break;
                 case NodeTrained m:
                     w.Write(m.Attempt); w.Write(m.Round);
-                    w.Write(m.Reports.Count);
+                    w.Write(m.Reports.Length);
                     foreach (var report in m.Reports) WriteTrained(w, report);
                     w.Write(m.Sum is not null);
                     if (m.Sum is not null) WireFormat.WritePartialSum(w, m.Sum);
@@ -115,7 +115,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                     break;
                 case NodeMix m:
                     w.Write(m.Attempt); w.Write(m.Round); WriteOptionalSnapshot(w, m.Mean);
-                    w.Write(m.Members.Count);
+                    w.Write(m.Members.Length);
                     foreach (var member in m.Members)
                     {
                         w.Write(member.Member); w.Write(member.Keep); WriteOptionalPair(w, member.Parents); WireFormat.WriteStatistics(w, member.RepairTargets);
@@ -151,8 +151,8 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 case RequestMissingMembers m:
                     w.Write(m.Node);
                     w.Write(m.Wanted is not null);
-                    if (m.Wanted is not null)
-                        WriteIndices(w, m.Wanted);
+                    if (m.Wanted is { } wanted)
+                        WriteIndices(w, wanted);
                     break;
                 case MissingMembers m: WriteIndices(w, m.Indices); break;
                 case MessageChunk m:
@@ -257,15 +257,15 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
             ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r), r.ReadBoolean(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64());
 
     /// <summary>A count, then that many items; a count the remaining bytes cannot hold is corrupt.</summary>
-    private static List<T> ReadList<T>(BinaryReader r, Func<BinaryReader, T> read)
+    private static ImmutableArray<T> ReadList<T>(BinaryReader r, Func<BinaryReader, T> read)
     {
         var count = r.ReadInt32();
         if (count < 0 || count > r.BaseStream.Length - r.BaseStream.Position)
             throw new IOException($"{count} items in a message of {r.BaseStream.Length} bytes");
-        var items = new List<T>(count);
+        var items = ImmutableArray.CreateBuilder<T>(count);
         for (var i = 0; i < count; i++)
             items.Add(read(r));
-        return items;
+        return items.MoveToImmutable();
     }
 
     private static void WriteOptionalPair(BinaryWriter w, ParentPair? pair)
@@ -282,7 +282,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         foreach (var pair in pairs) { w.Write(pair.First); w.Write(pair.Second); }
     }
 
-    private static List<ParentPair> ReadPairs(BinaryReader r) => ReadList(r, r => new ParentPair(r.ReadInt32(), r.ReadInt32()));
+    private static ImmutableArray<ParentPair> ReadPairs(BinaryReader r) => ReadList(r, r => new ParentPair(r.ReadInt32(), r.ReadInt32()));
 
     private static void WriteChildren(BinaryWriter w, IReadOnlyDictionary<ParentPair, WeightSnapshot> children)
     {
@@ -305,7 +305,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
             w.Write(index);
     }
 
-    private static int[] ReadIndices(BinaryReader r)
+    private static ImmutableArray<int> ReadIndices(BinaryReader r)
     {
         var count = r.ReadInt32();
         // A count the message cannot hold is corrupt: never allocate what the bytes do not back.
@@ -314,7 +314,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         var indices = new int[count];
         for (var i = 0; i < count; i++)
             indices[i] = r.ReadInt32();
-        return indices;
+        return ImmutableCollectionsMarshal.AsImmutableArray(indices);
     }
 
     private static byte[] ReadBytes(BinaryReader r)
