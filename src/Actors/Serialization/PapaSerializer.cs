@@ -367,7 +367,7 @@ public static class WireFormat
         var asFloats = sum.FitsFloats();
         w.Write(asFloats);
         if (asFloats)
-            WriteValues<float>(w, Array.ConvertAll(sum.Sums, s => (float)s));
+            WriteValues<float>(w, Array.ConvertAll(ImmutableCollectionsMarshal.AsArray(sum.Sums)!, s => (float)s));
         else
             WriteDoubles(w, sum.Sums);
         w.Write(sum.Addends.Count);
@@ -382,16 +382,16 @@ public static class WireFormat
     {
         var layout = ReadLayout(r);
         var count = r.ReadInt32();
-        var sums = r.ReadBoolean() ? Array.ConvertAll(ReadValues<float>(r), f => (double)f) : ReadDoubles(r);
+        var sums = r.ReadBoolean() ? ImmutableCollectionsMarshal.AsImmutableArray(Array.ConvertAll(ReadValues<float>(r), f => (double)f)) : ReadDoubles(r);
         var elements = r.ReadInt32();
         if (elements < 0 || elements > sums.Length)
             throw new IOException($"{elements} elements kept as addends in a sum of {sums.Length}");
-        var addends = new Dictionary<int, double[]>(elements);
+        var addends = ImmutableDictionary.CreateBuilder<int, ImmutableArray<double>>();
         for (var i = 0; i < elements; i++)
             addends[r.ReadInt32()] = ReadDoubles(r);
         try
         {
-            return new PartialSum(layout, count, sums, addends);
+            return new PartialSum(layout, count, sums, addends.ToImmutable());
         }
         catch (ArgumentException e)
         {
@@ -469,7 +469,7 @@ public static class WireFormat
     /// <summary>Read into a new array that nothing else holds, so it becomes immutable without a copy.</summary>
     public static ImmutableArray<float> ReadFloats(BinaryReader r) => ImmutableCollectionsMarshal.AsImmutableArray(ReadValues<float>(r));
 
-    private static void WriteDoubles(BinaryWriter w, double[] values) => WriteValues<double>(w, values);
+    private static void WriteDoubles(BinaryWriter w, ImmutableArray<double> values) => WriteValues(w, values.AsSpan());
 
     private static void WriteValues<T>(BinaryWriter w, ReadOnlySpan<T> values) where T : unmanaged
     {
@@ -478,7 +478,7 @@ public static class WireFormat
         w.Write(MemoryMarshal.AsBytes(values));
     }
 
-    private static double[] ReadDoubles(BinaryReader r) => ReadValues<double>(r);
+    private static ImmutableArray<double> ReadDoubles(BinaryReader r) => ImmutableCollectionsMarshal.AsImmutableArray(ReadValues<double>(r));
 
     private static T[] ReadValues<T>(BinaryReader r) where T : unmanaged
     {

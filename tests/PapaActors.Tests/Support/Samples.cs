@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Reflection;
 using Akka.Actor;
 using PapaActors.Actors.Messages;
@@ -50,7 +51,7 @@ public static class Samples
         new CombineRound(7, 13, [1, 3], Sum: false, [3], [new ParentPair(1, 3)], [new ParentPair(1, 3)]),
         new NodeTrained(7, 13, [new Trained(1, 13, 140, 0.5, 0.05, 1280, 0.8, null, null, Statistics(1), Attempt: 7)], PartialSum.Of([Snapshot(1)]),
             new Dictionary<int, WeightSnapshot>(), new Dictionary<ParentPair, WeightSnapshot>()),
-        new NodeTrained(7, 13, [], new PartialSum(Snapshot().Layout, 3, [double.NaN, 1e300, 0.1, 1, 2, 3, 4, 5, 6], new Dictionary<int, double[]> { [0] = [1e30, 1e-30, -1] }),
+        new NodeTrained(7, 13, [], new PartialSum(Snapshot().Layout, 3, [double.NaN, 1e300, 0.1, 1, 2, 3, 4, 5, 6], ImmutableDictionary<int, ImmutableArray<double>>.Empty.Add(0, [1e30, 1e-30, -1])),
             new Dictionary<int, WeightSnapshot> { [3] = Snapshot(3) }, new Dictionary<ParentPair, WeightSnapshot> { [new ParentPair(0, 1)] = Snapshot(8) }),
         new NodeMix(7, 13, Snapshot(2), [new MemberMix(0, 0.99, null, null), new MemberMix(2, 0.99, null, Statistics(2))], new Dictionary<ParentPair, WeightSnapshot>()),
         new NodeMix(7, 13, null, [new MemberMix(1, 0, new ParentPair(3, 1), null)], new Dictionary<ParentPair, WeightSnapshot> { [new ParentPair(1, 3)] = Snapshot(9) }),
@@ -104,7 +105,7 @@ public static class Samples
             case PartialSum sum:
                 var received = Assert.IsType<PartialSum>(a);
                 Assert.Equal((sum.Layout.Fingerprint, sum.Count), (received.Layout.Fingerprint, received.Count));
-                Assert.Equal(sum.Sums, received.Sums);
+                Assert.Equal<double>(sum.Sums, received.Sums);
                 Same(sum.Addends.ToDictionary(), received.Addends.ToDictionary());
                 break;
             case ActivationStatistics statistics:
