@@ -358,8 +358,8 @@ internal static class Benchmarks
             return members.Length * Bytes(train)
                 + Bytes(new CombineRound(1, 1, members, Sum: true, [], [], []))
                 + Bytes(new NodeTrained(1, 1, [.. members.Select(i => Report(i, null))], PartialSum.Of(members.Select(i => snapshots[i]).ToList()),
-                    new Dictionary<int, WeightSnapshot>(), new Dictionary<ParentPair, WeightSnapshot>()))
-                + Bytes(new NodeMix(1, 1, mean, [.. members.Select(i => new MemberMix(i, 0.9, null, null))], new Dictionary<ParentPair, WeightSnapshot>()));
+                    ImmutableDictionary<int, WeightSnapshot>.Empty, ImmutableDictionary<ParentPair, WeightSnapshot>.Empty))
+                + Bytes(new NodeMix(1, 1, mean, [.. members.Select(i => new MemberMix(i, 0.9, null, null))], ImmutableDictionary<ParentPair, WeightSnapshot>.Empty));
         });
         return (perMember, perNode);
     }

@@ -97,8 +97,8 @@ public sealed record NodeTrained(
     int Round,
     ImmutableArray<Trained> Reports,
     PartialSum? Sum,
-    IReadOnlyDictionary<int, WeightSnapshot> Snapshots,
-    IReadOnlyDictionary<ParentPair, WeightSnapshot> Children) : IPapaMessage;
+    ImmutableDictionary<int, WeightSnapshot> Snapshots,
+    ImmutableDictionary<ParentPair, WeightSnapshot> Children) : IPapaMessage;
 
 /// <summary>
 /// The round's mix for the members of one node, sent once for all of them: the population mean (PAPA, PAPA-all),
@@ -109,7 +109,7 @@ public sealed record NodeMix(
     int Round,
     WeightSnapshot? Mean,
     ImmutableArray<MemberMix> Members,
-    IReadOnlyDictionary<ParentPair, WeightSnapshot> Children) : IPapaMessage;
+    ImmutableDictionary<ParentPair, WeightSnapshot> Children) : IPapaMessage;
 
 /// <summary>One member's part of a <see cref="NodeMix"/>: its weights are the mean, or the child of <paramref name="Parents"/>.</summary>
 public sealed record MemberMix(int Member, double Keep, ParentPair? Parents, ActivationStatistics? RepairTargets);

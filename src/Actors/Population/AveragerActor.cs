@@ -636,7 +636,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             var members = Enumerable.Range(0, Population).Where(i => reducer!.Equals(_reducers[i])).Select(MixFor).ToImmutableArray();
             // The children this node did not form itself.
             var sent = members.Select(m => m.Parents?.Sorted).OfType<ParentPair>().Distinct()
-                .Where(pair => inputs.FormedHere || !FormedOn(pair, reducer!)).ToDictionary(pair => pair, Child);
+                .Where(pair => inputs.FormedHere || !FormedOn(pair, reducer!)).ToImmutableDictionary(pair => pair, Child);
             transport.Send(reducer!, new NodeMix(_attempt, plan.Round, plan.Mix is ReplaceWithChildren ? null : inputs.Mean, members, sent), Self);
         }
         return clock.Elapsed.TotalSeconds;

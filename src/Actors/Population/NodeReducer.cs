@@ -74,8 +74,8 @@ public sealed class NodeReducer : BulkReceivingActor
             .ToDictionary(pair => pair, pair => WeightMath.Child(snapshots[pair.First], snapshots[pair.Second]));
         _formed = (combine.Attempt, combine.Round, children);
         var node = new NodeTrained(combine.Attempt, combine.Round, reports.Select(r => r with { Snapshot = null }).ToImmutableArray(), sum,
-            combine.UploadSnapshots.ToDictionary(m => m, m => snapshots[m]),
-            combine.UploadChildren.Where(children.ContainsKey).ToDictionary(pair => pair, pair => children[pair]));
+            combine.UploadSnapshots.ToImmutableDictionary(m => m, m => snapshots[m]),
+            combine.UploadChildren.Where(children.ContainsKey).ToImmutableDictionary(pair => pair, pair => children[pair]));
         BulkTransport.For(Context.System).Send(_averager, node, Self);
     }
 

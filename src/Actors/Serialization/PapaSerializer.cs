@@ -190,7 +190,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 "mix" => new Mix(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r), r.ReadInt64()),
                 "combine" => new CombineRound(r.ReadInt64(), r.ReadInt32(), ReadIndices(r), r.ReadBoolean(), ReadIndices(r), ReadPairs(r), ReadPairs(r)),
                 "node-trained" => new NodeTrained(r.ReadInt64(), r.ReadInt32(), ReadList(r, ReadTrained), r.ReadBoolean() ? WireFormat.ReadPartialSum(r) : null,
-                    ReadIndices(r).ToDictionary(m => m, _ => WireFormat.ReadSnapshot(r)), ReadChildren(r)),
+                    ReadIndices(r).ToImmutableDictionary(m => m, _ => WireFormat.ReadSnapshot(r)), ReadChildren(r)),
                 "node-mix" => new NodeMix(r.ReadInt64(), r.ReadInt32(), ReadOptionalSnapshot(r),
                     ReadList(r, r => new MemberMix(r.ReadInt32(), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r))), ReadChildren(r)),
                 "capture" => new CaptureState(r.ReadInt32()),
@@ -292,7 +292,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
             WireFormat.WriteSnapshot(w, children[pair]);
     }
 
-    private static Dictionary<ParentPair, WeightSnapshot> ReadChildren(BinaryReader r) => ReadPairs(r).ToDictionary(p => p, _ => WireFormat.ReadSnapshot(r));
+    private static ImmutableDictionary<ParentPair, WeightSnapshot> ReadChildren(BinaryReader r) => ReadPairs(r).ToImmutableDictionary(p => p, _ => WireFormat.ReadSnapshot(r));
 
     private static void WriteRef(BinaryWriter w, IActorRef actor) => w.Write(Akka.Serialization.Serialization.SerializedActorPath(actor));
 
@@ -446,7 +446,7 @@ public static class WireFormat
     /// <summary>REPAIR statistics, or nothing: a layer count of -1 means none.</summary>
     public static void WriteStatistics(BinaryWriter w, ActivationStatistics? statistics)
     {
-        w.Write(statistics?.Layers.Count ?? -1);
+        w.Write(statistics?.Layers.Length ?? -1);
         foreach (var layer in statistics?.Layers ?? [])
         {
             w.Write(layer.Layer);
@@ -461,7 +461,7 @@ public static class WireFormat
         if (count < -1 || count > 100_000)
             throw new IOException($"implausible layer count {count}");
         return count < 0 ? null : new ActivationStatistics(Enumerable.Range(0, count)
-            .Select(_ => new LayerStatistics(r.ReadString(), ReadFloats(r), ReadFloats(r))).ToList());
+            .Select(_ => new LayerStatistics(r.ReadString(), ReadFloats(r), ReadFloats(r))).ToImmutableArray());
     }
 
     public static void WriteFloats(BinaryWriter w, ImmutableArray<float> values) => WriteValues(w, values.AsSpan());

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
 using TorchSharp;
@@ -82,7 +83,7 @@ public static class WeightMatching
         {
             var gather = Gather(spec, $"{layer.Layer}.weight", 0, layer.Mean.Length, permutations);
             return gather is null ? layer : new LayerStatistics(layer.Layer, [.. gather.Select(i => layer.Mean[(int)i])], [.. gather.Select(i => layer.Std[(int)i])]);
-        }).ToList());
+        }).ToImmutableArray());
 
     /// <summary>
     /// For axis <paramref name="axis"/> of <paramref name="entry"/> (length <paramref name="length"/>): which original index

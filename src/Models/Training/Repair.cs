@@ -11,7 +11,7 @@ namespace PapaActors.Models.Training;
 public sealed record LayerStatistics(string Layer, ImmutableArray<float> Mean, ImmutableArray<float> Std);
 
 /// <summary>The statistics of every layer REPAIR corrects, in forward order. Plain data: sent with snapshots.</summary>
-public sealed record ActivationStatistics(IReadOnlyList<LayerStatistics> Layers)
+public sealed record ActivationStatistics(ImmutableArray<LayerStatistics> Layers)
 {
     /// <summary>sum_i coefficients[i] * statistics[i], means and stds alike (stds interpolate linearly, as REPAIR does).</summary>
     public static ActivationStatistics WeightedSum(IReadOnlyList<ActivationStatistics> statistics, IReadOnlyList<double> coefficients)
@@ -33,7 +33,7 @@ public sealed record ActivationStatistics(IReadOnlyList<LayerStatistics> Layers)
                 }
             }
             return new LayerStatistics(layer.Layer, ImmutableCollectionsMarshal.AsImmutableArray(mean), ImmutableCollectionsMarshal.AsImmutableArray(std));
-        }).ToList();
+        }).ToImmutableArray();
         return new ActivationStatistics(layers);
     }
 }
@@ -118,7 +118,7 @@ public static class Repair
             var mean = sum!.Select(s => s / count).ToArray();
             var std = squares!.Select((q, c) => Math.Sqrt(Math.Max(q / count - mean[c] * mean[c], 0))).ToArray();
             return new LayerStatistics(name, [.. mean.Select(m => (float)m)], [.. std.Select(s => (float)s)]);
-        }).ToList());
+        }).ToImmutableArray());
     }
 
     /// <summary>total + batch, element by element, in place (the first batch starts the total).</summary>

@@ -40,7 +40,7 @@ public sealed class RepairTests
         using (other)
         {
             var targets = ActivationStatistics.WeightedSum([child.MeasureRepairStatistics(Round), other.MeasureRepairStatistics(Round)], [0.5, 0.5]);
-            Assert.Equal(correctedLayers, targets.Layers.Count);
+            Assert.Equal(correctedLayers, targets.Layers.Length);
 
             child.Mix(other.Capture(), keep: 0.5, targets, Round);
 
