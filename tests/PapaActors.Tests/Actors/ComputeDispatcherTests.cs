@@ -44,26 +44,30 @@ public sealed class ComputeDispatcherTests() : TestKit(TestSettings.ActorTestCon
     }
 
     [Fact]
-    public void WhileEveryComputeThreadIsBusyTheDefaultDispatcherStillAnswers()
+    public void WhileTheComputeThreadsAreBusyTheAveragerWaitsAndTheDefaultDispatcherStillAnswers()
     {
+        var harness = new AveragerHarness(this, TestSettings.Tiny("population=2"), stepsPerEpoch: 4);
         using var release = new ManualResetEventSlim();
         // As long a computation as the test wants: every thread of the compute dispatcher is held until released.
         var busy = Enumerable.Range(0, 2).Select(_ => Sys.ActorOf(Props.Create(() => new Blocker(release)).WithDispatcher(ComputeDispatcher.Id))).ToList();
         busy.ForEach(b => b.Tell("block"));
         ExpectMsg("blocked");
         ExpectMsg("blocked");
+        var member = harness.Members[0];
         var echo = Sys.ActorOf(Props.Create(() => new ThreadReporter()));
-
         try
         {
+            harness.Averager.Tell(new RegisterMember(0, member.Ref, TracerWeights.Layout(2).Fingerprint, harness.Reducer), member.Ref);
             echo.Tell("ping");
 
-            ExpectMsg<ThreadSeen>(TimeSpan.FromSeconds(30));
+            Assert.True(ExpectMsg<ThreadSeen>(TimeSpan.FromSeconds(30)).PoolThread); // answered on the default dispatcher
+            Assert.False(member.HasMessages); // the averager has had no thread yet
         }
         finally
         {
             release.Set();
         }
+        member.ExpectMsg<MemberAccepted>(TimeSpan.FromSeconds(30));
     }
 
     private sealed record ThreadSeen(string? Name, bool PoolThread) : INoSerializationVerificationNeeded;
