@@ -70,11 +70,11 @@ public sealed class ClusterTests : IDisposable
 
             for (var i = 0; i < 4; i++)
             {
-                Assert.Equal(local.Members[i].Weights.Values, clustered.Members[i].Weights.Values);
+                Assert.Equal<float>(local.Members[i].Weights.Values, clustered.Members[i].Weights.Values);
                 Assert.Equal(local.Members[i].TestAccuracy, clustered.Members[i].TestAccuracy);
             }
-            Assert.Equal(local.AverageSoup.Weights.Values, clustered.AverageSoup.Weights.Values);
-            Assert.Equal(local.GreedySoup.Weights.Values, clustered.GreedySoup.Weights.Values);
+            Assert.Equal<float>(local.AverageSoup.Weights.Values, clustered.AverageSoup.Weights.Values);
+            Assert.Equal<float>(local.GreedySoup.Weights.Values, clustered.GreedySoup.Weights.Values);
             Assert.Equal(local.GreedySoup.MembersUsed, clustered.GreedySoup.MembersUsed);
             Assert.Equal(local.EnsembleTestAccuracy, clustered.EnsembleTestAccuracy);
             Assert.All(nodes, n => Assert.True(n.Completed, string.Join("; ", n.Failures)));

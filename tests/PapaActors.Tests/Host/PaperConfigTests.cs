@@ -91,7 +91,7 @@ public sealed class PaperConfigTests(CifarFolders folders) : TestKit(TestSetting
                 Assert.Empty(mixes);
                 // repair-soup, and alignment but for resnet20: the average soup is not the plain mean of its members
                 var mean = WeightMath.Average(results.Members.Select(m => m.Weights).ToList());
-                Assert.NotEqual(mean.Values, results.AverageSoup.Weights.Values);
+                Assert.NotEqual<float>(mean.Values, results.AverageSoup.Weights.Values);
                 Assert.Equal(!name.Contains("resnet20"), settings.AlignSoups);
                 break;
         }
