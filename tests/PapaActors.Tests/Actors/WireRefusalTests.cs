@@ -78,7 +78,7 @@ public sealed class WireRefusalTests() : TestKit(RemoteNodeConfig())
         using var sending = ActorSystem.Create("sending", RemoteNodeConfig());
         var node = ((ExtendedActorSystem)Sys).Provider.DefaultAddress;
         var target = await sending.ActorSelection(receiver.Path.ToStringWithAddress(node)).ResolveOne(TimeSpan.FromSeconds(10));
-        var chunks = BulkTransport.For(sending).Split(new MemberFinal(2, Samples.Snapshot(), 0.9, 0.91, new float[2000]));
+        var chunks = BulkTransport.For(sending).Split(new MemberFinal(2, Samples.Snapshot(), 0.9, 0.91, [.. new float[2000]]));
         var sender = sending.ActorOf(Props.Empty, "sender");
 
         target.Tell(chunks[0], sender);

@@ -4,6 +4,7 @@ using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Host;
 
+[Trait("Category", "Slow")]
 public sealed class LocalClusterScriptTests
 {
     private static readonly string[] Tiny =
@@ -17,13 +18,18 @@ public sealed class LocalClusterScriptTests
     {
         using var folder = new TempFolder();
         var config = RepositoryFiles.Path("hocon", "local-cluster.conf");
-        var start = new ProcessStartInfo("bash");
-        start.ArgumentList.Add(RepositoryFiles.Path("scripts", "local-cluster.sh"));
-        foreach (var argument in new[] { "--out", folder.File("cluster"), "--port", Random.Shared.Next(20000, 40000).ToString() }.Concat(Tiny))
-            start.ArgumentList.Add(argument);
-        start.Environment["PAPA_DLL"] = Path.Combine(AppContext.BaseDirectory, "papa.dll");
-        var script = Cli.Run(start, TimeSpan.FromMinutes(3), "scripts/local-cluster.sh");
-        Assert.True(script.ExitCode == 0, script.Output);
+        // A run folder per port: an averager that could not bind its port has already written its folder.
+        var (script, cluster) = LoopbackPorts.Run(port =>
+        {
+            var start = new ProcessStartInfo("bash");
+            start.ArgumentList.Add(RepositoryFiles.Path("scripts", "local-cluster.sh"));
+            foreach (var argument in new[] { "--out", folder.File($"cluster-{port}"), "--port", port.ToString() }.Concat(Tiny))
+                start.ArgumentList.Add(argument);
+            start.Environment["PAPA_DLL"] = Path.Combine(AppContext.BaseDirectory, "papa.dll");
+            var result = Cli.Run(start, TimeSpan.FromMinutes(3), "scripts/local-cluster.sh");
+            Assert.True(result.ExitCode == 0, result.Output);
+            return (result, $"cluster-{port}");
+        });
         Assert.Contains("member node for members 2,3 started", script.Output);
 
         var local = Cli.Run(["run", "--config", config, .. Tiny, "--out", folder.File("local")]);
@@ -31,8 +37,8 @@ public sealed class LocalClusterScriptTests
 
         JsonNode Results(string run) => JsonNode.Parse(File.ReadAllText(folder.File($"{run}/results.json")))!;
         foreach (var key in new[] { "members", "ensemble", "average_soup", "greedy_soup", "mean_member_test_accuracy" })
-            Assert.Equal(Results("local")[key]!.ToJsonString(), Results("cluster")[key]!.ToJsonString());
-        Assert.Equal(File.ReadAllBytes(folder.File("local/soup-greedy.safetensors")), File.ReadAllBytes(folder.File("cluster/soup-greedy.safetensors")));
+            Assert.Equal(Results("local")[key]!.ToJsonString(), Results(cluster)[key]!.ToJsonString());
+        Assert.Equal(File.ReadAllBytes(folder.File("local/soup-greedy.safetensors")), File.ReadAllBytes(folder.File($"{cluster}/soup-greedy.safetensors")));
         Assert.DoesNotContain(Process.GetProcessesByName("dotnet"), p => SafeCommandLine(p).Contains(folder.Path));
     }
 
@@ -40,11 +46,16 @@ public sealed class LocalClusterScriptTests
     public void OneCtrlCStopsTheScriptAndEveryNodeWithACheckpointAndTheResumeCommand()
     {
         using var folder = new TempFolder();
-        var run = folder.File("cluster");
-        var port = Random.Shared.Next(20000, 40000);
-        using var script = PapaProcess.StartScript("local-cluster.sh",
-            ["--out", run, "--port", port.ToString(), .. Tiny, "--set", "epochs=40", "--set", "checkpoint.every-epochs=0"]);
-        script.WaitUntil(() => RunFolders.JournalRounds(run) >= 10, TimeSpan.FromMinutes(3), "10 rounds");
+        // A run folder per port: an averager that could not bind its port has already written its folder.
+        var (started, run, port) = LoopbackPorts.Run(port =>
+        {
+            var run = folder.File($"cluster-{port}");
+            var script = PapaProcess.StartScript("local-cluster.sh",
+                ["--out", run, "--port", port.ToString(), .. Tiny, "--set", "epochs=40", "--set", "checkpoint.every-epochs=0"]);
+            script.WaitUntil(() => RunFolders.JournalRounds(run) >= 10, TimeSpan.FromMinutes(3), "10 rounds");
+            return (script, run, port);
+        });
+        using var script = started;
 
         script.Interrupt();
 
