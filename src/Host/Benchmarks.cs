@@ -79,7 +79,7 @@ internal static class Benchmarks
         var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-{Guid.NewGuid():N}");
         try
         {
-            using var system = PapaActorSystem.Create("bench", config);
+            using var system = new PapaSystemSetup(config).Create("bench");
             return (Completed(await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder)), threads);
         }
         finally
@@ -169,10 +169,9 @@ internal static class Benchmarks
         {
             var pathName = path.ToString().ToLowerInvariant();
             // The cluster transport settings (frame and buffer sizes), as plain remoting between two systems.
-            var remote = ConfigurationFactory.ParseString("akka.actor.provider = remote")
-                .WithFallback(ClusterNodes.NodeConfig(PapaConfig.Load(null, [.. overrides, $"transfer.path={pathName}"]), ClusterNodes.MemberRole, "127.0.0.1", 0, []));
-            using var sender = ActorSystem.Create("sender", remote);
-            using var receiver = ActorSystem.Create("receiver", remote);
+            var remote = PapaSystemSetup.RemoteNode(PapaConfig.Load(null, [.. overrides, $"transfer.path={pathName}"]), NodeEndpoint.Loopback);
+            using var sender = remote.Create("sender");
+            using var receiver = remote.Create("receiver");
             var echoAddress = ((ExtendedActorSystem)receiver).Provider.DefaultAddress;
             receiver.ActorOf(Props.Create(() => new Echo()), "echo");
             var echo = await sender.ActorSelection(new RootActorPath(echoAddress) / "user" / "echo").ResolveOne(TimeSpan.FromSeconds(10));
@@ -340,7 +339,7 @@ internal static class Benchmarks
     /// </summary>
     public static (long PerMember, long PerNode) MixingTraffic(int population, int nodes)
     {
-        using var system = ActorSystem.Create("traffic", PapaActorSystem.BuildConfig(PapaConfig.Load(null, [])));
+        using var system = new PapaSystemSetup(PapaConfig.Load(null, [])).Create("traffic");
         long Bytes(object message) => system.Serialization.FindSerializerFor(message).ToBinary(message).LongLength;
         var snapshots = Enumerable.Range(0, population).Select(i =>
         {
@@ -374,7 +373,7 @@ internal static class Benchmarks
         try
         {
             TorchRuntime.Configure(threads);
-            var (outcome, _) = await ClusterNodes.RunInProcessAsync(config, data, folder, groups, TimeSpan.FromHours(1));
+            var (outcome, _) = await ClusterNodes.RunInProcessAsync(new PapaSystemSetup(config), data, folder, groups, TimeSpan.FromHours(1));
             return (local, Completed(outcome));
         }
         finally
