@@ -19,7 +19,7 @@ public static class Program
         var common = new CommonOptions();
         var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
         {
-            Run(common), Resume(common), Node(common), Replay(), Compare(), Bench(common),
+            Run(common), Resume(common), Node(common), Cert(), Replay(), Compare(), Bench(common),
         };
         return root.Parse(args).Invoke();
     }
@@ -166,6 +166,21 @@ public static class Program
         compare.SetAction(parse => Guard(() => Task.FromResult(
             RunComparison.Execute(parse.GetValue(compareFolders) ?? [], parse.GetValue(plotOption), parse.GetValue(markdownOption)))));
         return compare;
+    }
+
+    private static Command Cert()
+    {
+        var outOption = new Option<string>("--out", "-o") { Description = "Folder of the CA and the certificates; a CA already there (ca-key.pfx) signs the new ones", Required = true };
+        var nodesOption = new Option<int?>("--nodes") { Description = "Certificates node-0 ... node-(N-1), also valid for localhost and 127.0.0.1" };
+        var nameOption = new Option<string[]>("--name") { Description = "A certificate for this host name or IP address; repeatable", AllowMultipleArgumentsPerToken = false };
+        var passwordOption = new Option<string?>("--password-file") { Description = "Protect every key file written with the password in this file (first line)" };
+        var cert = new Command("cert", "Make a cluster's CA and its nodes' certificates (PFX) for papa.cluster.tls")
+        {
+            outOption, nodesOption, nameOption, passwordOption,
+        };
+        cert.SetAction(parse => Guard(() => CertCommand.ExecuteAsync(parse.GetValue(outOption)!, parse.GetValue(nodesOption),
+            parse.GetValue(nameOption) ?? [], parse.GetValue(passwordOption))));
+        return cert;
     }
 
     private static Command Node(CommonOptions common)
