@@ -8,6 +8,7 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Actors.Schedule;
+using PapaActors.Actors.Tls;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Models.Nets;
@@ -133,10 +134,12 @@ internal static class Benchmarks
         return Task.FromResult(ExitCodes.Success);
     }
 
-    /// <summary>Prints <see cref="MeasureTransferAsync"/>.</summary>
-    public static async Task<int> TransferAsync(IReadOnlyList<string> overrides, int repeats)
+    /// <summary>Prints <see cref="MeasureTransferAsync"/>; with <paramref name="tls"/>, both systems speak mutual TLS.</summary>
+    public static async Task<int> TransferAsync(IReadOnlyList<string> overrides, int repeats, bool tls)
     {
         NLogSetup.Configure(null, verbose: false);
+        using var certificates = new ThrowawayCertificates(tls);
+        overrides = [.. overrides, .. certificates.Settings];
         var table = new Table().AddColumn("snapshot").AddColumn("path").AddColumn(new TableColumn("size").RightAligned()).AddColumn(new TableColumn("MB/s").RightAligned())
             .AddColumn(new TableColumn("ms per transfer").RightAligned()).AddColumn("on the wire");
         foreach (var transfer in await MeasureTransferAsync(overrides, repeats))
@@ -308,9 +311,11 @@ internal static class Benchmarks
     /// The cost of running PAPA (a push every 10 steps) across a cluster: the same run in one ActorSystem and
     /// across three ActorSystems on loopback (an averager node, two member nodes); training seconds of both.
     /// </summary>
-    public static async Task<int> ClusterOverheadAsync(string? configFile, IReadOnlyList<string> overrides)
+    /// <param name="tls">the cluster's nodes speak mutual TLS (the local run has no network)</param>
+    public static async Task<int> ClusterOverheadAsync(string? configFile, IReadOnlyList<string> overrides, bool tls)
     {
-        var config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, ["epochs=1", "train-limit=12000", .. overrides]);
+        using var certificates = new ThrowawayCertificates(tls);
+        var config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, ["epochs=1", "train-limit=12000", .. overrides, .. certificates.Settings]);
         var settings = PapaSettings.FromConfig(config);
         NLogSetup.Configure(null, verbose: false);
         using var data = DataLoading.Load(settings.Dataset);
@@ -380,6 +385,24 @@ internal static class Benchmarks
         {
             if (Directory.Exists(folder))
                 Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>With <c>enabled</c>, a CA and one certificate for every node of a benchmark, in a temporary folder deleted afterwards.</summary>
+    private sealed class ThrowawayCertificates : IDisposable
+    {
+        private readonly string _folder = Path.Combine(Path.GetTempPath(), $"papa-bench-certificates-{Guid.NewGuid():N}");
+
+        public ThrowawayCertificates(bool enabled) =>
+            Settings = enabled ? ClusterCertificates.LoopbackNodeSettings(_folder, "node") : [];
+
+        /// <summary>The `papa.cluster.tls` overrides, none without TLS.</summary>
+        public string[] Settings { get; }
+
+        public void Dispose()
+        {
+            if (Directory.Exists(_folder))
+                Directory.Delete(_folder, recursive: true);
         }
     }
 

@@ -88,20 +88,28 @@ public static class Program
     private static Command BenchTransfer(CommonOptions common)
     {
         var repeatsOption = new Option<int>("--repeats") { Description = "Transfers per snapshot", DefaultValueFactory = _ => 20 };
-        var transfer = new Command("transfer", "Weight transfer throughput between two ActorSystems over loopback (resnet20, vgg11), by the stream and the chunk path") { common.Set, repeatsOption };
-        transfer.SetAction(parse => Guard(() => Benchmarks.TransferAsync(parse.GetValue(common.Set) ?? [], parse.GetValue(repeatsOption))));
+        var tlsOption = TlsOption();
+        var transfer = new Command("transfer", "Weight transfer throughput between two ActorSystems over loopback (resnet20, vgg11), by the stream and the chunk path")
+        {
+            common.Set, repeatsOption, tlsOption,
+        };
+        transfer.SetAction(parse => Guard(() => Benchmarks.TransferAsync(parse.GetValue(common.Set) ?? [], parse.GetValue(repeatsOption), parse.GetValue(tlsOption))));
         return transfer;
     }
 
     private static Command BenchCluster(CommonOptions common)
     {
+        var tlsOption = TlsOption();
         var clusterOverhead = new Command("cluster", "Training time of the same run in one ActorSystem and as a 3-node cluster on loopback")
         {
-            common.Config, common.Set,
+            common.Config, common.Set, tlsOption,
         };
-        clusterOverhead.SetAction(parse => Guard(() => Benchmarks.ClusterOverheadAsync(parse.GetValue(common.Config), parse.GetValue(common.Set) ?? [])));
+        clusterOverhead.SetAction(parse => Guard(() => Benchmarks.ClusterOverheadAsync(parse.GetValue(common.Config), parse.GetValue(common.Set) ?? [], parse.GetValue(tlsOption))));
         return clusterOverhead;
     }
+
+    private static Option<bool> TlsOption() =>
+        new("--tls") { Description = "The nodes speak mutual TLS (papa.cluster.tls), with throwaway certificates made in a temporary folder" };
 
     private static Command BenchRepair(CommonOptions common)
     {

@@ -36,6 +36,16 @@ public static class ClusterCertificates
         }).ToList();
     }
 
+    /// <summary>
+    /// The `papa.cluster.tls` overrides of a node named <paramref name="node"/> talking over loopback, its certificate signed
+    /// by the CA in <paramref name="folder"/> (made on first use): throwaway certificates for benchmarks and tests.
+    /// </summary>
+    public static string[] LoopbackNodeSettings(string folder, string node) =>
+    [
+        "cluster.tls.enabled=on", $"cluster.tls.certificate={Write(folder, [node], password: null, loopback: true)[0]}",
+        $"cluster.tls.ca={Path.Combine(folder, CaFile)}",
+    ];
+
     private static X509Certificate2 LoadOrCreateCa(string folder, string? password)
     {
         var keyFile = Path.Combine(folder, CaKeyFile);

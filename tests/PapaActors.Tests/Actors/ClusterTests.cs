@@ -62,9 +62,8 @@ public sealed class ClusterTests : IDisposable
     {
         TorchRuntime.Configure(1);
         // Every node shows the same certificate of the CA: which node holds which certificate does not matter to the run.
-        var certificate = ClusterCertificates.Write(_folder.File("certificates"), ["node"], password: null, loopback: true)[0];
-        var config = TestSettings.TinyConfig([.. overrides, "repair=on", "population=4", "every-epochs=0.5", "ema-every-steps=3",
-            $"cluster.tls.certificate={certificate}", $"cluster.tls.ca={_folder.File($"certificates/{ClusterCertificates.CaFile}")}"]);
+        string[] tls = overrides.Contains(Tls) ? ClusterCertificates.LoopbackNodeSettings(_folder.File("certificates"), "node") : [];
+        var config = TestSettings.TinyConfig([.. overrides, .. tls, "repair=on", "population=4", "every-epochs=0.5", "ema-every-steps=3"]);
         var settings = PapaSettings.FromConfig(config);
         using var data = DatasetLoader.Load(settings.Dataset);
 

@@ -32,11 +32,7 @@ public sealed class TlsTests : IDisposable
     public enum Port { AkkaRemote, Stream }
 
     /// <summary>Certificate overrides for a node named <paramref name="node"/> of the CA in <paramref name="ca"/> (made on first use).</summary>
-    private string[] Tls(string ca, string node) =>
-    [
-        "cluster.tls.enabled=on", $"cluster.tls.certificate={ClusterCertificates.Write(_folder.File(ca), [node], null, loopback: true)[0]}",
-        $"cluster.tls.ca={_folder.File($"{ca}/{ClusterCertificates.CaFile}")}",
-    ];
+    private string[] Tls(string ca, string node) => ClusterCertificates.LoopbackNodeSettings(_folder.File(ca), node);
 
     private ActorSystem Node(string name, params string[] overrides)
     {
