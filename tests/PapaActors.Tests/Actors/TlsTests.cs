@@ -136,6 +136,34 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task TheCertificatesOfPapaCertLetTwoNodesTalkAndValidateHostnameRefusesACertificateForAnotherHost()
+    {
+        var certs = _folder.File("certs");
+        File.WriteAllText(_folder.File("password"), "s3cret\n");
+        Cli.AssertRejected(Cli.Run("cert", "--out", certs), "--nodes N or --name NAME");
+        var made = Cli.Run("cert", "--out", certs, "--name", "localhost", "--name", "127.0.0.1", "--name", "elsewhere", "--password-file", _folder.File("password"));
+        Assert.True(made.ExitCode == 0, made.Output);
+        Assert.DoesNotContain("s3cret", made.Output);
+
+        string[] NodeSettings(string name) =>
+        [
+            "cluster.tls.enabled=on", $"cluster.tls.ca={certs}/{ClusterCertificates.CaFile}", $"cluster.tls.certificate={certs}/{name}.pfx",
+            $"cluster.tls.password-file={_folder.File("password")}", "cluster.tls.validate-hostname=on",
+        ];
+        var server = Node("server", NodeSettings("127.0.0.1"));
+        server.ActorOf(Props.Create(() => new Echo()), "echo");
+        var client = Node("client", NodeSettings("localhost"));
+
+        var echo = new RootActorPath(AddressOf(server)) / "user" / "echo";
+        Assert.Equal("hello", await client.ActorSelection(echo).Ask<string>("hello", TimeSpan.FromSeconds(20)));
+        // A node of the same CA whose certificate names another host, reached at 127.0.0.1.
+        var misnamed = Node("misnamed", NodeSettings("elsewhere"));
+        misnamed.ActorOf(Props.Create(() => new Echo()), "echo");
+        var misnamedEcho = new RootActorPath(AddressOf(misnamed)) / "user" / "echo";
+        await Assert.ThrowsAsync<ActorNotFoundException>(() => client.ActorSelection(misnamedEcho).ResolveOne(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
     public void TlsKeysThatCannotWorkAreRefusedWithTheirName()
     {
         var good = Tls("ca", "node");
