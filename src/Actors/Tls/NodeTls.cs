@@ -94,7 +94,8 @@ public sealed class NodeTls : Setup
                 ServerCertificate = Certificate,
                 ClientCertificateRequired = true,
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                RemoteCertificateValidationCallback = (_, peer, _, errors) => Trusts(peer, errors),
+                RemoteCertificateValidationCallback = (_, peer, _, errors) => Trusts(peer, errors) ? true
+                    : throw new AuthenticationException($"the connecting node showed {Describe(peer)}"),
             });
             return ssl;
         }

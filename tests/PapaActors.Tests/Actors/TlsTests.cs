@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Akka.Actor;
+using Akka.Event;
 using PapaActors.Actors;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Tls;
@@ -70,9 +71,10 @@ public sealed class TlsTests : IDisposable
     [InlineData(Port.Stream, Client.PlainTcp)]
     [InlineData(Port.Stream, Client.TlsWithoutCertificate)]
     [InlineData(Port.Stream, Client.TlsWithAnotherCasCertificate)]
-    public void AClientWithoutACertificateOfTheCaIsDisconnected(Port port, Client client)
+    public async Task AClientWithoutACertificateOfTheCaIsDisconnectedAndTheServerSaysWhy(Port port, Client client)
     {
         var server = Node("server", Tls("ca", "server"));
+        var logged = FirstWarningOrError(server, port == Port.Stream ? "dropped the stream connection from" : "TLS handshake");
         var number = port == Port.AkkaRemote ? AddressOf(server).Port!.Value : BulkTransport.For(server).StreamPort!.Value;
         var stranger = Tls("other-ca", "stranger");
         using var certificate = X509CertificateLoader.LoadPkcs12FromFile(stranger[1].Split('=', 2)[1], null);
@@ -108,6 +110,29 @@ public sealed class TlsTests : IDisposable
         {
             connection.Dispose();
         }
+        var reason = await logged.WaitAsync(TimeSpan.FromSeconds(20));
+        if (port == Port.Stream && client != Client.PlainTcp)
+            Assert.Contains(client == Client.TlsWithoutCertificate ? "showed no certificate" : "issued by 'CN=PapaActors cluster CA", reason);
+    }
+
+    /// <summary>The first warning or error <paramref name="system"/> logs that contains <paramref name="text"/>.</summary>
+    private static Task<string> FirstWarningOrError(ActorSystem system, string text)
+    {
+        var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var listener = system.ActorOf(Props.Create(() => new LogListener(text, found)));
+        system.EventStream.Subscribe(listener, typeof(Warning));
+        system.EventStream.Subscribe(listener, typeof(Error));
+        return found.Task;
+    }
+
+    private sealed class LogListener : ReceiveActor
+    {
+        public LogListener(string text, TaskCompletionSource<string> found) =>
+            Receive<LogEvent>(e =>
+            {
+                if (e.Message?.ToString()?.Contains(text, StringComparison.Ordinal) == true)
+                    found.TrySetResult(e.ToString());
+            });
     }
 
     /// <summary>The control for the test above: the same client with a certificate of the CA is let in, by a server of the CA.</summary>
