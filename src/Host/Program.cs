@@ -180,7 +180,7 @@ public static class Program
     {
         var outOption = new Option<string>("--out", "-o") { Description = "Folder of the CA and the certificates; a CA already there (ca-key.pfx) signs the new ones", Required = true };
         var nodesOption = new Option<int?>("--nodes") { Description = "Certificates node-0 ... node-(N-1), also valid for localhost and 127.0.0.1" };
-        var nameOption = new Option<string[]>("--name") { Description = "A certificate for this host name or IP address; repeatable", AllowMultipleArgumentsPerToken = false };
+        var nameOption = new Option<string[]>("--name") { Description = "A certificate for this host name or IP address; repeatable" };
         var passwordOption = new Option<string?>("--password-file") { Description = "Protect every key file written with the password in this file (first line)" };
         var cert = new Command("cert", "Make a cluster's CA and its nodes' certificates (PFX) for papa.cluster.tls")
         {

@@ -189,6 +189,23 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
+    public async Task APemCertificateWithItsKeyWorksLikeAPfx()
+    {
+        var pfx = Tls("ca", "pem-node");
+        using (var certificate = X509CertificateLoader.LoadPkcs12FromFile(pfx[1].Split('=', 2)[1], null))
+        {
+            File.WriteAllText(_folder.File("node.pem"), certificate.ExportCertificatePem());
+            File.WriteAllText(_folder.File("node-key.pem"), certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        }
+        var server = Node("server", [pfx[0], pfx[2], $"cluster.tls.certificate={_folder.File("node.pem")}", $"cluster.tls.key={_folder.File("node-key.pem")}"]);
+        server.ActorOf(Props.Create(() => new Echo()), "echo");
+        var client = Node("client", Tls("ca", "client"));
+
+        var echo = new RootActorPath(AddressOf(server)) / "user" / "echo";
+        Assert.Equal("hello", await client.ActorSelection(echo).Ask<string>("hello", TimeSpan.FromSeconds(20)));
+    }
+
+    [Fact]
     public void TlsKeysThatCannotWorkAreRefusedWithTheirName()
     {
         var good = Tls("ca", "node");
