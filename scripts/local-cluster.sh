@@ -81,7 +81,7 @@ averager=$!
 pids+=("$averager")
 for _ in $(seq 1 120); do
   grep -q "averager node at" "$logs/averager.log" 2>/dev/null && break
-  kill -0 "$averager" 2>/dev/null || { echo "the averager node stopped before listening" >&2; exit 1; }
+  kill -0 "$averager" 2>/dev/null || { cat "$logs/averager.log" >&2; echo "the averager node stopped before listening" >&2; exit 1; }
   sleep 0.5
 done
 echo "averager node up at $seed"

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Configuration;
@@ -258,7 +259,7 @@ internal static class Benchmarks
     {
         var parameters = weights.Layout.Entries.Select((e, i) => (Entry: e, Offset: weights.Layout.OffsetOf(i))).Where(x => x.Entry.Kind == WeightKind.Parameter).ToList();
         var values = parameters.SelectMany(p => weights.Values.AsSpan((int)p.Offset, (int)p.Entry.Length).ToArray()).ToArray();
-        return new WeightSnapshot(new WeightLayout(parameters.Select(p => new WeightEntry(p.Entry.Name + ".momentum_buffer", p.Entry.Shape, WeightKind.Buffer)).ToList()), values);
+        return WeightSnapshot.FromOwned(new WeightLayout(parameters.Select(p => new WeightEntry(p.Entry.Name + ".momentum_buffer", p.Entry.Shape, WeightKind.Buffer)).ToList()), values);
     }
 
     public static double Median(IReadOnlyList<double> values) => values.Order().ElementAt(values.Count / 2);
@@ -357,12 +358,12 @@ internal static class Benchmarks
         var perMember = Enumerable.Range(0, population).Sum(i => Bytes(train) + Bytes(Report(i, snapshots[i])) + Bytes(new Mix(1, mean, 0.9, null, Attempt: 1)));
         var perNode = Enumerable.Range(0, nodes).Sum(n =>
         {
-            var members = Enumerable.Range(0, population).Where(i => i % nodes == n).ToList();
-            return members.Count * Bytes(train)
+            var members = Enumerable.Range(0, population).Where(i => i % nodes == n).ToImmutableArray();
+            return members.Length * Bytes(train)
                 + Bytes(new CombineRound(1, 1, members, Sum: true, [], [], []))
-                + Bytes(new NodeTrained(1, 1, members.Select(i => Report(i, null)).ToList(), PartialSum.Of(members.Select(i => snapshots[i]).ToList()),
-                    new Dictionary<int, WeightSnapshot>(), new Dictionary<ParentPair, WeightSnapshot>()))
-                + Bytes(new NodeMix(1, 1, mean, members.Select(i => new MemberMix(i, 0.9, null, null)).ToList(), new Dictionary<ParentPair, WeightSnapshot>()));
+                + Bytes(new NodeTrained(1, 1, [.. members.Select(i => Report(i, null))], PartialSum.Of(members.Select(i => snapshots[i]).ToList()),
+                    ImmutableDictionary<int, WeightSnapshot>.Empty, ImmutableDictionary<ParentPair, WeightSnapshot>.Empty))
+                + Bytes(new NodeMix(1, 1, mean, [.. members.Select(i => new MemberMix(i, 0.9, null, null))], ImmutableDictionary<ParentPair, WeightSnapshot>.Empty));
         });
         return (perMember, perNode);
     }

@@ -16,15 +16,34 @@ public static class Program
         // Spectre wraps redirected output at 80 columns; logs and CI read better unwrapped.
         if (Console.IsOutputRedirected)
             AnsiConsole.Profile.Width = 240;
+        return Execute(args, AnsiConsole.Console, Console.Error);
+    }
+
+    /// <summary>
+    /// The program with its output given: tests run bad-input cases in their own process this way, in
+    /// milliseconds instead of a process start each. <paramref name="output"/> takes what the program prints
+    /// (tables, `error:` lines, help), <paramref name="error"/> the command line's parse errors.
+    /// </summary>
+    public static int Execute(string[] args, IAnsiConsole output, TextWriter error)
+    {
         var common = new CommonOptions();
         var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
         {
             Run(common), Resume(common), Node(common), Cert(), Replay(), Compare(), Bench(common),
         };
-        return root.Parse(args).Invoke();
+        var previous = AnsiConsole.Console;
+        AnsiConsole.Console = output;
+        try
+        {
+            return root.Parse(args).Invoke(new InvocationConfiguration { Output = output.Profile.Out.Writer, Error = error });
+        }
+        finally
+        {
+            AnsiConsole.Console = previous;
+        }
     }
 
-    /// <summary>Options that several commands take; made anew by each Main, as an option records the commands it is added to.</summary>
+    /// <summary>Options that several commands take; made anew by each Execute, as an option records the commands it is added to.</summary>
     private sealed class CommonOptions
     {
         public readonly Option<string?> Config = new("--config", "-c") { Description = "HOCON file with keys under `papa` (default: hocon/default.conf; every key is documented in hocon/reference.conf)" };

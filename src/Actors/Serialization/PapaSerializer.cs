@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using System.Runtime.Serialization;
 using Akka.Actor;
@@ -104,7 +105,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                     break;
                 case NodeTrained m:
                     w.Write(m.Attempt); w.Write(m.Round);
-                    w.Write(m.Reports.Count);
+                    w.Write(m.Reports.Length);
                     foreach (var report in m.Reports) WriteTrained(w, report);
                     w.Write(m.Sum is not null);
                     if (m.Sum is not null) WireFormat.WritePartialSum(w, m.Sum);
@@ -114,7 +115,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                     break;
                 case NodeMix m:
                     w.Write(m.Attempt); w.Write(m.Round); WriteOptionalSnapshot(w, m.Mean);
-                    w.Write(m.Members.Count);
+                    w.Write(m.Members.Length);
                     foreach (var member in m.Members)
                     {
                         w.Write(member.Member); w.Write(member.Keep); WriteOptionalPair(w, member.Parents); WireFormat.WriteStatistics(w, member.RepairTargets);
@@ -150,8 +151,8 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 case RequestMissingMembers m:
                     w.Write(m.Node);
                     w.Write(m.Wanted is not null);
-                    if (m.Wanted is not null)
-                        WriteIndices(w, m.Wanted);
+                    if (m.Wanted is { } wanted)
+                        WriteIndices(w, wanted);
                     break;
                 case MissingMembers m: WriteIndices(w, m.Indices); break;
                 case MessageChunk m:
@@ -189,7 +190,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
                 "mix" => new Mix(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r), r.ReadInt64()),
                 "combine" => new CombineRound(r.ReadInt64(), r.ReadInt32(), ReadIndices(r), r.ReadBoolean(), ReadIndices(r), ReadPairs(r), ReadPairs(r)),
                 "node-trained" => new NodeTrained(r.ReadInt64(), r.ReadInt32(), ReadList(r, ReadTrained), r.ReadBoolean() ? WireFormat.ReadPartialSum(r) : null,
-                    ReadIndices(r).ToDictionary(m => m, _ => WireFormat.ReadSnapshot(r)), ReadChildren(r)),
+                    ReadIndices(r).ToImmutableDictionary(m => m, _ => WireFormat.ReadSnapshot(r)), ReadChildren(r)),
                 "node-mix" => new NodeMix(r.ReadInt64(), r.ReadInt32(), ReadOptionalSnapshot(r),
                     ReadList(r, r => new MemberMix(r.ReadInt32(), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r))), ReadChildren(r)),
                 "capture" => new CaptureState(r.ReadInt32()),
@@ -256,15 +257,15 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
             ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r), r.ReadBoolean(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64());
 
     /// <summary>A count, then that many items; a count the remaining bytes cannot hold is corrupt.</summary>
-    private static List<T> ReadList<T>(BinaryReader r, Func<BinaryReader, T> read)
+    private static ImmutableArray<T> ReadList<T>(BinaryReader r, Func<BinaryReader, T> read)
     {
         var count = r.ReadInt32();
         if (count < 0 || count > r.BaseStream.Length - r.BaseStream.Position)
             throw new IOException($"{count} items in a message of {r.BaseStream.Length} bytes");
-        var items = new List<T>(count);
+        var items = ImmutableArray.CreateBuilder<T>(count);
         for (var i = 0; i < count; i++)
             items.Add(read(r));
-        return items;
+        return items.MoveToImmutable();
     }
 
     private static void WriteOptionalPair(BinaryWriter w, ParentPair? pair)
@@ -281,7 +282,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         foreach (var pair in pairs) { w.Write(pair.First); w.Write(pair.Second); }
     }
 
-    private static List<ParentPair> ReadPairs(BinaryReader r) => ReadList(r, r => new ParentPair(r.ReadInt32(), r.ReadInt32()));
+    private static ImmutableArray<ParentPair> ReadPairs(BinaryReader r) => ReadList(r, r => new ParentPair(r.ReadInt32(), r.ReadInt32()));
 
     private static void WriteChildren(BinaryWriter w, IReadOnlyDictionary<ParentPair, WeightSnapshot> children)
     {
@@ -291,7 +292,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
             WireFormat.WriteSnapshot(w, children[pair]);
     }
 
-    private static Dictionary<ParentPair, WeightSnapshot> ReadChildren(BinaryReader r) => ReadPairs(r).ToDictionary(p => p, _ => WireFormat.ReadSnapshot(r));
+    private static ImmutableDictionary<ParentPair, WeightSnapshot> ReadChildren(BinaryReader r) => ReadPairs(r).ToImmutableDictionary(p => p, _ => WireFormat.ReadSnapshot(r));
 
     private static void WriteRef(BinaryWriter w, IActorRef actor) => w.Write(Akka.Serialization.Serialization.SerializedActorPath(actor));
 
@@ -304,7 +305,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
             w.Write(index);
     }
 
-    private static int[] ReadIndices(BinaryReader r)
+    private static ImmutableArray<int> ReadIndices(BinaryReader r)
     {
         var count = r.ReadInt32();
         // A count the message cannot hold is corrupt: never allocate what the bytes do not back.
@@ -313,7 +314,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
         var indices = new int[count];
         for (var i = 0; i < count; i++)
             indices[i] = r.ReadInt32();
-        return indices;
+        return ImmutableCollectionsMarshal.AsImmutableArray(indices);
     }
 
     private static byte[] ReadBytes(BinaryReader r)
@@ -366,7 +367,7 @@ public static class WireFormat
         var asFloats = sum.FitsFloats();
         w.Write(asFloats);
         if (asFloats)
-            WriteFloats(w, Array.ConvertAll(sum.Sums, s => (float)s));
+            WriteValues<float>(w, Array.ConvertAll(ImmutableCollectionsMarshal.AsArray(sum.Sums)!, s => (float)s));
         else
             WriteDoubles(w, sum.Sums);
         w.Write(sum.Addends.Count);
@@ -381,16 +382,16 @@ public static class WireFormat
     {
         var layout = ReadLayout(r);
         var count = r.ReadInt32();
-        var sums = r.ReadBoolean() ? Array.ConvertAll(ReadFloats(r), f => (double)f) : ReadDoubles(r);
+        var sums = r.ReadBoolean() ? ImmutableCollectionsMarshal.AsImmutableArray(Array.ConvertAll(ReadValues<float>(r), f => (double)f)) : ReadDoubles(r);
         var elements = r.ReadInt32();
         if (elements < 0 || elements > sums.Length)
             throw new IOException($"{elements} elements kept as addends in a sum of {sums.Length}");
-        var addends = new Dictionary<int, double[]>(elements);
+        var addends = ImmutableDictionary.CreateBuilder<int, ImmutableArray<double>>();
         for (var i = 0; i < elements; i++)
             addends[r.ReadInt32()] = ReadDoubles(r);
         try
         {
-            return new PartialSum(layout, count, sums, addends);
+            return new PartialSum(layout, count, sums, addends.ToImmutable());
         }
         catch (ArgumentException e)
         {
@@ -427,7 +428,7 @@ public static class WireFormat
             var shape = new long[r.ReadByte()];
             for (var d = 0; d < shape.Length; d++)
                 shape[d] = r.ReadInt64();
-            entries.Add(new WeightEntry(name, shape, kind));
+            entries.Add(new WeightEntry(name, ImmutableCollectionsMarshal.AsImmutableArray(shape), kind));
         }
         return new WeightLayout(entries);
     }
@@ -445,7 +446,7 @@ public static class WireFormat
     /// <summary>REPAIR statistics, or nothing: a layer count of -1 means none.</summary>
     public static void WriteStatistics(BinaryWriter w, ActivationStatistics? statistics)
     {
-        w.Write(statistics?.Layers.Count ?? -1);
+        w.Write(statistics?.Layers.Length ?? -1);
         foreach (var layer in statistics?.Layers ?? [])
         {
             w.Write(layer.Layer);
@@ -460,23 +461,24 @@ public static class WireFormat
         if (count < -1 || count > 100_000)
             throw new IOException($"implausible layer count {count}");
         return count < 0 ? null : new ActivationStatistics(Enumerable.Range(0, count)
-            .Select(_ => new LayerStatistics(r.ReadString(), ReadFloats(r), ReadFloats(r))).ToList());
+            .Select(_ => new LayerStatistics(r.ReadString(), ReadFloats(r), ReadFloats(r))).ToImmutableArray());
     }
 
-    public static void WriteFloats(BinaryWriter w, float[] values) => WriteValues(w, values);
+    public static void WriteFloats(BinaryWriter w, ImmutableArray<float> values) => WriteValues(w, values.AsSpan());
 
-    public static float[] ReadFloats(BinaryReader r) => ReadValues<float>(r);
+    /// <summary>Read into a new array that nothing else holds, so it becomes immutable without a copy.</summary>
+    public static ImmutableArray<float> ReadFloats(BinaryReader r) => ImmutableCollectionsMarshal.AsImmutableArray(ReadValues<float>(r));
 
-    private static void WriteDoubles(BinaryWriter w, double[] values) => WriteValues(w, values);
+    private static void WriteDoubles(BinaryWriter w, ImmutableArray<double> values) => WriteValues(w, values.AsSpan());
 
-    private static void WriteValues<T>(BinaryWriter w, T[] values) where T : unmanaged
+    private static void WriteValues<T>(BinaryWriter w, ReadOnlySpan<T> values) where T : unmanaged
     {
         EnsureLittleEndian();
         w.Write(values.Length);
-        w.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+        w.Write(MemoryMarshal.AsBytes(values));
     }
 
-    private static double[] ReadDoubles(BinaryReader r) => ReadValues<double>(r);
+    private static ImmutableArray<double> ReadDoubles(BinaryReader r) => ImmutableCollectionsMarshal.AsImmutableArray(ReadValues<double>(r));
 
     private static T[] ReadValues<T>(BinaryReader r) where T : unmanaged
     {

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
@@ -42,7 +43,7 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
     {
         var harness = Harness();
         var (nodeA, nodeB) = (CreateTestProbe(), CreateTestProbe());
-        IReadOnlyList<int> Ask(TestProbe node, string address, IReadOnlyList<int>? wanted)
+        IReadOnlyList<int> Ask(TestProbe node, string address, ImmutableArray<int>? wanted)
         {
             harness.Averager.Tell(new RequestMissingMembers(address, wanted), node.Ref);
             return node.ExpectMsg<MissingMembers>().Indices;

@@ -10,7 +10,7 @@ namespace PapaActors.Tests.Actors;
 public sealed class BulkTransportTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig("transfer.chunk-bytes=1KiB")))
 {
     private static MemberFinal LargeMessage() =>
-        new(2, new WeightSnapshot(Samples.Snapshot().Layout, new float[9]), 0.9, 0.91, Enumerable.Range(0, 2000).Select(i => i * 0.5f).ToArray());
+        new(2, WeightSnapshot.FromOwned(Samples.Snapshot().Layout, new float[9]), 0.9, 0.91, [.. Enumerable.Range(0, 2000).Select(i => i * 0.5f)]);
 
     [Fact]
     public void ChunksReassembleIntoTheOriginalMessage()

@@ -18,6 +18,7 @@ namespace PapaActors.Tests.Actors;
 /// averager node and two member nodes of two members each, every message serialized and sent over
 /// Akka.Remote. The same config run locally in one ActorSystem must give bit-identical weights.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ClusterTests : IDisposable
 {
     private const string Tls = "cluster.tls.enabled=on";
@@ -78,11 +79,11 @@ public sealed class ClusterTests : IDisposable
 
             for (var i = 0; i < 4; i++)
             {
-                Assert.Equal(local.Members[i].Weights.Values, clustered.Members[i].Weights.Values);
+                Assert.Equal<float>(local.Members[i].Weights.Values, clustered.Members[i].Weights.Values);
                 Assert.Equal(local.Members[i].TestAccuracy, clustered.Members[i].TestAccuracy);
             }
-            Assert.Equal(local.AverageSoup.Weights.Values, clustered.AverageSoup.Weights.Values);
-            Assert.Equal(local.GreedySoup.Weights.Values, clustered.GreedySoup.Weights.Values);
+            Assert.Equal<float>(local.AverageSoup.Weights.Values, clustered.AverageSoup.Weights.Values);
+            Assert.Equal<float>(local.GreedySoup.Weights.Values, clustered.GreedySoup.Weights.Values);
             Assert.Equal(local.GreedySoup.MembersUsed, clustered.GreedySoup.MembersUsed);
             Assert.Equal(local.EnsembleTestAccuracy, clustered.EnsembleTestAccuracy);
             Assert.All(nodes, n => Assert.True(n.Completed, string.Join("; ", n.Failures)));

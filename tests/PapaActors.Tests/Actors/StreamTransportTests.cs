@@ -62,7 +62,7 @@ public sealed class StreamTransportTests : TestKit, IDisposable
         var random = new Random(round);
         var values = Enumerable.Range(0, floats).Select(_ => random.NextSingle()).ToArray();
         var layout = new WeightLayout([new WeightEntry("features.0.weight", [floats], WeightKind.Parameter)]);
-        return new Mix(round, new WeightSnapshot(layout, values), 0.25, null);
+        return new Mix(round, WeightSnapshot.FromOwned(layout, values), 0.25, null);
     }
 
     /// <summary>
