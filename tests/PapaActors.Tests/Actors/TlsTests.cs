@@ -165,8 +165,8 @@ public sealed class TlsTests : IDisposable
     {
         var certs = _folder.File("certs");
         File.WriteAllText(_folder.File("password"), "s3cret\n");
-        Cli.AssertRejected(Cli.Run("cert", "--out", certs), "--nodes N or --name NAME");
-        var made = Cli.Run("cert", "--out", certs, "--name", "localhost", "--name", "127.0.0.1", "--name", "elsewhere", "--password-file", _folder.File("password"));
+        Cli.AssertRejected(Cli.RunInProcess("cert", "--out", certs), "--nodes N or --name NAME");
+        var made = Cli.RunInProcess("cert", "--out", certs, "--name", "localhost", "--name", "127.0.0.1", "--name", "elsewhere", "--password-file", _folder.File("password"));
         Assert.True(made.ExitCode == 0, made.Output);
         Assert.DoesNotContain("s3cret", made.Output);
 
