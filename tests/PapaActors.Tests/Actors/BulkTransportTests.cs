@@ -150,9 +150,10 @@ public sealed class BulkTransportTests() : TestKit(TestSettings.ActorTestConfig(
     [Fact]
     public void ChunkSizeMustFitTheRemoteFrame()
     {
-        var config = TestSettings.ActorTestConfig(TestSettings.TinyConfig("transfer.chunk-bytes=512KiB"))
-            .WithFallback(ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.maximum-frame-size = 128000b"));
-        using var system = Akka.Actor.ActorSystem.Create("frames", ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.maximum-frame-size = 128000b").WithFallback(config));
+        using var system = (TestSettings.ActorTestSetup(TestSettings.TinyConfig("transfer.chunk-bytes=512KiB")) with
+        {
+            Overrides = ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.maximum-frame-size = 128000b"),
+        }).Create("frames");
 
         var error = Assert.ThrowsAny<Exception>(() => BulkTransport.For(system));
         Assert.Contains("'papa.transfer.chunk-bytes' (524288) plus 4096 bytes of envelope must fit in 'akka.remote.dot-netty.tcp.maximum-frame-size' (128000)", error.ToString());

@@ -16,13 +16,8 @@ public sealed class WireRefusalTests() : TestKit(RemoteNodeConfig())
 {
     /// <summary>A node as deployed: without the in-process serialization checks of the other actor tests.</summary>
     private static Config RemoteNodeConfig() =>
-        PapaActorSystem.BuildConfig(TestSettings.TinyConfig("transfer.chunk-bytes=1KiB"), ConfigurationFactory.ParseString("""
-            akka.actor.provider = remote
-            akka.remote.dot-netty.tcp.hostname = 127.0.0.1
-            akka.remote.dot-netty.tcp.port = 0
-            akka.loggers = ["Akka.TestKit.TestEventListener, Akka.TestKit"]
-            akka.loglevel = WARNING
-            """));
+        (PapaSystemSetup.RemoteNode(TestSettings.TinyConfig("transfer.chunk-bytes=1KiB"), NodeEndpoint.Loopback) with { Logging = SystemLogging.TestKit })
+            .ToConfig();
 
     /// <summary>A type any JSON payload could name; its constructor counts the instances made.</summary>
     public sealed class Gadget

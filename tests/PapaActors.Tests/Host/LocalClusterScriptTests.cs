@@ -13,8 +13,9 @@ public sealed class LocalClusterScriptTests
         "--set", "batch-size=30", "--set", "batchnorm.reset-batches=2",
     ];
 
+    /// <summary>With --tls every node speaks mutual TLS, with a certificate of its own made by `papa cert`.</summary>
     [Fact]
-    public void ThreeProcessesOnLoopbackGiveTheLocalRunsResults()
+    public void ThreeProcessesOnLoopbackSpeakingMutualTlsGiveTheLocalRunsResults()
     {
         using var folder = new TempFolder();
         var config = RepositoryFiles.Path("hocon", "local-cluster.conf");
@@ -23,7 +24,7 @@ public sealed class LocalClusterScriptTests
         {
             var start = new ProcessStartInfo("bash");
             start.ArgumentList.Add(RepositoryFiles.Path("scripts", "local-cluster.sh"));
-            foreach (var argument in new[] { "--out", folder.File($"cluster-{port}"), "--port", port.ToString() }.Concat(Tiny))
+            foreach (var argument in new[] { "--out", folder.File($"cluster-{port}"), "--port", port.ToString(), "--tls", "--certs", folder.File("certs") }.Concat(Tiny))
                 start.ArgumentList.Add(argument);
             start.Environment["PAPA_DLL"] = Path.Combine(AppContext.BaseDirectory, "papa.dll");
             var result = Cli.Run(start, TimeSpan.FromMinutes(3), "scripts/local-cluster.sh");
@@ -31,6 +32,8 @@ public sealed class LocalClusterScriptTests
             return (result, $"cluster-{port}");
         });
         Assert.Contains("member node for members 2,3 started", script.Output);
+        Assert.Contains("averager node up at akka.ssl.tcp://papa@127.0.0.1:", script.Output);
+        Assert.True(File.Exists(folder.File("certs/node-2.pfx")));
 
         var local = Cli.Run(["run", "--config", config, .. Tiny, "--out", folder.File("local")]);
         Assert.True(local.ExitCode == 0, local.Output);

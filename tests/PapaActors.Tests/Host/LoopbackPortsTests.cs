@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using Akka.Actor;
-using Akka.Configuration;
+using PapaActors.Actors;
+using PapaActors.Actors.Configuration;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Host;
@@ -15,13 +15,9 @@ public sealed class LoopbackPortsTests
         using var taken = new TcpListener(IPAddress.Loopback, 0);
         taken.Start();
         var port = ((IPEndPoint)taken.LocalEndpoint).Port;
-        var config = ConfigurationFactory.ParseString($"""
-            akka.actor.provider = remote
-            akka.remote.dot-netty.tcp.hostname = 127.0.0.1
-            akka.remote.dot-netty.tcp.port = {port}
-            """);
+        var setup = PapaSystemSetup.RemoteNode(PapaConfig.Load(null, []), new NodeEndpoint("127.0.0.1", port)) with { Logging = SystemLogging.QuietConsole };
 
-        var error = Assert.ThrowsAny<Exception>(() => ActorSystem.Create("taken", config).Dispose());
+        var error = Assert.ThrowsAny<Exception>(() => setup.Create("taken").Dispose());
 
         Assert.Contains(LoopbackPorts.BindFailure(port), error.ToString());
     }
