@@ -3,8 +3,11 @@
 # and 2,3) -- runs one small run, waits for it, and stops every process it started, also on failure or Ctrl-C.
 # One Ctrl-C (or SIGTERM) is enough: the averager finishes its round, writes a checkpoint and results.json
 # with the resume command, and the member nodes stop with it; a second Ctrl-C stops everything at once.
-#   scripts/local-cluster.sh [--out DIR] [--port PORT] [--config FILE] [--set key=value ...]
+#   scripts/local-cluster.sh [--out DIR] [--port PORT] [--config FILE] [--set key=value ...] [--tls [--certs DIR]]
 # Defaults: hocon/local-cluster.conf, port 4053, run folder runs/<time>-cluster. Exit code: the averager's.
+# --tls: every node speaks mutual TLS (papa.cluster.tls) with a certificate of its own, all signed by the CA in
+# --certs DIR (default runs/local-cluster-certs; made by `papa cert` on first use, kept so that a resumed
+# averager finds them).
 # PAPA_DLL=path/to/papa.dll uses that build instead of building src/Host (the tests do this).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,12 +15,16 @@ config="$root/hocon/local-cluster.conf"
 port=4053
 out="$root/runs/$(date +%Y%m%d-%H%M%S)-cluster"
 sets=()
+tls=0
+certs="$root/runs/local-cluster-certs"
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --port) port="$2"; shift 2 ;;
     --config) config="$2"; shift 2 ;;
     --set) sets+=(--set "$2"); shift 2 ;;
+    --tls) tls=1; shift ;;
+    --certs) certs="$2"; shift 2 ;;
     *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -54,20 +61,36 @@ on_signal() {
 }
 trap on_signal INT TERM
 
-seed="akka.tcp://papa@127.0.0.1:$port"
+scheme="akka.tcp"
+if [ "$tls" -eq 1 ]; then
+  [ -f "$certs/node-2.pfx" ] || "${papa[@]}" cert --out "$certs" --nodes 3 >/dev/null
+  scheme="akka.ssl.tcp"
+fi
+# node_sets: the TLS settings of node $1 (its own certificate, the CA they all trust), or none.
+node_tls() {
+  node_sets=()
+  if [ "$tls" -eq 1 ]; then
+    node_sets=(--set cluster.tls.enabled=on --set "cluster.tls.ca=$certs/ca.pem" --set "cluster.tls.certificate=$certs/node-$1.pfx")
+  fi
+}
+seed="$scheme://papa@127.0.0.1:$port"
 # Each node in its own session: a Ctrl-C in the terminal reaches this script only, which stops them in order.
-setsid "${papa[@]}" node --role averager --port "$port" --config "$config" "${sets[@]}" --out "$out" >"$logs/averager.log" 2>&1 &
+node_tls 0
+setsid "${papa[@]}" node --role averager --port "$port" --config "$config" "${sets[@]}" "${node_sets[@]}" --out "$out" >"$logs/averager.log" 2>&1 &
 averager=$!
 pids+=("$averager")
 for _ in $(seq 1 120); do
   grep -q "averager node at" "$logs/averager.log" 2>/dev/null && break
-  kill -0 "$averager" 2>/dev/null || { echo "the averager node stopped before listening" >&2; exit 1; }
+  kill -0 "$averager" 2>/dev/null || { cat "$logs/averager.log" >&2; echo "the averager node stopped before listening" >&2; exit 1; }
   sleep 0.5
 done
 echo "averager node up at $seed"
 
+node=0
 for members in 0,1 2,3; do
-  setsid "${papa[@]}" node --role member --seed-node "$seed" --members "$members" >"$logs/members-$members.log" 2>&1 &
+  node=$((node + 1))
+  node_tls "$node"
+  setsid "${papa[@]}" node --role member --seed-node "$seed" --members "$members" "${node_sets[@]}" >"$logs/members-$members.log" 2>&1 &
   pids+=("$!")
   echo "member node for members $members started"
 done

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Configuration;
@@ -8,6 +9,7 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Actors.Schedule;
+using PapaActors.Actors.Tls;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Models.Nets;
@@ -79,7 +81,7 @@ internal static class Benchmarks
         var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-{Guid.NewGuid():N}");
         try
         {
-            using var system = PapaActorSystem.Create("bench", config);
+            using var system = new PapaSystemSetup(config).Create("bench");
             return (Completed(await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder)), threads);
         }
         finally
@@ -133,10 +135,12 @@ internal static class Benchmarks
         return Task.FromResult(ExitCodes.Success);
     }
 
-    /// <summary>Prints <see cref="MeasureTransferAsync"/>.</summary>
-    public static async Task<int> TransferAsync(IReadOnlyList<string> overrides, int repeats)
+    /// <summary>Prints <see cref="MeasureTransferAsync"/>; with <paramref name="tls"/>, both systems speak mutual TLS.</summary>
+    public static async Task<int> TransferAsync(IReadOnlyList<string> overrides, int repeats, bool tls)
     {
         NLogSetup.Configure(null, verbose: false);
+        using var certificates = new ThrowawayCertificates(tls);
+        overrides = [.. overrides, .. certificates.Settings];
         var table = new Table().AddColumn("snapshot").AddColumn("path").AddColumn(new TableColumn("size").RightAligned()).AddColumn(new TableColumn("MB/s").RightAligned())
             .AddColumn(new TableColumn("ms per transfer").RightAligned()).AddColumn("on the wire");
         foreach (var transfer in await MeasureTransferAsync(overrides, repeats))
@@ -169,10 +173,9 @@ internal static class Benchmarks
         {
             var pathName = path.ToString().ToLowerInvariant();
             // The cluster transport settings (frame and buffer sizes), as plain remoting between two systems.
-            var remote = ConfigurationFactory.ParseString("akka.actor.provider = remote")
-                .WithFallback(ClusterNodes.NodeConfig(PapaConfig.Load(null, [.. overrides, $"transfer.path={pathName}"]), ClusterNodes.MemberRole, "127.0.0.1", 0, []));
-            using var sender = ActorSystem.Create("sender", remote);
-            using var receiver = ActorSystem.Create("receiver", remote);
+            var remote = PapaSystemSetup.RemoteNode(PapaConfig.Load(null, [.. overrides, $"transfer.path={pathName}"]), NodeEndpoint.Loopback);
+            using var sender = remote.Create("sender");
+            using var receiver = remote.Create("receiver");
             var echoAddress = ((ExtendedActorSystem)receiver).Provider.DefaultAddress;
             receiver.ActorOf(Props.Create(() => new Echo()), "echo");
             var echo = await sender.ActorSelection(new RootActorPath(echoAddress) / "user" / "echo").ResolveOne(TimeSpan.FromSeconds(10));
@@ -256,7 +259,7 @@ internal static class Benchmarks
     {
         var parameters = weights.Layout.Entries.Select((e, i) => (Entry: e, Offset: weights.Layout.OffsetOf(i))).Where(x => x.Entry.Kind == WeightKind.Parameter).ToList();
         var values = parameters.SelectMany(p => weights.Values.AsSpan((int)p.Offset, (int)p.Entry.Length).ToArray()).ToArray();
-        return new WeightSnapshot(new WeightLayout(parameters.Select(p => new WeightEntry(p.Entry.Name + ".momentum_buffer", p.Entry.Shape, WeightKind.Buffer)).ToList()), values);
+        return WeightSnapshot.FromOwned(new WeightLayout(parameters.Select(p => new WeightEntry(p.Entry.Name + ".momentum_buffer", p.Entry.Shape, WeightKind.Buffer)).ToList()), values);
     }
 
     public static double Median(IReadOnlyList<double> values) => values.Order().ElementAt(values.Count / 2);
@@ -309,9 +312,11 @@ internal static class Benchmarks
     /// The cost of running PAPA (a push every 10 steps) across a cluster: the same run in one ActorSystem and
     /// across three ActorSystems on loopback (an averager node, two member nodes); training seconds of both.
     /// </summary>
-    public static async Task<int> ClusterOverheadAsync(string? configFile, IReadOnlyList<string> overrides)
+    /// <param name="tls">the cluster's nodes speak mutual TLS (the local run has no network)</param>
+    public static async Task<int> ClusterOverheadAsync(string? configFile, IReadOnlyList<string> overrides, bool tls)
     {
-        var config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, ["epochs=1", "train-limit=12000", .. overrides]);
+        using var certificates = new ThrowawayCertificates(tls);
+        var config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, ["epochs=1", "train-limit=12000", .. overrides, .. certificates.Settings]);
         var settings = PapaSettings.FromConfig(config);
         NLogSetup.Configure(null, verbose: false);
         using var data = DataLoading.Load(settings.Dataset);
@@ -340,7 +345,7 @@ internal static class Benchmarks
     /// </summary>
     public static (long PerMember, long PerNode) MixingTraffic(int population, int nodes)
     {
-        using var system = ActorSystem.Create("traffic", PapaActorSystem.BuildConfig(PapaConfig.Load(null, [])));
+        using var system = new PapaSystemSetup(PapaConfig.Load(null, [])).Create("traffic");
         long Bytes(object message) => system.Serialization.FindSerializerFor(message).ToBinary(message).LongLength;
         var snapshots = Enumerable.Range(0, population).Select(i =>
         {
@@ -353,12 +358,12 @@ internal static class Benchmarks
         var perMember = Enumerable.Range(0, population).Sum(i => Bytes(train) + Bytes(Report(i, snapshots[i])) + Bytes(new Mix(1, mean, 0.9, null, Attempt: 1)));
         var perNode = Enumerable.Range(0, nodes).Sum(n =>
         {
-            var members = Enumerable.Range(0, population).Where(i => i % nodes == n).ToList();
-            return members.Count * Bytes(train)
+            var members = Enumerable.Range(0, population).Where(i => i % nodes == n).ToImmutableArray();
+            return members.Length * Bytes(train)
                 + Bytes(new CombineRound(1, 1, members, Sum: true, [], [], []))
-                + Bytes(new NodeTrained(1, 1, members.Select(i => Report(i, null)).ToList(), PartialSum.Of(members.Select(i => snapshots[i]).ToList()),
-                    new Dictionary<int, WeightSnapshot>(), new Dictionary<ParentPair, WeightSnapshot>()))
-                + Bytes(new NodeMix(1, 1, mean, members.Select(i => new MemberMix(i, 0.9, null, null)).ToList(), new Dictionary<ParentPair, WeightSnapshot>()));
+                + Bytes(new NodeTrained(1, 1, [.. members.Select(i => Report(i, null))], PartialSum.Of(members.Select(i => snapshots[i]).ToList()),
+                    ImmutableDictionary<int, WeightSnapshot>.Empty, ImmutableDictionary<ParentPair, WeightSnapshot>.Empty))
+                + Bytes(new NodeMix(1, 1, mean, [.. members.Select(i => new MemberMix(i, 0.9, null, null))], ImmutableDictionary<ParentPair, WeightSnapshot>.Empty));
         });
         return (perMember, perNode);
     }
@@ -374,13 +379,31 @@ internal static class Benchmarks
         try
         {
             TorchRuntime.Configure(threads);
-            var (outcome, _) = await ClusterNodes.RunInProcessAsync(config, data, folder, groups, TimeSpan.FromHours(1));
+            var (outcome, _) = await ClusterNodes.RunInProcessAsync(new PapaSystemSetup(config), data, folder, groups, TimeSpan.FromHours(1));
             return (local, Completed(outcome));
         }
         finally
         {
             if (Directory.Exists(folder))
                 Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>With <c>enabled</c>, a CA and one certificate for every node of a benchmark, in a temporary folder deleted afterwards.</summary>
+    private sealed class ThrowawayCertificates : IDisposable
+    {
+        private readonly string _folder = Path.Combine(Path.GetTempPath(), $"papa-bench-certificates-{Guid.NewGuid():N}");
+
+        public ThrowawayCertificates(bool enabled) =>
+            Settings = enabled ? ClusterCertificates.LoopbackNodeSettings(_folder, "node") : [];
+
+        /// <summary>The `papa.cluster.tls` overrides, none without TLS.</summary>
+        public string[] Settings { get; }
+
+        public void Dispose()
+        {
+            if (Directory.Exists(_folder))
+                Directory.Delete(_folder, recursive: true);
         }
     }
 

@@ -39,7 +39,7 @@ internal static class LocalRun
         AnsiConsole.MarkupLineInterpolated(
             $"data: {data.Train.Count} train, {data.HeldOut.Count} held-out, {data.Test.Count} test images ({data.Shape}); {threads} torch thread(s) per member");
 
-        using var system = PapaActorSystem.Create("papa", config);
+        using var system = new PapaSystemSetup(config).Create("papa");
         var resumeCommand = $"./papa resume {folder}";
         using var signals = InterruptSignals.ForRun(folder, resumeCommand);
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Configuration;
+using PapaActors.Actors;
 using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
@@ -39,7 +40,7 @@ internal static class NodeCommand
         TorchRuntime.Configure(Environment.ProcessorCount);
         using var data = DataLoading.Load(settings);
 
-        using var system = ActorSystem.Create(ClusterNodes.SystemName, ClusterNodes.NodeConfig(config, ClusterNodes.AveragerRole, hostname, port, seedNodes));
+        using var system = PapaSystemSetup.ClusterNode(config, ClusterNodes.AveragerRole, new NodeEndpoint(hostname, port), seedNodes).Create(ClusterNodes.SystemName);
         var cluster = ClusterExtension.Get(system);
         if (seedNodes.Count == 0)
             cluster.Join(cluster.SelfAddress);
@@ -86,7 +87,7 @@ internal static class NodeCommand
         TimeSpan Remaining() => TimeSpan.FromSeconds(Math.Max(0, Math.Round((patience - withoutAverager.Elapsed).TotalSeconds)));
         while (true)
         {
-            using var system = ActorSystem.Create(ClusterNodes.SystemName, ClusterNodes.NodeConfig(config, ClusterNodes.MemberRole, hostname, port, seedNodes));
+            using var system = PapaSystemSetup.ClusterNode(config, ClusterNodes.MemberRole, new NodeEndpoint(hostname, port), seedNodes).Create(ClusterNodes.SystemName);
             AnsiConsole.MarkupLineInterpolated(
                 $"member node at [bold]{ClusterExtension.Get(system).SelfAddress}[/] for {(indices is null ? "any missing members" : $"members {string.Join(", ", indices)}")}; joining {seeds}");
             var inContact = new TaskCompletionSource();

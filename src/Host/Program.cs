@@ -16,15 +16,34 @@ public static class Program
         // Spectre wraps redirected output at 80 columns; logs and CI read better unwrapped.
         if (Console.IsOutputRedirected)
             AnsiConsole.Profile.Width = 240;
+        return Execute(args, AnsiConsole.Console, Console.Error);
+    }
+
+    /// <summary>
+    /// The program with its output given: tests run bad-input cases in their own process this way, in
+    /// milliseconds instead of a process start each. <paramref name="output"/> takes what the program prints
+    /// (tables, `error:` lines, help), <paramref name="error"/> the command line's parse errors.
+    /// </summary>
+    public static int Execute(string[] args, IAnsiConsole output, TextWriter error)
+    {
         var common = new CommonOptions();
         var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
         {
-            Run(common), Resume(common), Node(common), Replay(), Compare(), Bench(common),
+            Run(common), Resume(common), Node(common), Cert(), Replay(), Compare(), Bench(common),
         };
-        return root.Parse(args).Invoke();
+        var previous = AnsiConsole.Console;
+        AnsiConsole.Console = output;
+        try
+        {
+            return root.Parse(args).Invoke(new InvocationConfiguration { Output = output.Profile.Out.Writer, Error = error });
+        }
+        finally
+        {
+            AnsiConsole.Console = previous;
+        }
     }
 
-    /// <summary>Options that several commands take; made anew by each Main, as an option records the commands it is added to.</summary>
+    /// <summary>Options that several commands take; made anew by each Execute, as an option records the commands it is added to.</summary>
     private sealed class CommonOptions
     {
         public readonly Option<string?> Config = new("--config", "-c") { Description = "HOCON file with keys under `papa` (default: hocon/default.conf; every key is documented in hocon/reference.conf)" };
@@ -88,20 +107,28 @@ public static class Program
     private static Command BenchTransfer(CommonOptions common)
     {
         var repeatsOption = new Option<int>("--repeats") { Description = "Transfers per snapshot", DefaultValueFactory = _ => 20 };
-        var transfer = new Command("transfer", "Weight transfer throughput between two ActorSystems over loopback (resnet20, vgg11), by the stream and the chunk path") { common.Set, repeatsOption };
-        transfer.SetAction(parse => Guard(() => Benchmarks.TransferAsync(parse.GetValue(common.Set) ?? [], parse.GetValue(repeatsOption))));
+        var tlsOption = TlsOption();
+        var transfer = new Command("transfer", "Weight transfer throughput between two ActorSystems over loopback (resnet20, vgg11), by the stream and the chunk path")
+        {
+            common.Set, repeatsOption, tlsOption,
+        };
+        transfer.SetAction(parse => Guard(() => Benchmarks.TransferAsync(parse.GetValue(common.Set) ?? [], parse.GetValue(repeatsOption), parse.GetValue(tlsOption))));
         return transfer;
     }
 
     private static Command BenchCluster(CommonOptions common)
     {
+        var tlsOption = TlsOption();
         var clusterOverhead = new Command("cluster", "Training time of the same run in one ActorSystem and as a 3-node cluster on loopback")
         {
-            common.Config, common.Set,
+            common.Config, common.Set, tlsOption,
         };
-        clusterOverhead.SetAction(parse => Guard(() => Benchmarks.ClusterOverheadAsync(parse.GetValue(common.Config), parse.GetValue(common.Set) ?? [])));
+        clusterOverhead.SetAction(parse => Guard(() => Benchmarks.ClusterOverheadAsync(parse.GetValue(common.Config), parse.GetValue(common.Set) ?? [], parse.GetValue(tlsOption))));
         return clusterOverhead;
     }
+
+    private static Option<bool> TlsOption() =>
+        new("--tls") { Description = "The nodes speak mutual TLS (papa.cluster.tls), with throwaway certificates made in a temporary folder" };
 
     private static Command BenchRepair(CommonOptions common)
     {
@@ -166,6 +193,21 @@ public static class Program
         compare.SetAction(parse => Guard(() => Task.FromResult(
             RunComparison.Execute(parse.GetValue(compareFolders) ?? [], parse.GetValue(plotOption), parse.GetValue(markdownOption)))));
         return compare;
+    }
+
+    private static Command Cert()
+    {
+        var outOption = new Option<string>("--out", "-o") { Description = "Folder of the CA and the certificates; a CA already there (ca-key.pfx) signs the new ones", Required = true };
+        var nodesOption = new Option<int?>("--nodes") { Description = "Certificates node-0 ... node-(N-1), also valid for localhost and 127.0.0.1" };
+        var nameOption = new Option<string[]>("--name") { Description = "A certificate for this host name or IP address; repeatable" };
+        var passwordOption = new Option<string?>("--password-file") { Description = "Protect every key file written with the password in this file (first line)" };
+        var cert = new Command("cert", "Make a cluster's CA and its nodes' certificates (PFX) for papa.cluster.tls")
+        {
+            outOption, nodesOption, nameOption, passwordOption,
+        };
+        cert.SetAction(parse => Guard(() => CertCommand.ExecuteAsync(parse.GetValue(outOption)!, parse.GetValue(nodesOption),
+            parse.GetValue(nameOption) ?? [], parse.GetValue(passwordOption))));
+        return cert;
     }
 
     private static Command Node(CommonOptions common)

@@ -48,7 +48,7 @@ internal static class RunComparison
         var rows = groups.Select(g => (string[])[g.Label, $"{g.Runs.Count}", string.Join(", ", g.Runs.Select(r => r.Seed)),
             .. Measures.Select((_, m) => Cell(g.Summary(m)))]).ToList();
         if (markdown)
-            Console.Write(Markdown(header, rows));
+            AnsiConsole.Profile.Out.Writer.Write(Markdown(header, rows)); // as is: markdown is not Spectre markup
         else
         {
             var table = new Table().Title("[bold]Test accuracy, mean ± std over runs[/]")

@@ -16,14 +16,8 @@ public static class PapaTestKitConfig
     /// <summary>Checkpoints are off unless the overrides turn them on: a schedule replay writes no files.</summary>
     public static Config For(params string[] overrides) => For(PapaConfig.Load(null, ["checkpoint.every-epochs=0", .. overrides]));
 
-    public static Config For(Config runConfig) => PapaActorSystem.BuildConfig(runConfig, ConfigurationFactory.ParseString(
-        $"""
-        akka.actor.serialize-messages = on
-        {RefusingJsonSerializer.InProcessChecksJson}
-        akka.scheduler.implementation = "Akka.TestKit.TestScheduler, Akka.TestKit"
-        akka.loggers = ["Akka.TestKit.TestEventListener, Akka.TestKit"]
-        akka.loglevel = WARNING
-        """));
+    public static Config For(Config runConfig) =>
+        new PapaSystemSetup(runConfig) { SerializeEveryMessage = true, VirtualTime = true, Logging = SystemLogging.TestKit }.ToConfig();
 
     /// <summary>The run settings an ActorSystem was configured with.</summary>
     public static PapaSettings Settings(ActorSystem system) => PapaSettings.FromConfig(system.Settings.Config);

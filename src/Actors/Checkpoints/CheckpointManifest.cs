@@ -114,7 +114,7 @@ public sealed record StoredTensors(WeightLayout Layout, StoredFile? File)
     {
         var layout = new WeightLayout(CheckpointManifest.Array(json, "layout").Select(e => new WeightEntry(
             CheckpointManifest.Get<string>(e, "name"),
-            CheckpointManifest.Array(e, "shape").Select(d => d?.GetValue<long>() ?? throw new FormatException("a shape holds null")).ToArray(),
+            [.. CheckpointManifest.Array(e, "shape").Select(d => d?.GetValue<long>() ?? throw new FormatException("a shape holds null"))],
             Enum.TryParse<WeightKind>(CheckpointManifest.Get<string>(e, "kind"), out var kind) && Enum.IsDefined(kind)
                 ? kind
                 : throw new FormatException($"unknown kind '{e!["kind"]}'"))).ToList());

@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
-using Akka.Configuration;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
@@ -17,18 +16,6 @@ public static class ClusterNodes
     public const string AveragerRole = TrustedSenders.AveragerRole;
     public const string MemberRole = "member";
     private const string ManagerName = "averager";
-
-    /// <summary>Node settings (role, address, seed nodes) over the run's config over hocon/cluster.conf and hocon/akka.conf.</summary>
-    public static Config NodeConfig(Config runConfig, string role, string hostname, int port, IReadOnlyList<string> seedNodes)
-    {
-        var node = ConfigurationFactory.ParseString($"""
-            akka.cluster.roles = ["{role}"]
-            akka.remote.dot-netty.tcp.hostname = "{hostname}"
-            akka.remote.dot-netty.tcp.port = {port}
-            akka.cluster.seed-nodes = [{string.Join(", ", seedNodes.Select(s => $"\"{s}\""))}]
-            """);
-        return node.WithFallback(runConfig).WithFallback(PapaConfig.ClusterDefaults).WithFallback(PapaConfig.AkkaDefaults);
-    }
 
     /// <summary>
     /// Runs the coordinator singleton (Averager and recorder) on the averager role; completes when the run ends.
@@ -69,16 +56,18 @@ public static class ClusterNodes
     /// <summary>
     /// A whole cluster run inside this process, on 127.0.0.1 with random ports: an averager node and one member
     /// node per group of member indices, each its own ActorSystem talking over Akka.Remote (for tests and
-    /// benchmarks; <paramref name="extra"/> is added to every node's settings).
+    /// benchmarks). <paramref name="nodes"/>: what every node shares (the run config, logging, test switches); the
+    /// endpoint and role of each are set here.
     /// </summary>
     public static async Task<(IRunEvent Outcome, IReadOnlyList<MemberNodeFinished> Nodes)> RunInProcessAsync(
-        Config runConfig, DataSplits data, string folder, IReadOnlyList<IReadOnlyList<int>> groups, TimeSpan timeout, Config? extra = null)
+        PapaSystemSetup nodes, DataSplits data, string folder, IReadOnlyList<IReadOnlyList<int>> groups, TimeSpan timeout)
     {
+        var runConfig = nodes.Run;
         var settings = PapaSettings.FromConfig(runConfig);
         var systems = new List<ActorSystem>();
         ActorSystem Node(string role)
         {
-            var system = ActorSystem.Create(SystemName, (extra ?? ConfigurationFactory.Empty).WithFallback(NodeConfig(runConfig, role, "127.0.0.1", 0, [])));
+            var system = (nodes with { Remote = NodeEndpoint.Loopback, ClusterRole = role, SeedNodes = [] }).Create(SystemName);
             systems.Add(system);
             return system;
         }
@@ -88,14 +77,14 @@ public static class ClusterNodes
             var address = Akka.Cluster.Cluster.Get(averager).SelfAddress;
             Akka.Cluster.Cluster.Get(averager).Join(address);
             var outcome = StartAverager(averager, settings, PapaConfig.Render(runConfig), data, folder);
-            var nodes = groups.Select(indices =>
+            var members = groups.Select(indices =>
             {
                 var node = Node(MemberRole);
                 Akka.Cluster.Cluster.Get(node).Join(address);
                 return StartMembers(node, indices, devices: null, RunSecret.Load(settings.Secret.File));
             }).ToList();
             var result = await outcome.WaitAsync(timeout);
-            return (result, await Task.WhenAll(nodes).WaitAsync(timeout));
+            return (result, await Task.WhenAll(members).WaitAsync(timeout));
         }
         finally
         {

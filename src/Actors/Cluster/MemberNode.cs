@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Configuration;
@@ -59,7 +60,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(IReadOnlyList<int>? wanted, IReadOnlyList<string>? devices, IActorRef averager, IActorRef observer, RunSecret? secret = null) =>
-        Akka.Actor.Props.Create(() => new MemberNode(wanted, devices, averager, observer, secret));
+        Akka.Actor.Props.Create(() => new MemberNode(wanted, devices, averager, observer, secret)).WithDispatcher(ComputeDispatcher.Id); // it loads the dataset in a receive
 
     protected override void PreStart()
     {
@@ -106,15 +107,15 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
     {
         var standingBy = false;
         DropStrangers();
-        Receive<AskForIndices>(_ => _averager.Tell(new RequestMissingMembers(_node, _wanted)));
-        Receive<MissingMembers>(m => m.Indices.Count == 0 && !standingBy, _ =>
+        Receive<AskForIndices>(_ => _averager.Tell(new RequestMissingMembers(_node, _wanted?.ToImmutableArray())));
+        Receive<MissingMembers>(m => m.Indices.IsEmpty && !standingBy, _ =>
         {
             standingBy = true;
             _observer.Tell(new MemberNodeNotice(_wanted is null
                 ? "no member index is missing: this node stands by until one is"
                 : $"member(s) {string.Join(", ", _wanted)} are run by another node: this node stands by until that node is lost"));
         });
-        Receive<MissingMembers>(m => m.Indices.Count > 0, m =>
+        Receive<MissingMembers>(m => !m.Indices.IsEmpty, m =>
         {
             Timers.Cancel("ask");
             try

@@ -185,7 +185,7 @@ public static class PapaConfig
 
     private static readonly JsonSerializerOptions QuoteOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private static string Quote(string text) => JsonSerializer.Serialize(text, QuoteOptions);
+    internal static string Quote(string text) => JsonSerializer.Serialize(text, QuoteOptions);
 
     private static string ReadResource(string name)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using PapaActors.Actors.Schedule;
 using PapaActors.Models.Training;
@@ -99,11 +100,11 @@ public sealed record Mix(int Round, WeightSnapshot Weights, double Keep, ParentP
 public sealed record CombineRound(
     long Attempt,
     int Round,
-    IReadOnlyList<int> Members,
+    ImmutableArray<int> Members,
     bool Sum,
-    IReadOnlyList<int> UploadSnapshots,
-    IReadOnlyList<ParentPair> FormChildren,
-    IReadOnlyList<ParentPair> UploadChildren) : IPapaMessage;
+    ImmutableArray<int> UploadSnapshots,
+    ImmutableArray<ParentPair> FormChildren,
+    ImmutableArray<ParentPair> UploadChildren) : IPapaMessage;
 
 /// <summary>
 /// A node's members' reports for the round (without snapshots) and what <see cref="CombineRound"/> asked for;
@@ -112,10 +113,10 @@ public sealed record CombineRound(
 public sealed record NodeTrained(
     long Attempt,
     int Round,
-    IReadOnlyList<Trained> Reports,
+    ImmutableArray<Trained> Reports,
     PartialSum? Sum,
-    IReadOnlyDictionary<int, WeightSnapshot> Snapshots,
-    IReadOnlyDictionary<ParentPair, WeightSnapshot> Children) : IPapaMessage;
+    ImmutableDictionary<int, WeightSnapshot> Snapshots,
+    ImmutableDictionary<ParentPair, WeightSnapshot> Children) : IPapaMessage;
 
 /// <summary>
 /// The round's mix for the members of one node, sent once for all of them: the population mean (PAPA, PAPA-all),
@@ -125,8 +126,8 @@ public sealed record NodeMix(
     long Attempt,
     int Round,
     WeightSnapshot? Mean,
-    IReadOnlyList<MemberMix> Members,
-    IReadOnlyDictionary<ParentPair, WeightSnapshot> Children) : IPapaMessage;
+    ImmutableArray<MemberMix> Members,
+    ImmutableDictionary<ParentPair, WeightSnapshot> Children) : IPapaMessage;
 
 /// <summary>One member's part of a <see cref="NodeMix"/>: its weights are the mean, or the child of <paramref name="Parents"/>.</summary>
 public sealed record MemberMix(int Member, double Keep, ParentPair? Parents, ActivationStatistics? RepairTargets);
@@ -157,7 +158,7 @@ public sealed record MemberFinal(
     WeightSnapshot Weights,
     double TestAccuracy,
     double HeldOutAccuracy,
-    float[] TestLogits,
+    ImmutableArray<float> TestLogits,
     ActivationStatistics? RepairStatistics = null) : IPapaMessage;
 
 /// <summary>
@@ -193,10 +194,10 @@ public sealed record RunConfigText(string Hocon) : IPapaMessage;
 /// A member node asks which member indices it may run: <paramref name="Wanted"/> (all of them, or none while
 /// another node runs any of them), or with no list (`--members auto`) every index that has no member.
 /// </summary>
-public sealed record RequestMissingMembers(string Node, IReadOnlyList<int>? Wanted) : IPapaMessage;
+public sealed record RequestMissingMembers(string Node, ImmutableArray<int>? Wanted) : IPapaMessage;
 
 /// <summary>The indices offered to the asking node, held for it for a while; empty: none yet, ask again.</summary>
-public sealed record MissingMembers(IReadOnlyList<int> Indices) : IPapaMessage;
+public sealed record MissingMembers(ImmutableArray<int> Indices) : IPapaMessage;
 
 // ---- Failures.
 

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
@@ -102,7 +103,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(PapaSettings settings, SchedulePlan plan, int[] testLabels, IActorRef listener, Checkpoint? resumeFrom = null) =>
-        Akka.Actor.Props.Create(() => new AveragerActor(settings, plan, testLabels, listener, resumeFrom));
+        Akka.Actor.Props.Create(() => new AveragerActor(settings, plan, testLabels, listener, resumeFrom)).WithDispatcher(ComputeDispatcher.Id);
 
     private int Population => _members.Length;
 
@@ -326,8 +327,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             var now = DateTime.UtcNow;
             bool Free(int i) => _members[i] is null && !(_offers.TryGetValue(i, out var offer) && offer.Node != request.Node && offer.Until > now);
             var offered = request.Wanted is { } wanted
-                ? wanted.All(i => i >= 0 && i < Population && Free(i)) ? wanted.ToList() : []
-                : Enumerable.Range(0, Population).Where(Free).ToList();
+                ? wanted.All(i => i >= 0 && i < Population && Free(i)) ? wanted : []
+                : Enumerable.Range(0, Population).Where(Free).ToImmutableArray();
             foreach (var index in offered)
                 _offers[index] = (request.Node, now + OfferHold);
             Sender.Tell(new MissingMembers(offered));
@@ -451,11 +452,11 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         var pairs = plan.Mix is ReplaceWithChildren c ? c.Parents.Select((p, j) => (Pair: p.Sorted, Child: j)).ToList() : [];
         foreach (var reducer in _reducers.Distinct())
         {
-            var members = Enumerable.Range(0, Population).Where(i => reducer!.Equals(_reducers[i])).ToList();
-            var form = pairs.Select(p => p.Pair).Distinct().Where(p => FormedOn(p, reducer!)).ToList();
-            var upload = pairs.Where(p => FormedOn(p.Pair, reducer!) && !reducer!.Equals(_reducers[p.Child])).Select(p => p.Pair).Distinct().ToList();
+            var members = Enumerable.Range(0, Population).Where(i => reducer!.Equals(_reducers[i])).ToImmutableArray();
+            var form = pairs.Select(p => p.Pair).Distinct().Where(p => FormedOn(p, reducer!)).ToImmutableArray();
+            var upload = pairs.Where(p => FormedOn(p.Pair, reducer!) && !reducer!.Equals(_reducers[p.Child])).Select(p => p.Pair).Distinct().ToImmutableArray();
             var parents = pairs.Select(p => p.Pair).Where(p => !_reducers[p.First]!.Equals(_reducers[p.Second]))
-                .SelectMany(p => new[] { p.First, p.Second }).Where(m => reducer!.Equals(_reducers[m])).Distinct().Order().ToList();
+                .SelectMany(p => new[] { p.First, p.Second }).Where(m => reducer!.Equals(_reducers[m])).Distinct().Order().ToImmutableArray();
             yield return (reducer!, new CombineRound(_attempt, plan.Round, members, plan.Mix is PushTowardMean or ReplaceWithMean, parents, form, upload));
         }
     }
@@ -520,7 +521,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             return;
         }
         var layouts = new[] { node.Sum?.Layout }.Concat(node.Snapshots.Values.Concat(node.Children.Values).Select(s => s.Layout)).OfType<WeightLayout>();
-        if (layouts.FirstOrDefault(l => l.Fingerprint != _layoutFingerprint) is { } alien && node.Reports.Count > 0)
+        if (layouts.FirstOrDefault(l => l.Fingerprint != _layoutFingerprint) is { } alien && !node.Reports.IsEmpty)
         {
             OnMemberLost(node.Reports[0].Member, $"its node sent weights of layout {alien.Fingerprint}, the population has {_layoutFingerprint}", recoverable: true);
             return;
@@ -687,10 +688,10 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         var transport = BulkTransport.For(Context.System);
         foreach (var reducer in _reducers.Distinct())
         {
-            var members = Enumerable.Range(0, Population).Where(i => reducer!.Equals(_reducers[i])).Select(MixFor).ToList();
+            var members = Enumerable.Range(0, Population).Where(i => reducer!.Equals(_reducers[i])).Select(MixFor).ToImmutableArray();
             // The children this node did not form itself.
             var sent = members.Select(m => m.Parents?.Sorted).OfType<ParentPair>().Distinct()
-                .Where(pair => inputs.FormedHere || !FormedOn(pair, reducer!)).ToDictionary(pair => pair, Child);
+                .Where(pair => inputs.FormedHere || !FormedOn(pair, reducer!)).ToImmutableDictionary(pair => pair, Child);
             transport.Send(reducer!, new NodeMix(_attempt, plan.Round, plan.Mix is ReplaceWithChildren ? null : inputs.Mean, members, sent), Self);
         }
         return clock.Elapsed.TotalSeconds;
@@ -908,7 +909,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         EndRun(new RunEnded(Completed: true, $"average soup {results.AverageSoup.TestAccuracy:P2}, greedy soup {results.GreedySoup.TestAccuracy:P2}"));
     }
 
-    private static bool AllFinite(float[] values) => Array.TrueForAll(values, float.IsFinite);
+    private static bool AllFinite(ImmutableArray<float> values) => values.All(float.IsFinite);
 
     private void StartTimeout(int round) => Timers.StartSingleTimer(RoundTimer, new RoundTimedOut(round), _settings.RoundTimeout);
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using PapaActors.Actors.Configuration;
 using PapaActors.Models.Training;
+using PapaActors.Models.Weights;
 
 namespace PapaActors.Actors.Population;
 
@@ -21,8 +22,9 @@ public static class InjectedFaults
         if (fault.DivergeMember != member || fault.DivergeAtStep < first || fault.DivergeAtStep >= first + steps)
             return;
         var state = model.CaptureState();
-        state.Weights.Values[0] = float.NaN; // the captured copy, loaded back as the member's weights
-        model.RestoreState(state);
+        var poisoned = state.Weights.Values.ToArray(); // a new array: the snapshot itself is never written
+        poisoned[0] = float.NaN;
+        model.RestoreState(state with { Weights = WeightSnapshot.FromOwned(state.Weights.Layout, poisoned) });
     }
 
     /// <summary>Throws <see cref="InjectedFaultException"/> when the fault applies to steps [first, first + steps) of <paramref name="member"/>.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Event;
 using PapaActors.Actors.Configuration;
@@ -240,7 +241,7 @@ public sealed class MemberActor : BulkReceivingActor
         var test = Model.Evaluate(DataSplit.Test, keepLogits: true);
         var heldOut = Model.Evaluate(DataSplit.HeldOut, keepLogits: false);
         var statistics = _settings.Repair.Soups ? Model.MeasureRepairStatistics(MemberModel.SoupCalibration) : null;
-        Reply(new MemberFinal(_index, Model.Capture(), test.Accuracy, heldOut.Accuracy, test.Logits!, statistics));
+        Reply(new MemberFinal(_index, Model.Capture(), test.Accuracy, heldOut.Accuracy, ImmutableCollectionsMarshal.AsImmutableArray(test.Logits!), statistics));
     }
 
     private void OnEvaluateWeights(EvaluateWeights request)

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using PapaActors.Actors.Messages;
@@ -54,7 +55,7 @@ public sealed class NodeReducer : BulkReceivingActor
         });
     }
 
-    public static Props Props() => Akka.Actor.Props.Create(() => new NodeReducer());
+    public static Props Props() => Akka.Actor.Props.Create(() => new NodeReducer()).WithDispatcher(ComputeDispatcher.Id);
 
     private void TryCombine()
     {
@@ -79,9 +80,9 @@ public sealed class NodeReducer : BulkReceivingActor
             .Where(pair => !reports.Any(r => r.Diverged && (r.Member == pair.First || r.Member == pair.Second)))
             .ToDictionary(pair => pair, pair => WeightMath.Child(snapshots[pair.First], snapshots[pair.Second]));
         _formed = (combine.Attempt, combine.Round, children);
-        var node = new NodeTrained(combine.Attempt, combine.Round, reports.Select(r => r with { Snapshot = null }).ToList(), sum,
-            combine.UploadSnapshots.ToDictionary(m => m, m => snapshots[m]),
-            combine.UploadChildren.Where(children.ContainsKey).ToDictionary(pair => pair, pair => children[pair]));
+        var node = new NodeTrained(combine.Attempt, combine.Round, reports.Select(r => r with { Snapshot = null }).ToImmutableArray(), sum,
+            combine.UploadSnapshots.ToImmutableDictionary(m => m, m => snapshots[m]),
+            combine.UploadChildren.Where(children.ContainsKey).ToImmutableDictionary(pair => pair, pair => children[pair]));
         BulkTransport.For(Context.System).Send(_averager, node, Self);
     }
 

@@ -61,7 +61,7 @@ public sealed class SoupActor : BulkReceivingActor
 
     public static Props Props(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, bool repair, int[] testLabels,
         string? alignModel = null) =>
-        Akka.Actor.Props.Create(() => new SoupActor(finals, evaluators, recomputeBatchNorm, repair, testLabels, alignModel));
+        Akka.Actor.Props.Create(() => new SoupActor(finals, evaluators, recomputeBatchNorm, repair, testLabels, alignModel)).WithDispatcher(ComputeDispatcher.Id);
 
     /// <summary>
     /// Every member permuted to match member 0 by weight matching (seeded by the member's index, so it is deterministic),

@@ -77,8 +77,7 @@ public static class ScheduleReplay
 
     private static async Task<Replayed> RunAveragerAsync(Config config, PapaSettings settings, SchedulePlan plan, TimeSpan timeout)
     {
-        var silent = ConfigurationFactory.ParseString("akka.loglevel = WARNING\nakka.loggers = [\"Akka.Event.DefaultLogger\"]");
-        using var system = PapaActorSystem.Create("replay", config, silent);
+        using var system = new PapaSystemSetup(config) { Logging = SystemLogging.QuietConsole }.Create("replay");
         var done = new TaskCompletionSource<Replayed>(TaskCreationOptions.RunContinuationsAsynchronously);
         var collector = system.ActorOf(Props.Create(() => new Collector(done)));
         var averager = system.ActorOf(AveragerActor.Props(settings, plan, [0], collector), "averager");

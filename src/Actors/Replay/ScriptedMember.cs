@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using PapaActors.Actors.Messages;
 
@@ -22,7 +23,7 @@ public sealed class ScriptedMember : ReceiveActor
         Receive<CaptureState>(c => Sender.Tell(new StateCaptured(c.Round, TracerWeights.State(index, population))));
         Receive<RestoreState>(r => Sender.Tell(new StateRestored(index, r.Round)));
         // With statistics, so a run with repair-soup replays too.
-        Receive<Finish>(_ => Sender.Tell(new MemberFinal(index, TracerWeights.For(index, population), 0.5, 0.5, new float[testSamples * 2],
+        Receive<Finish>(_ => Sender.Tell(new MemberFinal(index, TracerWeights.For(index, population), 0.5, 0.5, ImmutableCollectionsMarshal.AsImmutableArray(new float[testSamples * 2]),
             TracerWeights.Statistics(index, population))));
         Receive<EvaluateWeights>(e => Sender.Tell(new WeightsEvaluated(e.RequestId, e.OnHeldOut ? 0.5 : null, e.Test is null ? 0 : 1, e.Test is null ? 0 : 2,
             e.ReturnWeights ? e.Weights : null)));

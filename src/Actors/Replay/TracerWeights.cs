@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
 
@@ -19,7 +20,7 @@ public static class TracerWeights
     {
         var values = new float[population];
         values[member] = 1;
-        return new WeightSnapshot(Layout(population), values);
+        return WeightSnapshot.FromOwned(Layout(population), values);
     }
 
     public static ActivationStatistics Statistics(int member, int population)
@@ -37,5 +38,5 @@ public static class TracerWeights
     /// <summary>Each member's share in REPAIR targets (their means), rounded the same way.</summary>
     public static IReadOnlyList<double> Shares(ActivationStatistics targets) => Shares(targets.Layers[0].Mean);
 
-    private static IReadOnlyList<double> Shares(float[] values) => values.Select(v => Math.Round((double)v, 6)).ToList();
+    private static IReadOnlyList<double> Shares(ImmutableArray<float> values) => values.Select(v => Math.Round((double)v, 6)).ToList();
 }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
@@ -35,9 +36,9 @@ internal sealed class MessageCodec<T>(string manifest, Action<BinaryWriter, T> w
 }
 
 /// <summary>A BinaryReader that also resolves the actor references a message names.</summary>
-internal sealed class WireReader(Stream stream, ActorSystem system) : BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true)
+internal sealed class WireReader(Stream stream, ExtendedActorSystem system) : BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true)
 {
-    public IActorRef ReadRef() => ((ExtendedActorSystem)system).Provider.ResolveActorRef(ReadString());
+    public IActorRef ReadRef() => system.Provider.ResolveActorRef(ReadString());
 }
 
 /// <summary>
@@ -92,7 +93,7 @@ internal static class MessageCodecs
             (w, m) =>
             {
                 w.Write(m.Attempt); w.Write(m.Round);
-                w.Write(m.Reports.Count);
+                w.Write(m.Reports.Length);
                 foreach (var report in m.Reports)
                     WriteTrained(w, report);
                 w.Write(m.Sum is not null);
@@ -105,13 +106,13 @@ internal static class MessageCodecs
                 WriteChildren(w, m.Children);
             },
             r => new(r.ReadInt64(), r.ReadInt32(), ReadList(r, ReadTrained), r.ReadBoolean() ? WireFormat.ReadPartialSum(r) : null,
-                ReadIndices(r).ToDictionary(m => m, _ => WireFormat.ReadSnapshot(r)), ReadChildren(r)),
+                ReadIndices(r).ToImmutableDictionary(m => m, _ => WireFormat.ReadSnapshot(r)), ReadChildren(r)),
             m => (m.Sum is null ? 0 : sizeof(double) * m.Sum.Sums.Length) + m.Snapshots.Values.Concat(m.Children.Values).Sum(SizeOf)),
         Codec<NodeMix>("node-mix",
             (w, m) =>
             {
                 w.Write(m.Attempt); w.Write(m.Round); WriteOptionalSnapshot(w, m.Mean);
-                w.Write(m.Members.Count);
+                w.Write(m.Members.Length);
                 foreach (var member in m.Members)
                 {
                     w.Write(member.Member); w.Write(member.Keep); WriteOptionalPair(w, member.Parents); WireFormat.WriteStatistics(w, member.RepairTargets);
@@ -176,8 +177,8 @@ internal static class MessageCodecs
             (w, m) =>
             {
                 w.Write(m.Node); w.Write(m.Wanted is not null);
-                if (m.Wanted is not null)
-                    WriteIndices(w, m.Wanted);
+                if (m.Wanted is { } wanted)
+                    WriteIndices(w, wanted);
             },
             r => new(r.ReadString(), r.ReadBoolean() ? ReadIndices(r) : null)),
         Codec<MissingMembers>("missing", (w, m) => WriteIndices(w, m.Indices), r => new(ReadIndices(r))),
@@ -213,15 +214,15 @@ internal static class MessageCodecs
             ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r), r.ReadBoolean(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64());
 
     /// <summary>A count, then that many items; a count the remaining bytes cannot hold is corrupt.</summary>
-    private static List<T> ReadList<T>(BinaryReader r, Func<BinaryReader, T> read)
+    private static ImmutableArray<T> ReadList<T>(BinaryReader r, Func<BinaryReader, T> read)
     {
         var count = r.ReadInt32();
         if (count < 0 || count > r.BaseStream.Length - r.BaseStream.Position)
             throw new IOException($"{count} items in a message of {r.BaseStream.Length} bytes");
-        var items = new List<T>(); // not sized by the count: that is the sender's claim, the items are what came
+        var items = ImmutableArray.CreateBuilder<T>(); // not sized by the count: that is the sender's claim, the items are what came
         for (var i = 0; i < count; i++)
             items.Add(read(r));
-        return items;
+        return items.ToImmutable();
     }
 
     private static void WriteOptionalPair(BinaryWriter w, ParentPair? pair)
@@ -244,7 +245,7 @@ internal static class MessageCodecs
         }
     }
 
-    private static List<ParentPair> ReadPairs(BinaryReader r) => ReadList(r, r => new ParentPair(r.ReadInt32(), r.ReadInt32()));
+    private static ImmutableArray<ParentPair> ReadPairs(BinaryReader r) => ReadList(r, r => new ParentPair(r.ReadInt32(), r.ReadInt32()));
 
     private static void WriteChildren(BinaryWriter w, IReadOnlyDictionary<ParentPair, WeightSnapshot> children)
     {
@@ -254,7 +255,7 @@ internal static class MessageCodecs
             WireFormat.WriteSnapshot(w, children[pair]);
     }
 
-    private static Dictionary<ParentPair, WeightSnapshot> ReadChildren(BinaryReader r) => ReadPairs(r).ToDictionary(p => p, _ => WireFormat.ReadSnapshot(r));
+    private static ImmutableDictionary<ParentPair, WeightSnapshot> ReadChildren(BinaryReader r) => ReadPairs(r).ToImmutableDictionary(p => p, _ => WireFormat.ReadSnapshot(r));
 
     /// <summary>Skips what a node of another protocol version wrote after its version; stands in for the text fields it had.</summary>
     private static string SkipRest(BinaryReader r)
@@ -284,7 +285,7 @@ internal static class MessageCodecs
     }
 
     /// <summary>Written as <see cref="WriteIndices"/> writes them: the same bytes as an int array of <see cref="WireFormat"/>.</summary>
-    private static int[] ReadIndices(BinaryReader r) => WireFormat.ReadInts(r);
+    private static ImmutableArray<int> ReadIndices(BinaryReader r) => WireFormat.ReadInts(r);
 
     private static byte[] ReadBytes(BinaryReader r)
     {

@@ -4,6 +4,7 @@ using Akka.Remote;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Serialization;
+using PapaActors.Actors.Tls;
 
 namespace PapaActors.Actors.Transfer;
 
@@ -114,7 +115,7 @@ public sealed class BulkTransport : IExtension
         lock (_connections)
         {
             if (!_connections.TryGetValue(node, out var connection))
-                _connections[node] = connection = new StreamConnection(node, AskStreamPort, _frameWriter, Settings.Timeout);
+                _connections[node] = connection = new StreamConnection(node, AskStreamPort, _frameWriter, Settings.Timeout, NodeTls.Of(_system));
             if (_stopped)
                 connection.Dispose(); // a send racing the system's end: its frame fails instead of waiting forever
             return connection;
@@ -141,7 +142,7 @@ public sealed class BulkTransport : IExtension
         try
         {
             return new StreamListener(system, host, Settings.StreamPort, new StreamFrameReader(_serializer, Settings.MaxMessageBytes), Settings.Timeout,
-                Settings.MaxInboundConnections);
+                Settings.MaxInboundConnections, NodeTls.Of(system));
         }
         catch (System.Net.Sockets.SocketException e)
         {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Akka.Actor;
 using PapaActors.Actors.Messages;
+using PapaActors.Actors.Tls;
 
 namespace PapaActors.Actors.Transfer;
 
@@ -18,6 +19,7 @@ internal sealed class StreamConnection : IDisposable
     private readonly Func<Address, StreamPort> _askPort;
     private readonly StreamFrameWriter _frames;
     private readonly TimeSpan _timeout;
+    private readonly NodeTls? _tls;
     private readonly BlockingCollection<OutgoingFrame> _queue = new();
     private readonly CancellationTokenSource _stop = new();
     private StreamPort? _port;
@@ -27,9 +29,10 @@ internal sealed class StreamConnection : IDisposable
     private sealed record Link(Stream Connection, Stream Buffered, Task PeerClosed);
 
     /// <param name="askPort">asks <paramref name="node"/> for its stream port; throws a message that says why it could not</param>
-    public StreamConnection(Address node, Func<Address, StreamPort> askPort, StreamFrameWriter frames, TimeSpan timeout)
+    /// <param name="tls">this node's TLS identity, or null for plain TCP</param>
+    public StreamConnection(Address node, Func<Address, StreamPort> askPort, StreamFrameWriter frames, TimeSpan timeout, NodeTls? tls)
     {
-        (_node, _askPort, _frames, _timeout) = (node, askPort, frames, timeout);
+        (_node, _askPort, _frames, _timeout, _tls) = (node, askPort, frames, timeout, tls);
         new Thread(WriteAll) { IsBackground = true, Name = $"papa stream to {node}" }.Start();
     }
 
@@ -141,7 +144,7 @@ internal sealed class StreamConnection : IDisposable
         {
             try
             {
-                return StreamSockets.Connect(_node.Host!, known.Port, _timeout);
+                return StreamSockets.Connect(_node.Host!, known.Port, _timeout, _tls);
             }
             catch (Exception e) when (e is SocketException or TimeoutException)
             {
@@ -149,7 +152,7 @@ internal sealed class StreamConnection : IDisposable
             }
         }
         var port = _askPort(_node);
-        var connection = StreamSockets.Connect(_node.Host!, port.Port, _timeout);
+        var connection = StreamSockets.Connect(_node.Host!, port.Port, _timeout, _tls);
         _port = port;
         return connection;
     }

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using PapaActors.Actors.Messages;
+using PapaActors.Actors.Tls;
 
 namespace PapaActors.Actors.Transfer;
 
@@ -11,7 +12,7 @@ namespace PapaActors.Actors.Transfer;
 /// Accepts this node's stream connections and reads each on a thread of its own: every frame is checked and
 /// deserialized there (<see cref="StreamFrameReader"/>), then its message, or why it failed, is told to its target
 /// actor. A connection whose framing can no longer be trusted is dropped; one beyond `papa.transfer.max-inbound-connections`
-/// is closed as it is accepted.
+/// is closed as it is accepted; with TLS, so is one whose peer shows no certificate of our CA, before it is read.
 /// </summary>
 internal sealed class StreamListener : IDisposable
 {
@@ -20,13 +21,15 @@ internal sealed class StreamListener : IDisposable
     private readonly StreamFrameReader _frames;
     private readonly TimeSpan _timeout;
     private readonly int _maxConnections;
+    private readonly NodeTls? _tls;
     private readonly TcpListener _listener;
     private readonly ConcurrentDictionary<Stream, bool> _open = new();
     private readonly CancellationTokenSource _stop = new();
 
-    public StreamListener(ExtendedActorSystem system, string host, int port, StreamFrameReader frames, TimeSpan timeout, int maxConnections)
+    /// <param name="tls">this node's TLS identity, or null for plain TCP</param>
+    public StreamListener(ExtendedActorSystem system, string host, int port, StreamFrameReader frames, TimeSpan timeout, int maxConnections, NodeTls? tls)
     {
-        (_system, _frames, _timeout, _maxConnections) = (system, frames, timeout, maxConnections);
+        (_system, _frames, _timeout, _maxConnections, _tls) = (system, frames, timeout, maxConnections, tls);
         _listener = StreamSockets.Listen(host, port);
         _ = AcceptAllAsync();
     }
@@ -73,11 +76,13 @@ internal sealed class StreamListener : IDisposable
         }
     }
 
-    private void ReadAll(Stream connection, EndPoint? peer)
+    private void ReadAll(Stream accepted, EndPoint? peer)
     {
         var timeout = (int)Math.Min(int.MaxValue, _timeout.TotalMilliseconds);
+        var connection = accepted;
         try
         {
+            connection = StreamSockets.AuthenticatedAsServer(accepted, _tls);
             using var buffered = new BufferedStream(connection, BufferBytes);
             while (true)
             {
@@ -104,7 +109,7 @@ internal sealed class StreamListener : IDisposable
         }
         finally
         {
-            _open.TryRemove(connection, out _);
+            _open.TryRemove(accepted, out _);
             connection.Dispose();
         }
     }

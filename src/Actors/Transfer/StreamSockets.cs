@@ -1,11 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
+using PapaActors.Actors.Tls;
 
 namespace PapaActors.Actors.Transfer;
 
 /// <summary>
 /// Every socket of the stream path is opened and set up here and nowhere else: the rest only sees the connection's
-/// Stream, so securing it (an SslStream with mutual TLS around the NetworkStream) is a change to this class alone.
+/// Stream, which with TLS (<see cref="NodeTls"/>) is an SslStream with mutual authentication around the NetworkStream.
+/// A handshake's reads and writes are bounded by the same timeout as any other.
 /// </summary>
 internal static class StreamSockets
 {
@@ -18,7 +20,8 @@ internal static class StreamSockets
     }
 
     /// <exception cref="TimeoutException">no connection within <paramref name="timeout"/></exception>
-    public static Stream Connect(string host, int port, TimeSpan timeout)
+    /// <exception cref="System.Security.Authentication.AuthenticationException">with <paramref name="tls"/>: the other node is not one of our CA's</exception>
+    public static Stream Connect(string host, int port, TimeSpan timeout, NodeTls? tls)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         try
@@ -36,10 +39,29 @@ internal static class StreamSockets
             socket.Dispose();
             throw;
         }
-        return Open(socket, timeout);
+        var connection = Open(socket, timeout);
+        return tls is null ? connection : Secured(connection, stream => tls.AuthenticateAsClient(stream, host));
     }
 
     public static Stream Accepted(Socket socket, TimeSpan timeout) => Open(socket, timeout);
+
+    /// <summary>An accepted connection after the TLS handshake (run it on the connection's own thread: it waits for the peer).</summary>
+    /// <exception cref="System.Security.Authentication.AuthenticationException">the peer showed no certificate of our CA</exception>
+    public static Stream AuthenticatedAsServer(Stream accepted, NodeTls? tls) =>
+        tls is null ? accepted : Secured(accepted, tls.AuthenticateAsServer);
+
+    private static Stream Secured(Stream connection, Func<Stream, Stream> handshake)
+    {
+        try
+        {
+            return handshake(connection);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Reads and writes that make no progress for <paramref name="timeout"/> fail (an IOException).</summary>
     private static Stream Open(Socket socket, TimeSpan timeout)

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using PapaActors.Models.Nets;
 using PapaActors.Models.Weights;
 
@@ -46,7 +47,7 @@ public sealed class PermutationSpec
         private readonly Dictionary<string, WeightEntry> _entries = layout.Entries.ToDictionary(e => e.Name);
 
         public bool Has(string entry) => _entries.ContainsKey(entry);
-        public long[] Shape(string entry) => _entries[entry].Shape;
+        public ImmutableArray<long> Shape(string entry) => _entries[entry].Shape;
 
         public string NewGroup(string name, int size)
         {

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
 using TorchSharp;
@@ -29,8 +30,8 @@ public static class WeightMatching
         var random = new Random((int)(seed & int.MaxValue));
         var groups = spec.Groups.Keys.ToArray();
         using var scope = NewDisposeScope();
-        var a = Tensors(reference);
-        var b = Tensors(other);
+        var a = Tensors(reference.Layout, reference.View());
+        var b = Tensors(other.Layout, other.View());
         var costEntries = spec.Segments.Where(s => reference.Layout.Entries.First(e => e.Name == s.Entry).Kind == WeightKind.Parameter)
             .GroupBy(s => (s.Entry, s.Axis)).ToList();
         for (var round = 0; round < maxRounds; round++)
@@ -66,14 +67,14 @@ public static class WeightMatching
     /// <summary><paramref name="weights"/> with every group's units reordered by <paramref name="permutations"/>.</summary>
     public static WeightSnapshot Apply(PermutationSpec spec, WeightSnapshot weights, Permutations permutations)
     {
-        var values = (float[])weights.Values.Clone();
+        var values = weights.Values.ToArray(); // the permuted copy, filled before it becomes a snapshot
         using var scope = NewDisposeScope();
-        var source = Tensors(weights);
-        var target = Tensors(new WeightSnapshot(weights.Layout, values));
+        var source = Tensors(weights.Layout, weights.View());
+        var target = Tensors(weights.Layout, from_array(values));
         using var noGrad = no_grad();
         foreach (var entry in spec.Segments.Select(s => s.Entry).Distinct())
             target[entry].copy_(Permute(spec, source[entry], entry, permutations, skipAxis: -1));
-        return new WeightSnapshot(weights.Layout, values);
+        return WeightSnapshot.FromOwned(weights.Layout, values);
     }
 
     /// <summary>REPAIR statistics of a layer follow the units of its output axis.</summary>
@@ -81,8 +82,8 @@ public static class WeightMatching
         new(statistics.Layers.Select(layer =>
         {
             var gather = Gather(spec, $"{layer.Layer}.weight", 0, layer.Mean.Length, permutations);
-            return gather is null ? layer : new LayerStatistics(layer.Layer, gather.Select(i => layer.Mean[i]).ToArray(), gather.Select(i => layer.Std[i]).ToArray());
-        }).ToList());
+            return gather is null ? layer : new LayerStatistics(layer.Layer, [.. gather.Select(i => layer.Mean[(int)i])], [.. gather.Select(i => layer.Std[(int)i])]);
+        }).ToImmutableArray());
 
     /// <summary>
     /// For axis <paramref name="axis"/> of <paramref name="entry"/> (length <paramref name="length"/>): which original index
@@ -133,13 +134,9 @@ public static class WeightMatching
         return (parts.Count == 1 ? parts[0] : cat(parts, 0)).to_type(ScalarType.Float64);
     }
 
-    private static Dictionary<string, Tensor> Tensors(WeightSnapshot snapshot)
-    {
-        var flat = from_array(snapshot.Values);
-        var layout = snapshot.Layout;
-        return layout.Entries.Select((e, i) => (e, i)).Where(x => x.e.Length > 0)
-            .ToDictionary(x => x.e.Name, x => flat.narrow(0, layout.OffsetOf(x.i), x.e.Length).view(x.e.Shape));
-    }
+    private static Dictionary<string, Tensor> Tensors(WeightLayout layout, Tensor flat) =>
+        layout.Entries.Select((e, i) => (e, i)).Where(x => x.e.Length > 0)
+            .ToDictionary(x => x.e.Name, x => flat.narrow(0, layout.OffsetOf(x.i), x.e.Length).view([.. x.e.Shape]));
 
     private static double[,] To2D(Tensor score, int size)
     {

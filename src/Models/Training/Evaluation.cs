@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using PapaActors.Models.Data;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -52,14 +53,14 @@ public static class Evaluation
     /// Accuracy of the ensemble whose prediction is the mean of the members' row-major [N, classes] logits
     /// (logit averaging, as the reference). A single member's logits give that member's accuracy.
     /// </summary>
-    public static double EnsembleAccuracy(IReadOnlyList<float[]> memberLogits, int[] labels)
+    public static double EnsembleAccuracy(IReadOnlyList<ImmutableArray<float>> memberLogits, int[] labels)
     {
         if (memberLogits.Count == 0 || labels.Length == 0 || memberLogits.Any(l => l.Length != memberLogits[0].Length || l.Length % labels.Length != 0))
             throw new ArgumentException($"logits of {memberLogits.Count} members do not all split into {labels.Length} rows");
         using var scope = NewDisposeScope();
         var sum = zeros(memberLogits[0].Length);
         foreach (var logits in memberLogits)
-            sum.add_(from_array(logits), Scalars.One);
+            sum.add_(tensor(logits), Scalars.One);
         var predictions = sum.view(labels.Length, -1).argmax(1);
         var correct = predictions.eq(tensor(labels).to_type(ScalarType.Int64)).sum().item<long>();
         return (double)correct / labels.Length;

@@ -99,7 +99,7 @@ public sealed class Sgd : IOptimizer
     {
         var held = Enumerable.Range(0, _parameters.Length).Where(i => _momentumBuffers[i] is not null).ToArray();
         var layout = new WeightLayout(held.Select(BufferEntry).ToList());
-        return new WeightSnapshot(layout, OptimizerTensors.Flatten(layout, held.Select(i => _momentumBuffers[i]).ToList()));
+        return WeightSnapshot.FromOwned(layout, OptimizerTensors.Flatten(layout, held.Select(i => _momentumBuffers[i]).ToList()));
     }
 
     public void RestoreState(WeightSnapshot state)
@@ -123,7 +123,7 @@ public sealed class Sgd : IOptimizer
         using (var scope = NewDisposeScope())
         using (var noGrad = no_grad())
         {
-            var flat = from_array(state.Values);
+            var flat = state.View();
             for (var k = 0; k < held.Length; k++)
                 restored[held[k]] = empty_like(_parameters[held[k]]).copy_(OptimizerTensors.Entry(flat, state.Layout, k)).DetachFromDisposeScope();
         }
@@ -135,7 +135,7 @@ public sealed class Sgd : IOptimizer
         }
     }
 
-    private WeightEntry BufferEntry(int i) => new($"{_names[i]}.momentum_buffer", _parameters[i].shape, WeightKind.Buffer);
+    private WeightEntry BufferEntry(int i) => new($"{_names[i]}.momentum_buffer", [.. _parameters[i].shape], WeightKind.Buffer);
 
     public void Dispose()
     {
@@ -180,8 +180,8 @@ public sealed class AdamW : IOptimizer
             new WeightEntry("step", [], WeightKind.Counter),
             .. named.SelectMany(p => new[]
             {
-                new WeightEntry($"{p.Name}.exp_avg", p.Parameter.shape, WeightKind.Buffer),
-                new WeightEntry($"{p.Name}.exp_avg_sq", p.Parameter.shape, WeightKind.Buffer),
+                new WeightEntry($"{p.Name}.exp_avg", [.. p.Parameter.shape], WeightKind.Buffer),
+                new WeightEntry($"{p.Name}.exp_avg_sq", [.. p.Parameter.shape], WeightKind.Buffer),
             }),
         ]);
         _firstMoments = _parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
@@ -223,7 +223,7 @@ public sealed class AdamW : IOptimizer
             throw new InvalidOperationException($"AdamW step {_steps} is beyond {MaxStep}, the largest a snapshot stores exactly");
         var values = OptimizerTensors.Flatten(_layout, [null, .. Moments()]);
         values[0] = _steps;
-        return new WeightSnapshot(_layout, values);
+        return WeightSnapshot.FromOwned(_layout, values);
     }
 
     public void RestoreState(WeightSnapshot state)
@@ -243,7 +243,7 @@ public sealed class AdamW : IOptimizer
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var flat = from_array(state.Values);
+        var flat = state.View();
         var moments = Moments().ToArray();
         for (var k = 0; k < moments.Length; k++)
             moments[k].copy_(OptimizerTensors.Entry(flat, _layout, k + 1));
@@ -282,5 +282,5 @@ internal static class OptimizerTensors
 
     /// <summary>Entry <paramref name="index"/> of a flat state vector, as a view shaped like the entry.</summary>
     public static Tensor Entry(Tensor flat, WeightLayout layout, int index) =>
-        flat.narrow(0, layout.OffsetOf(index), layout.Entries[index].Length).view(layout.Entries[index].Shape);
+        flat.narrow(0, layout.OffsetOf(index), layout.Entries[index].Length).view([.. layout.Entries[index].Shape]);
 }

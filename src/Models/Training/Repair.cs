@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using PapaActors.Models.Data;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -6,10 +8,10 @@ using static TorchSharp.torch;
 namespace PapaActors.Models.Training;
 
 /// <summary>Per-channel mean and standard deviation of one layer's output (its pre-activation).</summary>
-public sealed record LayerStatistics(string Layer, float[] Mean, float[] Std);
+public sealed record LayerStatistics(string Layer, ImmutableArray<float> Mean, ImmutableArray<float> Std);
 
 /// <summary>The statistics of every layer REPAIR corrects, in forward order. Plain data: sent with snapshots.</summary>
-public sealed record ActivationStatistics(IReadOnlyList<LayerStatistics> Layers)
+public sealed record ActivationStatistics(ImmutableArray<LayerStatistics> Layers)
 {
     /// <summary>sum_i coefficients[i] * statistics[i], means and stds alike (stds interpolate linearly, as REPAIR does).</summary>
     public static ActivationStatistics WeightedSum(IReadOnlyList<ActivationStatistics> statistics, IReadOnlyList<double> coefficients)
@@ -30,8 +32,8 @@ public sealed record ActivationStatistics(IReadOnlyList<LayerStatistics> Layers)
                     std[c] += (float)(coefficients[i] * other.Std[c]);
                 }
             }
-            return new LayerStatistics(layer.Layer, mean, std);
-        }).ToList();
+            return new LayerStatistics(layer.Layer, ImmutableCollectionsMarshal.AsImmutableArray(mean), ImmutableCollectionsMarshal.AsImmutableArray(std));
+        }).ToImmutableArray();
         return new ActivationStatistics(layers);
     }
 }
@@ -115,8 +117,8 @@ public static class Repair
             var (sum, squares, count) = sums[l];
             var mean = sum!.Select(s => s / count).ToArray();
             var std = squares!.Select((q, c) => Math.Sqrt(Math.Max(q / count - mean[c] * mean[c], 0))).ToArray();
-            return new LayerStatistics(name, mean.Select(m => (float)m).ToArray(), std.Select(s => (float)s).ToArray());
-        }).ToList());
+            return new LayerStatistics(name, [.. mean.Select(m => (float)m)], [.. std.Select(s => (float)s)]);
+        }).ToImmutableArray());
     }
 
     /// <summary>total + batch, element by element, in place (the first batch starts the total).</summary>

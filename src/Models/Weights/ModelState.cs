@@ -30,7 +30,7 @@ public sealed class ModelState
         var flat = from_array(values);
         foreach (var (entry, offset, tensor) in _tensors)
             flat.narrow(0, offset, entry.Length).copy_(tensor.reshape(-1));
-        return new WeightSnapshot(Layout, values);
+        return WeightSnapshot.FromOwned(Layout, values);
     }
 
     /// <summary>Whether every parameter and float buffer is finite (no NaN or infinity); counters are integers.</summary>
@@ -56,10 +56,10 @@ public sealed class ModelState
         using var noGrad = no_grad();
         using var keepScalar = Scalars.Of(keep);
         using var otherScalar = Scalars.Of(1 - keep);
-        var flat = from_array(other.Values);
+        var flat = other.View();
         foreach (var (entry, offset, tensor) in _tensors)
         {
-            var source = flat.narrow(0, offset, entry.Length).view(entry.Shape);
+            var source = flat.narrow(0, offset, entry.Length).view([.. entry.Shape]);
             if (keep == 0)
                 tensor.copy_(source);
             else if (entry.Kind != WeightKind.Counter)
@@ -80,13 +80,13 @@ public sealed class ModelState
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         using var otherScalar = Scalars.Of(1 - keep);
-        // A new tensor: from_array shares the snapshots' arrays, which other members read too.
+        // A new tensor: the views share the snapshots' arrays, which other members read too.
         using var minusOne = Scalars.Of(-1.0);
-        var correction = from_array(other.Values).add(from_array(measuredOn.Values), minusOne);
+        var correction = other.View().add(measuredOn.View(), minusOne);
         foreach (var (entry, offset, tensor) in _tensors)
         {
             if (entry.Kind != WeightKind.Counter)
-                tensor.add_(correction.narrow(0, offset, entry.Length).view(entry.Shape).to(tensor.device), otherScalar);
+                tensor.add_(correction.narrow(0, offset, entry.Length).view([.. entry.Shape]).to(tensor.device), otherScalar);
         }
     }
 }

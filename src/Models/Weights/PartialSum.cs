@@ -1,4 +1,6 @@
+using System.Collections.Immutable;
 using System.Numerics;
+using System.Runtime.InteropServices;
 
 namespace PapaActors.Models.Weights;
 
@@ -13,12 +15,12 @@ namespace PapaActors.Models.Weights;
 /// </summary>
 public sealed record PartialSum
 {
-    public PartialSum(WeightLayout layout, int count, double[] sums, IReadOnlyDictionary<int, double[]> addends)
+    public PartialSum(WeightLayout layout, int count, ImmutableArray<double> sums, ImmutableDictionary<int, ImmutableArray<double>> addends)
     {
         if (count < 1)
             throw new ArgumentException($"a sum of {count} snapshots");
-        if (sums.LongLength != layout.TotalLength)
-            throw new WeightLayoutException($"sum has {sums.LongLength} values, its layout needs {layout.TotalLength}");
+        if (sums.IsDefault || sums.Length != layout.TotalLength)
+            throw new WeightLayoutException($"sum has {(sums.IsDefault ? 0 : sums.Length)} values, its layout needs {layout.TotalLength}");
         foreach (var index in addends.Keys)
         {
             if (index < 0 || index >= sums.Length || !double.IsNaN(sums[index]))
@@ -32,8 +34,8 @@ public sealed record PartialSum
 
     public WeightLayout Layout { get; }
     public int Count { get; }
-    public double[] Sums { get; }
-    public IReadOnlyDictionary<int, double[]> Addends { get; }
+    public ImmutableArray<double> Sums { get; }
+    public ImmutableDictionary<int, ImmutableArray<double>> Addends { get; }
 
     /// <summary>The sum of <paramref name="snapshots"/>, which must all be finite.</summary>
     public static PartialSum Of(IReadOnlyList<WeightSnapshot> snapshots)
@@ -62,11 +64,11 @@ public sealed record PartialSum
             var sum = double.IsNaN(Sums[i]) ? RoundedSum(Addends[i]) : Sums[i];
             mean[i] = (float)(sum / Count);
         }
-        return new WeightSnapshot(Layout, mean);
+        return WeightSnapshot.FromOwned(Layout, mean);
     }
 
     /// <summary>Whether every element is a float: then the sum travels as float32 (always so for one snapshot).</summary>
-    public bool FitsFloats() => Addends.Count == 0 && Array.TrueForAll(Sums, s => (double)(float)s == s);
+    public bool FitsFloats() => Addends.IsEmpty && Sums.All(s => (double)(float)s == s);
 
     private static WeightLayout FirstLayout(IReadOnlyList<WeightLayout> layouts)
     {
@@ -121,7 +123,7 @@ public sealed record PartialSum
 
         public void Add(WeightSnapshot snapshot)
         {
-            var values = snapshot.Values;
+            var values = snapshot.Values.AsSpan();
             for (var i = 0; i < values.Length; i++)
             {
                 if (!float.IsFinite(values[i]))
@@ -165,7 +167,8 @@ public sealed record PartialSum
             }
         }
 
+        /// <summary>Hands the sums over without a copy: the accumulator is not used after this.</summary>
         public PartialSum ToPartialSum() =>
-            new(layout, _count, _sums, _addends.ToDictionary(a => a.Key, a => a.Value.ToArray()));
+            new(layout, _count, ImmutableCollectionsMarshal.AsImmutableArray(_sums), _addends.ToImmutableDictionary(a => a.Key, a => a.Value.ToImmutableArray()));
     }
 }

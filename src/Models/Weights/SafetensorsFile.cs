@@ -14,10 +14,10 @@ public static class SafetensorsFile
     public static void Save(WeightSnapshot snapshot, string path)
     {
         using var scope = NewDisposeScope();
-        var flat = from_array(snapshot.Values);
+        var flat = snapshot.View();
         var tensors = snapshot.Layout.Entries.Select((entry, i) =>
         {
-            var values = flat.narrow(0, snapshot.Layout.OffsetOf(i), entry.Length).view(entry.Shape);
+            var values = flat.narrow(0, snapshot.Layout.OffsetOf(i), entry.Length).view([.. entry.Shape]);
             return (entry.Name, entry.Kind == WeightKind.Counter ? values.to_type(ScalarType.Int64) : values.clone());
         }).ToDictionary(x => x.Name, x => x.Item2);
 
@@ -64,6 +64,6 @@ public static class SafetensorsFile
                 throw new WeightLayoutException($"{path}: '{entry.Name}' has shape [{string.Join(", ", tensor.shape)}], expected {entry.ShapeText}");
             flat.narrow(0, layout.OffsetOf(i), entry.Length).copy_(tensor.reshape(-1));
         }
-        return new WeightSnapshot(layout, values);
+        return WeightSnapshot.FromOwned(layout, values);
     }
 }

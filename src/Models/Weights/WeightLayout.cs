@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Security.Cryptography;
 using System.Text;
 using TorchSharp;
@@ -8,7 +9,7 @@ namespace PapaActors.Models.Weights;
 /// <summary>What a state-dict entry is: a trained parameter, a float buffer (BatchNorm statistics) or an integer counter.</summary>
 public enum WeightKind : byte { Parameter, Buffer, Counter }
 
-public sealed record WeightEntry(string Name, long[] Shape, WeightKind Kind)
+public sealed record WeightEntry(string Name, ImmutableArray<long> Shape, WeightKind Kind)
 {
     public long Length { get; } = Shape.Aggregate(1L, (a, d) => a * d);
     public string ShapeText => $"[{string.Join(", ", Shape)}]";
@@ -49,7 +50,7 @@ public sealed class WeightLayout
     {
         var parameters = model.named_parameters().Select(p => p.name).ToHashSet();
         return new WeightLayout(model.state_dict()
-            .Select(e => new WeightEntry(e.Key, e.Value.shape, Kind(e.Key, e.Value, parameters)))
+            .Select(e => new WeightEntry(e.Key, [.. e.Value.shape], Kind(e.Key, e.Value, parameters)))
             .ToList());
     }
 

@@ -25,9 +25,9 @@ public static class WeightMath
         for (var i = 0; i < snapshots.Count; i++)
         {
             using var coefficient = Scalars.Of(coefficients[i]);
-            sum.add_(from_array(snapshots[i].Values), coefficient);
+            sum.add_(snapshots[i].View(), coefficient);
         }
-        return new WeightSnapshot(layout, result);
+        return WeightSnapshot.FromOwned(layout, result);
     }
 
     public static WeightSnapshot Average(IReadOnlyList<WeightSnapshot> snapshots) =>

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
@@ -42,7 +43,7 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
     {
         var harness = Harness();
         var (nodeA, nodeB) = (CreateTestProbe(), CreateTestProbe());
-        IReadOnlyList<int> Ask(TestProbe node, string address, IReadOnlyList<int>? wanted)
+        IReadOnlyList<int> Ask(TestProbe node, string address, ImmutableArray<int>? wanted)
         {
             harness.Averager.Tell(new RequestMissingMembers(address, wanted), node.Ref);
             return node.ExpectMsg<MissingMembers>().Indices;
@@ -261,7 +262,8 @@ public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(
         var attempt = Enumerable.Range(0, 3).Select(harness.ExpectTrain).First().Attempt;
         Trained Report(int member, double? heldOut = null) => new(member, 0, 6, 1, 0.1, 48, 0.1, heldOut, null, Attempt: attempt);
         NodeTrained Node(params Trained[] reports) =>
-            new(attempt, 0, reports, PartialSum.Of([TracerWeights.For(0, 3)]), new Dictionary<int, WeightSnapshot>(), new Dictionary<ParentPair, WeightSnapshot>());
+            new(attempt, 0, [.. reports], PartialSum.Of([TracerWeights.For(0, 3)]), ImmutableDictionary<int, WeightSnapshot>.Empty,
+                ImmutableDictionary<ParentPair, WeightSnapshot>.Empty);
 
         harness.Averager.Tell(Node(Report(0), Report(1, heldOut: 1.5), Report(2)), harness.Reducer);
         Assert.Equal("member 1 failed: it reported a held-out accuracy of 1.5, outside [0, 1]", harness.Listener.FishForMessage<RunFailed>(_ => true).Reason);

@@ -191,7 +191,7 @@ public sealed class AveragerTests() : TestKit(TestSettings.ActorTestConfig(TestS
         Assert.Equal(4, requests.Count(r => r.Request.Test is not null)); // one test pass
         var results = completed.Results;
         Assert.Equal([1, 2, 0, 3], results.GreedySoup.MembersUsed);
-        Assert.Equal(results.AverageSoup.Weights.Values, results.GreedySoup.Weights.Values);
+        Assert.Equal<float>(results.AverageSoup.Weights.Values, results.GreedySoup.Weights.Values);
         Assert.Equal(0.75, results.GreedySoup.TestAccuracy, 12);
         Assert.Equal(0.75, results.AverageSoup.TestAccuracy, 12);
     }

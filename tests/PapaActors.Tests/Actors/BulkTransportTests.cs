@@ -12,7 +12,7 @@ namespace PapaActors.Tests.Actors;
 public sealed class BulkTransportTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig("transfer.chunk-bytes=1KiB")))
 {
     private static MemberFinal LargeMessage() =>
-        new(2, new WeightSnapshot(Samples.Snapshot().Layout, new float[9]), 0.9, 0.91, Enumerable.Range(0, 2000).Select(i => i * 0.5f).ToArray());
+        new(2, WeightSnapshot.FromOwned(Samples.Snapshot().Layout, new float[9]), 0.9, 0.91, [.. Enumerable.Range(0, 2000).Select(i => i * 0.5f)]);
 
     [Fact]
     public void ChunksReassembleIntoTheOriginalMessage()
@@ -150,9 +150,10 @@ public sealed class BulkTransportTests() : TestKit(TestSettings.ActorTestConfig(
     [Fact]
     public void ChunkSizeMustFitTheRemoteFrame()
     {
-        var config = TestSettings.ActorTestConfig(TestSettings.TinyConfig("transfer.chunk-bytes=512KiB"))
-            .WithFallback(ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.maximum-frame-size = 128000b"));
-        using var system = Akka.Actor.ActorSystem.Create("frames", ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.maximum-frame-size = 128000b").WithFallback(config));
+        using var system = (TestSettings.ActorTestSetup(TestSettings.TinyConfig("transfer.chunk-bytes=512KiB")) with
+        {
+            Overrides = ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.maximum-frame-size = 128000b"),
+        }).Create("frames");
 
         var error = Assert.ThrowsAny<Exception>(() => BulkTransport.For(system));
         Assert.Contains("'papa.transfer.chunk-bytes' (524288) plus 4096 bytes of envelope must fit in 'akka.remote.dot-netty.tcp.maximum-frame-size' (128000)", error.ToString());

@@ -49,8 +49,8 @@ public sealed class CheckpointStoreTests(ITestOutputHelper output) : IDisposable
         return new Checkpoint(round, Samples: 1000L * round + 7, TrainingSeconds: round * 1.2345678901234567,
             JournalBytes: 300 + round, MetricsBytes: 4000 + round,
             [
-                new MemberState(0, Step: 50L * round, new WeightSnapshot(Layout, weights0), new WeightSnapshot(OptimizerLayout, Values(8, 0.5f))),
-                new MemberState(1, Step: 50L * round + 1, new WeightSnapshot(Layout, weights1), new WeightSnapshot(Empty, [])),
+                new MemberState(0, Step: 50L * round, WeightSnapshot.FromOwned(Layout, weights0), WeightSnapshot.FromOwned(OptimizerLayout, Values(8, 0.5f))),
+                new MemberState(1, Step: 50L * round + 1, WeightSnapshot.FromOwned(Layout, weights1), new WeightSnapshot(Empty, [])),
             ]);
     }
 
@@ -332,8 +332,8 @@ public sealed class CheckpointStoreTests(ITestOutputHelper output) : IDisposable
             .Select(e => new WeightEntry(e.Name + ".momentum_buffer", e.Shape, WeightKind.Buffer)).ToList());
         var random = new Random(1);
         var members = Enumerable.Range(0, 4).Select(m => new MemberState(m, 1234,
-            new WeightSnapshot(weights.Layout, weights.Values.Select(v => v + m).ToArray()),
-            new WeightSnapshot(optimizerLayout, Enumerable.Range(0, (int)optimizerLayout.TotalLength).Select(_ => random.NextSingle()).ToArray()))).ToList();
+            new WeightSnapshot(weights.Layout, [.. weights.Values.Select(v => v + m)]),
+            new WeightSnapshot(optimizerLayout, [.. Enumerable.Range(0, (int)optimizerLayout.TotalLength).Select(_ => random.NextSingle())]))).ToList();
         var checkpoint = new Checkpoint(12, 60_000, 41.5, 1024, 2048, members);
 
         var written = Store().Write(checkpoint, Identity);

@@ -1,10 +1,10 @@
+using System.Collections.Immutable;
 using System.Collections.Concurrent;
 using System.Text;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
 using PapaActors.Actors.Security;
-using PapaActors.Actors.Serialization;
 using PapaActors.Actors;
 using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
@@ -25,11 +25,10 @@ namespace PapaActors.Tests.Actors;
 /// without the run secret, a foreign actor system that sends members, reducer and averager forged messages, and a
 /// node of another protocol version. The run they try to disturb ends with the local run's bits.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ClusterSecurityTests : IDisposable
 {
     private const string Secret = "a run secret of the tests, 0123456789abcdef";
-    private static readonly Config SerializeEverything = ConfigurationFactory.ParseString(
-        $"akka.actor.serialize-messages = on\n{RefusingJsonSerializer.InProcessChecksJson}\nakka.loglevel = WARNING\nakka.loggers = [\"Akka.Event.DefaultLogger\"]");
     private readonly List<ActorSystem> _systems = [];
     private readonly TempFolder _folder = new();
 
@@ -39,9 +38,12 @@ public sealed class ClusterSecurityTests : IDisposable
         _folder.Dispose();
     }
 
+    /// <summary>Every message serialized, also between local actors; warnings and errors on the console.</summary>
+    private static PapaSystemSetup Quiet(Config run) => new(run) { SerializeEveryMessage = true, Logging = SystemLogging.QuietConsole };
+
     private ActorSystem Node(Config runConfig, string role)
     {
-        var system = ActorSystem.Create(ClusterNodes.SystemName, SerializeEverything.WithFallback(ClusterNodes.NodeConfig(runConfig, role, "127.0.0.1", 0, [])));
+        var system = (Quiet(runConfig) with { Remote = NodeEndpoint.Loopback, ClusterRole = role }).Create(ClusterNodes.SystemName);
         _systems.Add(system);
         return system;
     }
@@ -49,8 +51,7 @@ public sealed class ClusterSecurityTests : IDisposable
     /// <summary>An actor system that is not in the cluster, but reaches its nodes over Akka.Remote with our serializer.</summary>
     private ActorSystem Foreign(Config runConfig)
     {
-        var system = ActorSystem.Create("stranger", ConfigurationFactory.ParseString("akka.actor.provider = remote")
-            .WithFallback(SerializeEverything).WithFallback(ClusterNodes.NodeConfig(runConfig, ClusterNodes.MemberRole, "127.0.0.1", 0, [])));
+        var system = (Quiet(runConfig) with { Remote = NodeEndpoint.Loopback }).Create("stranger");
         _systems.Add(system);
         return system;
     }
@@ -73,7 +74,7 @@ public sealed class ClusterSecurityTests : IDisposable
 
     private async Task<RunResults> RunLocally(Config config, PapaSettings settings, DataSplits data)
     {
-        var system = ActorSystem.Create("local", SerializeEverything.WithFallback(PapaActorSystem.BuildConfig(config)));
+        var system = Quiet(config).Create("local");
         _systems.Add(system);
         var outcome = await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, _folder.File("local")).WaitAsync(Timeouts.Run);
         return Assert.IsType<RunCompleted>(outcome).Results;
@@ -82,9 +83,9 @@ public sealed class ClusterSecurityTests : IDisposable
     private static void AssertSameBits(RunResults expected, RunResults actual)
     {
         for (var i = 0; i < expected.Members.Count; i++)
-            Assert.Equal(expected.Members[i].Weights.Values, actual.Members[i].Weights.Values);
-        Assert.Equal(expected.AverageSoup.Weights.Values, actual.AverageSoup.Weights.Values);
-        Assert.Equal(expected.GreedySoup.Weights.Values, actual.GreedySoup.Weights.Values);
+            Assert.Equal<float>(expected.Members[i].Weights.Values, actual.Members[i].Weights.Values);
+        Assert.Equal<float>(expected.AverageSoup.Weights.Values, actual.AverageSoup.Weights.Values);
+        Assert.Equal<float>(expected.GreedySoup.Weights.Values, actual.GreedySoup.Weights.Values);
     }
 
     [Fact]
@@ -127,7 +128,7 @@ public sealed class ClusterSecurityTests : IDisposable
         var local = await RunLocally(config, settings, data);
         WeightSnapshot poison;
         using (var model = new MemberModel(0, settings.Training, data, Devices.Resolve("cpu")))
-            poison = new WeightSnapshot(model.Layout, Enumerable.Repeat(float.NaN, (int)model.Layout.TotalLength).ToArray());
+            poison = new WeightSnapshot(model.Layout, Enumerable.Repeat(float.NaN, (int)model.Layout.TotalLength).ToImmutableArray());
 
         var (averagerNode, address, outcome) = Averager(config, settings, data, _folder.File("run"));
         var started = new TaskCompletionSource();
@@ -156,7 +157,7 @@ public sealed class ClusterSecurityTests : IDisposable
         }
         var reducer = stranger.ActorSelection($"{nodeAddress}/user/members/reducer");
         reducer.Tell(new CombineRound(0, 0, [0, 1, 2], Sum: true, [], [], []), reducerSteerer);
-        reducer.Tell(new NodeMix(0, 0, poison, [new MemberMix(0, 0, null, null)], new Dictionary<ParentPair, WeightSnapshot>()), reducerSteerer);
+        reducer.Tell(new NodeMix(0, 0, poison, [new MemberMix(0, 0, null, null)], ImmutableDictionary<ParentPair, WeightSnapshot>.Empty), reducerSteerer);
         stranger.ActorSelection($"{address}/user/averager/coordinator/averager").Tell(new Trained(0, 0, 1, 0.1, 0.1, 30, 0.1, null, null), reporter);
 
         AssertSameBits(local, Assert.IsType<RunCompleted>(await outcome.WaitAsync(Timeouts.Run)).Results);

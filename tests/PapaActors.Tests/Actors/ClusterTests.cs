@@ -5,7 +5,7 @@ using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
-using PapaActors.Actors.Serialization;
+using PapaActors.Actors.Tls;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Tests.Support;
@@ -18,10 +18,10 @@ namespace PapaActors.Tests.Actors;
 /// averager node and two member nodes of two members each, every message serialized and sent over
 /// Akka.Remote. The same config run locally in one ActorSystem must give bit-identical weights.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ClusterTests : IDisposable
 {
-    private static readonly Config SerializeEverything = ConfigurationFactory.ParseString(
-        $"akka.actor.serialize-messages = on\n{RefusingJsonSerializer.InProcessChecksJson}\nakka.loglevel = WARNING\nakka.loggers = [\"Akka.Event.DefaultLogger\"]");
+    private const string Tls = "cluster.tls.enabled=on";
     private readonly List<ActorSystem> _systems = [];
     private readonly TempFolder _folder = new();
 
@@ -33,14 +33,17 @@ public sealed class ClusterTests : IDisposable
 
     private ActorSystem Node(Config runConfig, string role, string name)
     {
-        var system = ActorSystem.Create(ClusterNodes.SystemName, SerializeEverything.WithFallback(ClusterNodes.NodeConfig(runConfig, role, "127.0.0.1", 0, [])));
+        var system = (Quiet(runConfig) with { Remote = NodeEndpoint.Loopback, ClusterRole = role }).Create(ClusterNodes.SystemName);
         _systems.Add(system);
         return system;
     }
 
+    /// <summary>Every message serialized, also between local actors; warnings and errors on the console.</summary>
+    private static PapaSystemSetup Quiet(Config run) => new(run) { SerializeEveryMessage = true, Logging = SystemLogging.QuietConsole };
+
     private async Task<RunResults> RunLocally(Config config, PapaSettings settings, DataSplits data)
     {
-        var system = ActorSystem.Create("local", SerializeEverything.WithFallback(PapaActorSystem.BuildConfig(config)));
+        var system = Quiet(config).Create("local");
         _systems.Add(system);
         var outcome = await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, _folder.File("local")).WaitAsync(Timeouts.Run);
         return Assert.IsType<RunCompleted>(outcome).Results;
@@ -55,27 +58,32 @@ public sealed class ClusterTests : IDisposable
     [InlineData("method=papa", "push-delay-steps=2")] // members train on while their pushes travel
     [InlineData("method=papa-2", "transfer.chunk-bytes=4KiB")] // weights cross on the stream connections
     [InlineData("method=papa-all", "variations.mixup=[0.0, 1.0]", "variations.random-erasing=[0.0, 0.5]")]
+    [InlineData("method=papa-2", "transfer.chunk-bytes=4KiB", Tls)] // Akka.Remote and the stream connections speak mutual TLS
     public async Task AClusteredRunIsBitIdenticalToTheLocalRunForEveryLayoutOfMembersOnNodes(params string[] overrides)
     {
         TorchRuntime.Configure(1);
-        var config = TestSettings.TinyConfig([.. overrides, "repair=on", "population=4", "every-epochs=0.5", "ema-every-steps=3"]);
+        // Every node shows the same certificate of the CA: which node holds which certificate does not matter to the run.
+        string[] tls = overrides.Contains(Tls) ? ClusterCertificates.LoopbackNodeSettings(_folder.File("certificates"), "node") : [];
+        var config = TestSettings.TinyConfig([.. overrides, .. tls, "repair=on", "population=4", "every-epochs=0.5", "ema-every-steps=3"]);
         var settings = PapaSettings.FromConfig(config);
         using var data = DatasetLoader.Load(settings.Dataset);
 
         var local = await RunLocally(config, settings, data);
-        foreach (int[][] layout in new[] { new[] { new[] { 0, 1 }, [2, 3] }, [[0, 2], [1, 3]], [[0], [1, 2, 3]] })
+        int[][][] layouts = [[[0, 1], [2, 3]], [[0, 2], [1, 3]], [[0], [1, 2, 3]]];
+        // TLS changes the transport under every layout alike: one layout shows it.
+        foreach (var layout in overrides.Contains(Tls) ? layouts[..1] : layouts)
         {
             var name = string.Join("-", layout.Select(node => string.Join("", node)));
-            var (outcome, nodes) = await ClusterNodes.RunInProcessAsync(config, data, _folder.File(name), layout, TimeSpan.FromMinutes(3), SerializeEverything);
+            var (outcome, nodes) = await ClusterNodes.RunInProcessAsync(Quiet(config), data, _folder.File(name), layout, TimeSpan.FromMinutes(3));
             var clustered = Assert.IsType<RunCompleted>(outcome).Results;
 
             for (var i = 0; i < 4; i++)
             {
-                Assert.Equal(local.Members[i].Weights.Values, clustered.Members[i].Weights.Values);
+                Assert.Equal<float>(local.Members[i].Weights.Values, clustered.Members[i].Weights.Values);
                 Assert.Equal(local.Members[i].TestAccuracy, clustered.Members[i].TestAccuracy);
             }
-            Assert.Equal(local.AverageSoup.Weights.Values, clustered.AverageSoup.Weights.Values);
-            Assert.Equal(local.GreedySoup.Weights.Values, clustered.GreedySoup.Weights.Values);
+            Assert.Equal<float>(local.AverageSoup.Weights.Values, clustered.AverageSoup.Weights.Values);
+            Assert.Equal<float>(local.GreedySoup.Weights.Values, clustered.GreedySoup.Weights.Values);
             Assert.Equal(local.GreedySoup.MembersUsed, clustered.GreedySoup.MembersUsed);
             Assert.Equal(local.EnsembleTestAccuracy, clustered.EnsembleTestAccuracy);
             Assert.All(nodes, n => Assert.True(n.Completed, string.Join("; ", n.Failures)));

@@ -15,6 +15,7 @@ using PapaActors.Tests.Support;
 namespace PapaActors.Tests.Actors;
 
 /// <summary>Whole populations training for real (tiny models, small data), with every message serialized.</summary>
+[Trait("Category", "Slow")]
 public sealed class EndToEndTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
 {
     private static readonly string[] FashionSlice =
@@ -76,8 +77,8 @@ public sealed class EndToEndTests() : TestKit(TestSettings.ActorTestConfig(TestS
 
         using var model = ModelZoo.Create(settings.Training.Model, new ImageShape(1, 28, 28), 10, settings.Training.ModelWidth, 0);
         var layout = new ModelState(model).Layout;
-        Assert.Equal(results.AverageSoup.Weights.Values, SafetensorsFile.Load(folder.File("soup-average.safetensors"), layout).Values);
-        Assert.Equal(results.GreedySoup.Weights.Values, SafetensorsFile.Load(folder.File("soup-greedy.safetensors"), layout).Values);
+        Assert.Equal<float>(results.AverageSoup.Weights.Values, SafetensorsFile.Load(folder.File("soup-average.safetensors"), layout).Values);
+        Assert.Equal<float>(results.GreedySoup.Weights.Values, SafetensorsFile.Load(folder.File("soup-greedy.safetensors"), layout).Values);
         Assert.Equal(settings, PapaSettings.FromConfig(ConfigurationFactory.ParseString(File.ReadAllText(folder.File("config.conf")))) with { Devices = settings.Devices });
     }
 
@@ -121,7 +122,7 @@ public sealed class EndToEndTests() : TestKit(TestSettings.ActorTestConfig(TestS
         Assert.InRange(results.GreedySoup.HeldOutAccuracy, 0.0, 1.0);
         // The repaired average soup is not the plain mean of the members.
         var mean = WeightMath.Average(results.Members.Select(m => m.Weights).ToList());
-        Assert.NotEqual(mean.Values, results.AverageSoup.Weights.Values);
+        Assert.NotEqual<float>(mean.Values, results.AverageSoup.Weights.Values);
         var json = JsonNode.Parse(File.ReadAllText(folder.File("results.json")))!;
         Assert.Equal((false, true, "none"), ((bool)json["repair"]!, (bool)json["repair_soup"]!, (string)json["align"]!));
         var metrics = File.ReadAllLines(folder.File("metrics.csv")).Skip(1).Select(l => l.Split(',')[6]);

@@ -14,6 +14,7 @@ namespace PapaActors.Tests.Actors;
 /// Real populations (tiny models, synthetic data, every message serialized) meeting real faults: a member
 /// that throws, a population that diverges. Rollback must leave no trace in the result.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class FaultToleranceTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);

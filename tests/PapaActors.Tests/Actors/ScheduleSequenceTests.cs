@@ -22,7 +22,7 @@ public sealed class ScheduleSequenceTests() : TestKit(PapaTestKitConfig.For(Comm
     }
 
     [Fact]
-    public void Papa()
+    public void PapaSendsEveryMemberKeepRhoAndEqualSharesOfTheMeanInEachPushRound()
     {
         Assert.Equal([
             "round 0 -> member 0: keep 0.75, shares [0.25, 0.25, 0.25, 0.25]",
@@ -37,14 +37,14 @@ public sealed class ScheduleSequenceTests() : TestKit(PapaTestKitConfig.For(Comm
     }
 
     [Fact]
-    public void PapaAll()
+    public void PapaAllSendsEveryMemberKeepZeroAndEqualSharesInEveryRound()
     {
         Assert.Equal(Enumerable.Range(0, 3).SelectMany(round => Enumerable.Range(0, 4).Select(member =>
             $"round {round} -> member {member}: keep 0, shares [0.25, 0.25, 0.25, 0.25]")), Play("method=papa-all"));
     }
 
     [Fact]
-    public void Papa2()
+    public void Papa2SendsEachMemberTheChildOfTwoParentsAlongARandomCycleOfTheMembers()
     {
         // Each refill is a random cycle through the members (0->1->2->3, 0->1->3->2, 0->2->3->1 here):
         // member pi_k gets the child of pi_k and pi_k+1.
@@ -65,7 +65,7 @@ public sealed class ScheduleSequenceTests() : TestKit(PapaTestKitConfig.For(Comm
     }
 
     [Fact]
-    public void None() => Assert.Empty(Play("method=none"));
+    public void NoneSendsNoMix() => Assert.Empty(Play("method=none"));
 
     [Fact]
     public void TheSameSeedGivesTheSameSequenceAndAnotherSeedOtherPairs()

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
+using PapaActors.Actors;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Serialization;
 using PapaActors.Actors.Transfer;
@@ -25,12 +26,11 @@ public sealed class StreamTransportTests : TestKit, IDisposable
     }
 
     private static Config RemoteConfig(string[] overrides, int port = 0) =>
-        ConfigurationFactory.ParseString($"""
-            akka.actor.provider = remote
-            akka.remote.dot-netty.tcp.hostname = 127.0.0.1
-            akka.remote.dot-netty.tcp.port = {port}
-            akka.remote.retry-gate-closed-for = 100ms
-            """).WithFallback(TestSettings.ActorTestConfig(TestSettings.TinyConfig(overrides)));
+        (TestSettings.ActorTestSetup(TestSettings.TinyConfig(overrides)) with
+        {
+            Remote = new NodeEndpoint("127.0.0.1", port),
+            Overrides = ConfigurationFactory.ParseString("akka.remote.retry-gate-closed-for = 100ms"),
+        }).ToConfig();
 
     void IDisposable.Dispose()
     {
@@ -62,7 +62,7 @@ public sealed class StreamTransportTests : TestKit, IDisposable
         var random = new Random(round);
         var values = Enumerable.Range(0, floats).Select(_ => random.NextSingle()).ToArray();
         var layout = new WeightLayout([new WeightEntry("features.0.weight", [floats], WeightKind.Parameter)]);
-        return new Mix(round, new WeightSnapshot(layout, values), 0.25, null);
+        return new Mix(round, WeightSnapshot.FromOwned(layout, values), 0.25, null);
     }
 
     /// <summary>

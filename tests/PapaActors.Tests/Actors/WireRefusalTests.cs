@@ -16,13 +16,8 @@ public sealed class WireRefusalTests() : TestKit(RemoteNodeConfig())
 {
     /// <summary>A node as deployed: without the in-process serialization checks of the other actor tests.</summary>
     private static Config RemoteNodeConfig() =>
-        PapaActorSystem.BuildConfig(TestSettings.TinyConfig("transfer.chunk-bytes=1KiB"), ConfigurationFactory.ParseString("""
-            akka.actor.provider = remote
-            akka.remote.dot-netty.tcp.hostname = 127.0.0.1
-            akka.remote.dot-netty.tcp.port = 0
-            akka.loggers = ["Akka.TestKit.TestEventListener, Akka.TestKit"]
-            akka.loglevel = WARNING
-            """));
+        (PapaSystemSetup.RemoteNode(TestSettings.TinyConfig("transfer.chunk-bytes=1KiB"), NodeEndpoint.Loopback) with { Logging = SystemLogging.TestKit })
+            .ToConfig();
 
     /// <summary>A type any JSON payload could name; its constructor counts the instances made.</summary>
     public sealed class Gadget
@@ -78,7 +73,7 @@ public sealed class WireRefusalTests() : TestKit(RemoteNodeConfig())
         using var sending = ActorSystem.Create("sending", RemoteNodeConfig());
         var node = ((ExtendedActorSystem)Sys).Provider.DefaultAddress;
         var target = await sending.ActorSelection(receiver.Path.ToStringWithAddress(node)).ResolveOne(TimeSpan.FromSeconds(10));
-        var chunks = BulkTransport.For(sending).Split(new MemberFinal(2, Samples.Snapshot(), 0.9, 0.91, new float[2000]));
+        var chunks = BulkTransport.For(sending).Split(new MemberFinal(2, Samples.Snapshot(), 0.9, 0.91, [.. new float[2000]]));
         var sender = sending.ActorOf(Props.Empty, "sender");
 
         target.Tell(chunks[0], sender);

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using PapaActors.Tests.Support;
 using static PapaActors.Tests.Support.RunFolders;
 
@@ -11,6 +9,7 @@ namespace PapaActors.Tests.Host;
 /// indices, and later a `--members auto` node for another lost node, take over; the run ends bit-identical to
 /// the same run in one process.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ClusterFaultTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(4);
@@ -49,13 +48,18 @@ public sealed class ClusterFaultTests
         var nodeConfig = temp.File("node.conf");
         File.WriteAllText(runConfig, RunConfig);
         File.WriteAllText(nodeConfig, NodeConfig);
-        var (local, clustered) = (temp.File("local"), temp.File("cluster"));
+        var local = temp.File("local");
         using (var run = PapaProcess.Start("run", "--config", runConfig, "--out", local))
             Assert.True(run.WaitForExit(Patience) == 0, run.Output);
 
-        var seed = $"akka.tcp://papa@127.0.0.1:{FreePort()}";
-        using var averager = PapaProcess.Start("node", "--role", "averager", "--port", seed[(seed.LastIndexOf(':') + 1)..], "--config", runConfig, "--out", clustered);
-        averager.WaitUntil(() => averager.Output.Contains("averager node at"), Patience, "the averager node");
+        // A run folder per port: an averager that could not bind its port has already written its folder.
+        var (averagerNode, seed, clustered) = LoopbackPorts.Run(port =>
+        {
+            var node = PapaProcess.Start("node", "--role", "averager", "--port", port.ToString(), "--config", runConfig, "--out", temp.File($"cluster-{port}"));
+            node.WaitUntil(() => node.Output.Contains("averager node at"), Patience, "the averager node");
+            return (node, $"akka.tcp://papa@127.0.0.1:{port}", temp.File($"cluster-{port}"));
+        });
+        using var averager = averagerNode;
         PapaProcess Members(string members) => PapaProcess.Start("node", "--role", "member", "--seed-node", seed, "--members", members, "--config", nodeConfig);
         using var first = Members("0,1");
         using var second = Members("2,3");
@@ -79,12 +83,5 @@ public sealed class ClusterFaultTests
         var faults = File.ReadAllText(Path.Combine(clustered, "faults.jsonl"));
         Assert.Contains("member-lost", faults);
         Assert.Contains("its node is unreachable", faults);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -41,7 +41,7 @@ public sealed class CompareTests : IDisposable
     [Fact]
     public void CompareGroupsByTheDifferingResultSettingsAndGivesMeanAndSampleStdOverSeedsAsMarkdown()
     {
-        var result = Cli.Run(["compare", .. FourRuns(), "--markdown"]);
+        var result = Cli.RunInProcess(["compare", .. FourRuns(), "--markdown"]);
 
         Assert.True(result.ExitCode == 0, result.Output);
         Assert.Equal(
@@ -57,7 +57,7 @@ public sealed class CompareTests : IDisposable
     [Fact]
     public void CompareOfRunsThatDifferOnlyInSeedPrintsOneGroupAsATable()
     {
-        var result = Cli.Run("compare", Run("a", 1, [0.90, 0.92, 0.92, 0.91]), Run("b", 2, [0.91, 0.93, 0.93, 0.93]));
+        var result = Cli.RunInProcess("compare", Run("a", 1, [0.90, 0.92, 0.92, 0.91]), Run("b", 2, [0.91, 0.93, 0.93, 0.93]));
 
         Assert.True(result.ExitCode == 0, result.Output);
         var row = Assert.Single(result.Output.Split('\n'), line => line.Contains("all runs"));
@@ -69,7 +69,7 @@ public sealed class CompareTests : IDisposable
     public void CompareWritesTheBarChartAsAPng()
     {
         var plot = _folder.File("compare.png");
-        var result = Cli.Run(["compare", .. FourRuns(), "--plot", plot]);
+        var result = Cli.RunInProcess(["compare", .. FourRuns(), "--plot", plot]);
 
         Assert.True(result.ExitCode == 0, result.Output);
         Assert.Contains("method = papa-2, align = weight-matching", result.Output);
@@ -105,7 +105,7 @@ public sealed class CompareTests : IDisposable
     private void AssertRejectedWithoutPlot(string[] folders, string message)
     {
         var plot = _folder.File("compare.png");
-        Cli.AssertRejected(Cli.Run(["compare", .. folders, "--plot", plot]), message);
+        Cli.AssertRejected(Cli.RunInProcess(["compare", .. folders, "--plot", plot]), message);
         Assert.Empty(Directory.GetFiles(_folder.Path, "compare.png*"));
     }
 }

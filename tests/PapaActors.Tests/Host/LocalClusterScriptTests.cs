@@ -4,6 +4,7 @@ using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Host;
 
+[Trait("Category", "Slow")]
 public sealed class LocalClusterScriptTests
 {
     private static readonly string[] Tiny =
@@ -12,27 +13,35 @@ public sealed class LocalClusterScriptTests
         "--set", "batch-size=30", "--set", "batchnorm.reset-batches=2",
     ];
 
+    /// <summary>With --tls every node speaks mutual TLS, with a certificate of its own made by `papa cert`.</summary>
     [Fact]
-    public void ThreeProcessesOnLoopbackGiveTheLocalRunsResults()
+    public void ThreeProcessesOnLoopbackSpeakingMutualTlsGiveTheLocalRunsResults()
     {
         using var folder = new TempFolder();
         var config = RepositoryFiles.Path("hocon", "local-cluster.conf");
-        var start = new ProcessStartInfo("bash");
-        start.ArgumentList.Add(RepositoryFiles.Path("scripts", "local-cluster.sh"));
-        foreach (var argument in new[] { "--out", folder.File("cluster"), "--port", Random.Shared.Next(20000, 40000).ToString() }.Concat(Tiny))
-            start.ArgumentList.Add(argument);
-        start.Environment["PAPA_DLL"] = Path.Combine(AppContext.BaseDirectory, "papa.dll");
-        var script = Cli.Run(start, TimeSpan.FromMinutes(3), "scripts/local-cluster.sh");
-        Assert.True(script.ExitCode == 0, script.Output);
+        // A run folder per port: an averager that could not bind its port has already written its folder.
+        var (script, cluster) = LoopbackPorts.Run(port =>
+        {
+            var start = new ProcessStartInfo("bash");
+            start.ArgumentList.Add(RepositoryFiles.Path("scripts", "local-cluster.sh"));
+            foreach (var argument in new[] { "--out", folder.File($"cluster-{port}"), "--port", port.ToString(), "--tls", "--certs", folder.File("certs") }.Concat(Tiny))
+                start.ArgumentList.Add(argument);
+            start.Environment["PAPA_DLL"] = Path.Combine(AppContext.BaseDirectory, "papa.dll");
+            var result = Cli.Run(start, TimeSpan.FromMinutes(3), "scripts/local-cluster.sh");
+            Assert.True(result.ExitCode == 0, result.Output);
+            return (result, $"cluster-{port}");
+        });
         Assert.Contains("member node for members 2,3 started", script.Output);
+        Assert.Contains("averager node up at akka.ssl.tcp://papa@127.0.0.1:", script.Output);
+        Assert.True(File.Exists(folder.File("certs/node-2.pfx")));
 
         var local = Cli.Run(["run", "--config", config, .. Tiny, "--out", folder.File("local")]);
         Assert.True(local.ExitCode == 0, local.Output);
 
         JsonNode Results(string run) => JsonNode.Parse(File.ReadAllText(folder.File($"{run}/results.json")))!;
         foreach (var key in new[] { "members", "ensemble", "average_soup", "greedy_soup", "mean_member_test_accuracy" })
-            Assert.Equal(Results("local")[key]!.ToJsonString(), Results("cluster")[key]!.ToJsonString());
-        Assert.Equal(File.ReadAllBytes(folder.File("local/soup-greedy.safetensors")), File.ReadAllBytes(folder.File("cluster/soup-greedy.safetensors")));
+            Assert.Equal(Results("local")[key]!.ToJsonString(), Results(cluster)[key]!.ToJsonString());
+        Assert.Equal(File.ReadAllBytes(folder.File("local/soup-greedy.safetensors")), File.ReadAllBytes(folder.File($"{cluster}/soup-greedy.safetensors")));
         Assert.DoesNotContain(Process.GetProcessesByName("dotnet"), p => SafeCommandLine(p).Contains(folder.Path));
     }
 
@@ -40,11 +49,16 @@ public sealed class LocalClusterScriptTests
     public void OneCtrlCStopsTheScriptAndEveryNodeWithACheckpointAndTheResumeCommand()
     {
         using var folder = new TempFolder();
-        var run = folder.File("cluster");
-        var port = Random.Shared.Next(20000, 40000);
-        using var script = PapaProcess.StartScript("local-cluster.sh",
-            ["--out", run, "--port", port.ToString(), .. Tiny, "--set", "epochs=40", "--set", "checkpoint.every-epochs=0"]);
-        script.WaitUntil(() => RunFolders.JournalRounds(run) >= 10, TimeSpan.FromMinutes(3), "10 rounds");
+        // A run folder per port: an averager that could not bind its port has already written its folder.
+        var (started, run, port) = LoopbackPorts.Run(port =>
+        {
+            var run = folder.File($"cluster-{port}");
+            var script = PapaProcess.StartScript("local-cluster.sh",
+                ["--out", run, "--port", port.ToString(), .. Tiny, "--set", "epochs=40", "--set", "checkpoint.every-epochs=0"]);
+            script.WaitUntil(() => RunFolders.JournalRounds(run) >= 10, TimeSpan.FromMinutes(3), "10 rounds");
+            return (script, run, port);
+        });
+        using var script = started;
 
         script.Interrupt();
 

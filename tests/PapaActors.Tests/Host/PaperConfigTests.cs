@@ -33,6 +33,7 @@ public sealed class CifarFolders : IDisposable
 /// Every config of hocon/paper/ as written, run for a few steps on small CIFAR-format folders: 2 epochs of 2 steps at
 /// 1/8 width, so the merge after epoch 1 (mix-from-start), the multistep milestones and the soups all happen.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class PaperConfigTests(CifarFolders folders) : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig())), IClassFixture<CifarFolders>
 {
     private static List<string> Names() =>
@@ -90,7 +91,7 @@ public sealed class PaperConfigTests(CifarFolders folders) : TestKit(TestSetting
                 Assert.Empty(mixes);
                 // repair-soup, and alignment but for resnet20: the average soup is not the plain mean of its members
                 var mean = WeightMath.Average(results.Members.Select(m => m.Weights).ToList());
-                Assert.NotEqual(mean.Values, results.AverageSoup.Weights.Values);
+                Assert.NotEqual<float>(mean.Values, results.AverageSoup.Weights.Values);
                 Assert.Equal(!name.Contains("resnet20"), settings.AlignSoups);
                 break;
         }

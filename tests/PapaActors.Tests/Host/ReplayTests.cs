@@ -35,6 +35,7 @@ public sealed class RecordedRun : IDisposable
     public void Dispose() => _folder.Dispose();
 }
 
+[Trait("Category", "Slow")]
 public sealed class ReplayTests(RecordedRun run) : IClassFixture<RecordedRun>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(1);
@@ -97,7 +98,7 @@ public sealed class ReplayTests(RecordedRun run) : IClassFixture<RecordedRun>
     [Fact]
     public void TheCommandExitsZeroOnTheRecordedRunAndOneNamingTheRoundAfterAnEdit()
     {
-        var ok = Cli.Run("replay", run.Folder);
+        var ok = Cli.RunInProcess("replay", run.Folder);
         Assert.True(ok.ExitCode == 0, ok.Output);
         Assert.Contains("every decision and every mix matches the journal", ok.Output);
 
@@ -108,13 +109,13 @@ public sealed class ReplayTests(RecordedRun run) : IClassFixture<RecordedRun>
         lines[2] = lines[2].Replace("\"mix\":\"none\"", "\"mix\":\"mean\"").Replace("\"mix\":\"children\"", "\"mix\":\"mean\"");
         File.WriteAllLines(journal, lines);
 
-        var edited = Cli.Run("replay", copy);
+        var edited = Cli.RunInProcess("replay", copy);
         Assert.Equal(1, edited.ExitCode);
         Assert.Contains("schedule differs at round 1", edited.Output);
 
         lines[2] = lines[2][..20];
         File.WriteAllLines(journal, lines);
-        var truncated = Cli.Run("replay", copy);
+        var truncated = Cli.RunInProcess("replay", copy);
         Assert.Equal(2, truncated.ExitCode);
         Assert.Contains("line 3: not valid JSON", truncated.Output);
     }

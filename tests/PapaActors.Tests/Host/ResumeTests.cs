@@ -9,6 +9,7 @@ namespace PapaActors.Tests.Host;
 /// through a checkpoint write, also with its newest checkpoint damaged) or stopped with Ctrl-C, then resumed,
 /// ends bit-identical to the same run left alone: soups, journal, per-round losses and accuracies.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class ResumeTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
@@ -114,12 +115,12 @@ public sealed class ResumeTests
     [Fact]
     public void ResumingACompletedRunOrAFolderWithoutARunIsRefused()
     {
-        var completed = Cli.Run("resume", Reference.Value);
+        var completed = Cli.RunInProcess("resume", Reference.Value);
         Assert.Equal(2, completed.ExitCode);
         Assert.Contains("has completed; there is nothing to resume", completed.Output);
 
         using var temp = new TempFolder();
-        var empty = Cli.Run("resume", temp.Path);
+        var empty = Cli.RunInProcess("resume", temp.Path);
         Assert.Equal(2, empty.ExitCode);
         Assert.Contains("is not a run folder: it has no config.conf", empty.Output);
     }

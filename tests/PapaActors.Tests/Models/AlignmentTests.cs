@@ -27,7 +27,7 @@ public sealed class AlignmentTests
         using (model)
         {
             var permuted = WeightMatching.Apply(spec, weights, RandomPermutations(spec, seed: 3));
-            Assert.NotEqual(weights.Values, permuted.Values);
+            Assert.NotEqual<float>(weights.Values, permuted.Values);
 
             using var input = randn(4, channels, size, size, generator: new Generator().manual_seed(9));
             model.eval();
@@ -51,7 +51,7 @@ public sealed class AlignmentTests
 
             var found = WeightMatching.Match(spec, weights, permuted, seed: 1);
 
-            Assert.Equal(weights.Values, WeightMatching.Apply(spec, permuted, found).Values);
+            Assert.Equal<float>(weights.Values, WeightMatching.Apply(spec, permuted, found).Values);
         }
     }
 
@@ -102,7 +102,7 @@ public sealed class AlignmentTests
         var state = new ModelState(model);
         var weights = state.Capture();
         var random = new Random(6);
-        var values = (float[])weights.Values.Clone();
+        var values = weights.Values.ToArray();
         foreach (var (entry, i) in weights.Layout.Entries.Select((e, i) => (e, i)))
         {
             var statistic = entry.Name.EndsWith(".running_mean", StringComparison.Ordinal) ? 0 : entry.Name.EndsWith(".running_var", StringComparison.Ordinal) ? 1 : -1;
@@ -111,7 +111,7 @@ public sealed class AlignmentTests
             for (var k = 0; k < entry.Length; k++)
                 values[weights.Layout.OffsetOf(i) + k] = (float)(statistic == 0 ? random.NextDouble() - 0.5 : 0.5 + random.NextDouble());
         }
-        weights = new WeightSnapshot(weights.Layout, values);
+        weights = WeightSnapshot.FromOwned(weights.Layout, values);
         return (model, state, weights, PermutationSpec.For(name, weights.Layout));
     }
 

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using PapaActors.Models.Data;
 using PapaActors.Models.Training;
@@ -46,7 +47,7 @@ public sealed class MemberStateTests
     [InlineData("adamw")]
     public void AnEmptyOptimizerStateActsAsAFreshOptimizer(string optimizer)
     {
-        float[] TrainOn(string resetOnMix, Action<MemberModel> afterFiveSteps)
+        ImmutableArray<float> TrainOn(string resetOnMix, Action<MemberModel> afterFiveSteps)
         {
             var settings = TestSettings.Tiny($"optimizer.name={optimizer}", "optimizer.lr=0.01", "batchnorm.mix=average", $"optimizer.reset-on-mix={resetOnMix}");
             using var data = DatasetLoader.Load(settings.Dataset);
@@ -105,7 +106,7 @@ public sealed class MemberStateTests
         ];
         Assert.Equal(parameters.Select(p => p + ".momentum_buffer"), state.Layout.Entries.Select(e => e.Name));
         Assert.All(state.Layout.Entries, e => Assert.Equal(WeightKind.Buffer, e.Kind));
-        Assert.Equal(sgd.Layout.Entries.First(e => e.Name == "features.0.weight").Shape, state.Layout.Entries[0].Shape);
+        Assert.Equal<long>(sgd.Layout.Entries.First(e => e.Name == "features.0.weight").Shape, state.Layout.Entries[0].Shape);
 
         using var adamw = new MemberModel(0, TestSettings.Tiny("optimizer.name=adamw").Training, data, CPU);
         adamw.Train(3);
@@ -128,7 +129,7 @@ public sealed class MemberStateTests
 
         SafetensorsFile.Save(state, folder.File("optimizer.safetensors"));
 
-        Assert.Equal(state.Values, SafetensorsFile.Load(folder.File("optimizer.safetensors"), state.Layout).Values);
+        Assert.Equal<float>(state.Values, SafetensorsFile.Load(folder.File("optimizer.safetensors"), state.Layout).Values);
     }
 
     public static TheoryData<string, string, string> BadOptimizerStates => new()
@@ -205,10 +206,10 @@ public sealed class MemberStateTests
         var state = member.CaptureState();
         Assert.True(member.IsFinite());
 
-        var values = (float[])state.Weights.Values.Clone();
+        var values = state.Weights.Values.ToArray();
         var index = state.Weights.Layout.Entries.Select(e => e.Name).ToList().IndexOf(entry);
         values[state.Weights.Layout.OffsetOf(index) + state.Weights.Layout.Entries[index].Length - 1] = value;
-        member.RestoreState(state with { Weights = new WeightSnapshot(state.Weights.Layout, values) });
+        member.RestoreState(state with { Weights = WeightSnapshot.FromOwned(state.Weights.Layout, values) });
         Assert.False(member.IsFinite());
 
         member.RestoreState(state);
@@ -229,5 +230,5 @@ public sealed class MemberStateTests
     }
 
     /// <summary>The exact bit patterns: unlike float equality, tells 0 from -0 and compares NaNs.</summary>
-    private static int[] Bits(float[] values) => MemoryMarshal.Cast<float, int>(values).ToArray();
+    private static int[] Bits(ImmutableArray<float> values) => MemoryMarshal.Cast<float, int>(values.AsSpan()).ToArray();
 }

@@ -7,7 +7,7 @@ public sealed class PartialSumTests
 {
     private static readonly WeightLayout Layout = new([new WeightEntry("w", [6], WeightKind.Parameter)]);
 
-    private static WeightSnapshot Snapshot(params float[] values) => new(Layout, values);
+    private static WeightSnapshot Snapshot(params float[] values) => WeightSnapshot.FromOwned(Layout, values);
 
     /// <summary>Floats of every magnitude and sign, so sums that do not fit a double occur often.</summary>
     private static readonly Gen<float> Weight = Gen.OneOf(
@@ -42,7 +42,7 @@ public sealed class PartialSumTests
 
         // 1e30 + 1 - 1e30 needs its addends kept: a double sum in that order would give 0.
         Assert.Single(sum.Addends);
-        Assert.Equal([(float)(1.0 / 3), 3, (float)(7.0 / 3), (float)(((double)0.1f + 0.2f + 0.3f) / 3), 0, (float)(1.0 / 3)], sum.Mean().Values);
+        Assert.Equal<float>([(float)(1.0 / 3), 3, (float)(7.0 / 3), (float)(((double)0.1f + 0.2f + 0.3f) / 3), 0, (float)(1.0 / 3)], sum.Mean().Values);
         Assert.Equal(3, sum.Count);
     }
 
@@ -58,7 +58,7 @@ public sealed class PartialSumTests
     {
         var nan = Assert.Throws<ArgumentException>(() => PartialSum.Of([Snapshot(1, float.NaN, 0, 0, 0, 0)]));
         Assert.Contains("cannot sum a non-finite weight (NaN at element 1)", nan.Message);
-        var other = new WeightSnapshot(new WeightLayout([new WeightEntry("v", [6], WeightKind.Parameter)]), new float[6]);
+        var other = WeightSnapshot.FromOwned(new WeightLayout([new WeightEntry("v", [6], WeightKind.Parameter)]), new float[6]);
         Assert.ThrowsAny<WeightLayoutException>(() => PartialSum.Of([Snapshot(new float[6]), other]));
     }
 }

@@ -40,7 +40,7 @@ public sealed class RepairTests
         using (other)
         {
             var targets = ActivationStatistics.WeightedSum([child.MeasureRepairStatistics(Round), other.MeasureRepairStatistics(Round)], [0.5, 0.5]);
-            Assert.Equal(correctedLayers, targets.Layers.Count);
+            Assert.Equal(correctedLayers, targets.Layers.Length);
 
             child.Mix(other.Capture(), keep: 0.5, targets, Round);
 
@@ -71,7 +71,7 @@ public sealed class RepairTests
 
             var evaluated = first.EvaluateWeights(soup, recomputeBatchNorm: false, onHeldOut: true, testSlice: null, returnWeights: true, targets);
 
-            Assert.NotEqual(soup.Values, evaluated.Weights!.Values);
+            Assert.NotEqual<float>(soup.Values, evaluated.Weights!.Values);
             second.Mix(evaluated.Weights, keep: 0, repairTargets: null, Round); // the repaired soup, measured in a member
             var repaired = second.MeasureRepairStatistics(MemberModel.SoupCalibration);
             foreach (var (target, actual) in targets.Layers.Zip(repaired.Layers))
@@ -136,7 +136,7 @@ public sealed class RepairTests
         {
             var before = member.Capture();
             member.MeasureRepairStatistics(Round);
-            Assert.Equal(before.Values, member.Capture().Values);
+            Assert.Equal<float>(before.Values, member.Capture().Values);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Reflection;
 using Akka.Actor;
 using PapaActors.Actors.Messages;
@@ -16,12 +17,12 @@ public static class Samples
             new WeightEntry("features.1.running_var", [2], WeightKind.Buffer),
             new WeightEntry("features.1.num_batches_tracked", [], WeightKind.Counter),
         ]),
-        Enumerable.Range(0, 9).Select(i => (float)(seed * 10 + i) / 7 - 1e-7f * i).ToArray());
+        [.. Enumerable.Range(0, 9).Select(i => (float)(seed * 10 + i) / 7 - 1e-7f * i)]);
 
     /// <summary>A member state whose optimizer has one momentum buffer (an empty optimizer layout is legal too).</summary>
     public static MemberState State(int member) => new(member, 1234, Snapshot(member),
         new WeightSnapshot(new WeightLayout([new WeightEntry("features.0.weight.momentum_buffer", [2, 3], WeightKind.Buffer)]),
-            Enumerable.Range(0, 6).Select(i => i / 3f).ToArray()));
+            [.. Enumerable.Range(0, 6).Select(i => i / 3f)]));
 
     public static ActivationStatistics Statistics(int seed) => new([
         new LayerStatistics("features.0", [seed, -0.5f, float.Epsilon], [1, 2, 3]),
@@ -52,11 +53,11 @@ public static class Samples
         new CombineRound(7, 13, [0, 2], Sum: true, [], [], []),
         new CombineRound(7, 13, [1, 3], Sum: false, [3], [new ParentPair(1, 3)], [new ParentPair(1, 3)]),
         new NodeTrained(7, 13, [new Trained(1, 13, 140, 0.5, 0.05, 1280, 0.8, null, null, Statistics(1), Attempt: 7)], PartialSum.Of([Snapshot(1)]),
-            new Dictionary<int, WeightSnapshot>(), new Dictionary<ParentPair, WeightSnapshot>()),
-        new NodeTrained(7, 13, [], new PartialSum(Snapshot().Layout, 3, [double.NaN, 1e300, 0.1, 1, 2, 3, 4, 5, 6], new Dictionary<int, double[]> { [0] = [1e30, 1e-30, -1] }),
-            new Dictionary<int, WeightSnapshot> { [3] = Snapshot(3) }, new Dictionary<ParentPair, WeightSnapshot> { [new ParentPair(0, 1)] = Snapshot(8) }),
-        new NodeMix(7, 13, Snapshot(2), [new MemberMix(0, 0.99, null, null), new MemberMix(2, 0.99, null, Statistics(2))], new Dictionary<ParentPair, WeightSnapshot>()),
-        new NodeMix(7, 13, null, [new MemberMix(1, 0, new ParentPair(3, 1), null)], new Dictionary<ParentPair, WeightSnapshot> { [new ParentPair(1, 3)] = Snapshot(9) }),
+            ImmutableDictionary<int, WeightSnapshot>.Empty, ImmutableDictionary<ParentPair, WeightSnapshot>.Empty),
+        new NodeTrained(7, 13, [], new PartialSum(Snapshot().Layout, 3, [double.NaN, 1e300, 0.1, 1, 2, 3, 4, 5, 6], ImmutableDictionary<int, ImmutableArray<double>>.Empty.Add(0, [1e30, 1e-30, -1])),
+            ImmutableDictionary<int, WeightSnapshot>.Empty.Add(3, Snapshot(3)), ImmutableDictionary<ParentPair, WeightSnapshot>.Empty.Add(new ParentPair(0, 1), Snapshot(8))),
+        new NodeMix(7, 13, Snapshot(2), [new MemberMix(0, 0.99, null, null), new MemberMix(2, 0.99, null, Statistics(2))], ImmutableDictionary<ParentPair, WeightSnapshot>.Empty),
+        new NodeMix(7, 13, null, [new MemberMix(1, 0, new ParentPair(3, 1), null)], ImmutableDictionary<ParentPair, WeightSnapshot>.Empty.Add(new ParentPair(1, 3), Snapshot(9))),
         new Finish(40),
         new MemberFinal(1, Snapshot(5), 0.9, 0.91, [1.5f, -2, float.MaxValue, float.Epsilon]),
         new MemberFinal(2, Snapshot(5), 0.9, 0.91, [1.5f], Statistics(2)),
@@ -114,7 +115,7 @@ public static class Samples
         if (type == typeof(double)) return n + 0.125;
         if (type == typeof(bool)) return true;
         if (type == typeof(string)) return $"text {n}";
-        if (type == typeof(float[])) return new[] { n, -0.5f };
+        if (type == typeof(ImmutableArray<float>)) return ImmutableArray.Create(n, -0.5f);
         if (type == typeof(byte[])) return new[] { (byte)n, (byte)255 };
         if (type == typeof(IActorRef)) return actor;
         if (type == typeof(WeightSnapshot)) return Snapshot(n);
@@ -122,17 +123,20 @@ public static class Samples
         if (type == typeof(ActivationStatistics)) return Statistics(n);
         if (type == typeof(PartialSum)) return PartialSum.Of([Snapshot(n)]);
         if (type == typeof(ParentPair)) return new ParentPair(n, n + 1);
-        if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IReadOnlyList<>))
+        if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(ImmutableArray<>))
         {
-            var list = (System.Collections.IList)Activator.CreateInstance(typeof(List<>).MakeGenericType(type.GenericTypeArguments))!;
-            list.Add(DistinctValue(type.GenericTypeArguments[0], actor, ref seed));
-            return list;
+            var item = DistinctValue(type.GenericTypeArguments[0], actor, ref seed);
+            var array = Array.CreateInstance(type.GenericTypeArguments[0], 1);
+            array.SetValue(item, 0);
+            return typeof(ImmutableArray).GetMethods().Single(m => m.Name == nameof(ImmutableArray.Create) && m.GetParameters() is [{ ParameterType.IsArray: true }])
+                .MakeGenericMethod(type.GenericTypeArguments).Invoke(null, [array])!;
         }
-        if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>))
+        if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(ImmutableDictionary<,>))
         {
-            var dictionary = (System.Collections.IDictionary)Activator.CreateInstance(typeof(Dictionary<,>).MakeGenericType(type.GenericTypeArguments))!;
-            dictionary.Add(DistinctValue(type.GenericTypeArguments[0], actor, ref seed), DistinctValue(type.GenericTypeArguments[1], actor, ref seed));
-            return dictionary;
+            var key = DistinctValue(type.GenericTypeArguments[0], actor, ref seed);
+            var value = DistinctValue(type.GenericTypeArguments[1], actor, ref seed);
+            var empty = type.GetField(nameof(ImmutableDictionary<int, int>.Empty))!.GetValue(null)!;
+            return type.GetMethod(nameof(ImmutableDictionary<int, int>.Add))!.Invoke(empty, [key, value])!;
         }
         if (type.Namespace?.StartsWith("PapaActors", StringComparison.Ordinal) == true && !type.IsAbstract)
             return Build(type, actor, ref seed);
@@ -169,12 +173,12 @@ public static class Samples
             case WeightSnapshot snapshot:
                 var other = Assert.IsType<WeightSnapshot>(a);
                 Assert.Equal(snapshot.Layout.Fingerprint, other.Layout.Fingerprint);
-                Assert.Equal(snapshot.Values, other.Values);
+                Assert.Equal<float>(snapshot.Values, other.Values);
                 break;
             case PartialSum sum:
                 var received = Assert.IsType<PartialSum>(a);
                 Assert.Equal((sum.Layout.Fingerprint, sum.Count), (received.Layout.Fingerprint, received.Count));
-                Assert.Equal(sum.Sums, received.Sums);
+                Assert.Equal<double>(sum.Sums, received.Sums);
                 Same(sum.Addends.ToDictionary(), received.Addends.ToDictionary());
                 break;
             case ActivationStatistics statistics:

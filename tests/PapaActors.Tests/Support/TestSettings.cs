@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using PapaActors.Actors;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Serialization;
 
@@ -19,12 +20,9 @@ public static class TestSettings
     public static PapaSettings Tiny(params string[] overrides) => PapaSettings.FromConfig(TinyConfig(overrides));
 
     /// <summary>Akka settings for actor tests: every message serialized (also locally), TestKit logging.</summary>
-    public static Config ActorTestConfig(Config run) =>
-        PapaActors.Actors.PapaActorSystem.BuildConfig(run, ConfigurationFactory.ParseString(
-            $"""
-            akka.actor.serialize-messages = on
-            {RefusingJsonSerializer.InProcessChecksJson}
-            akka.loggers = ["Akka.TestKit.TestEventListener, Akka.TestKit"]
-            akka.loglevel = WARNING
-            """));
+    public static Config ActorTestConfig(Config run) => ActorTestSetup(run).ToConfig();
+
+    /// <summary>The same as a typed setup, for a test that adds remoting, TLS or Akka keys of its own.</summary>
+    public static PapaSystemSetup ActorTestSetup(Config run) =>
+        new(run) { SerializeEveryMessage = true, Logging = SystemLogging.TestKit };
 }
