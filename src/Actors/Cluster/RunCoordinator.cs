@@ -54,7 +54,7 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
         Receive<RegisterMember>(OnRegistration);
         Receive<RequestMissingMembers>(FromProvenNode, _averager.Forward);
         Receive<MemberFailed>(FromProvenNode, _averager.Forward);
-        Receive<Interrupt>(_ => Sender.Path.Address.HasLocalScope, _averager.Forward); // from this process's signal handler only
+        Receive<Interrupt>(_averager.Forward); // no wire format (no codec, JSON refused): only this process can send it
         Receive<ClusterEvent.MemberUp>(up => !up.Member.Address.Equals(Akka.Cluster.Cluster.Get(Context.System).SelfAddress),
             up => Timers.StartSingleTimer(up.Member.Address, new ProofDue(up.Member.Address), _proveWithin));
         Receive<ClusterEvent.MemberUp>(_ => { }); // this node

@@ -62,7 +62,8 @@ public sealed class LocalClusterScriptTests
 
         script.Interrupt();
 
-        Assert.Equal(130, script.WaitForExit(TimeSpan.FromMinutes(2)));
+        var exitCode = script.WaitForExit(TimeSpan.FromMinutes(2));
+        Assert.True(exitCode == 130, $"exit code {exitCode}:\n{script.Output}");
         Assert.Contains("stopping: the averager finishes its round and writes a checkpoint", script.Output);
         var results = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "results.json")))!;
         Assert.Equal("interrupted", (string)results["status"]!);
