@@ -7,7 +7,7 @@
 # Defaults: hocon/local-cluster.conf, port 4053, run folder runs/<time>-cluster. Exit code: the averager's.
 # --tls: every node speaks mutual TLS (papa.cluster.tls) with a certificate of its own, all signed by the CA in
 # --certs DIR (default runs/local-cluster-certs; made by `papa cert` on first use, kept so that a resumed
-# averager finds them).
+# averager finds them), and proves the run secret in DIR/run.secret (papa.cluster.secret-file, made on first use).
 # PAPA_DLL=path/to/papa.dll uses that build instead of building src/Host (the tests do this).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -64,13 +64,16 @@ trap on_signal INT TERM
 scheme="akka.tcp"
 if [ "$tls" -eq 1 ]; then
   [ -f "$certs/node-2.pfx" ] || "${papa[@]}" cert --out "$certs" --nodes 3 >/dev/null
+  # The run secret every node proves when it joins the run (papa.cluster.secret-file), kept beside the certificates.
+  [ -f "$certs/run.secret" ] || (umask 077 && head -c 32 /dev/urandom | base64 >"$certs/run.secret")
   scheme="akka.ssl.tcp"
 fi
-# node_sets: the TLS settings of node $1 (its own certificate, the CA they all trust), or none.
+# node_sets: the TLS settings of node $1 (its own certificate, the CA they all trust) and the run secret, or none.
 node_tls() {
   node_sets=()
   if [ "$tls" -eq 1 ]; then
-    node_sets=(--set cluster.tls.enabled=on --set "cluster.tls.ca=$certs/ca.pem" --set "cluster.tls.certificate=$certs/node-$1.pfx")
+    node_sets=(--set cluster.tls.enabled=on --set "cluster.tls.ca=$certs/ca.pem" --set "cluster.tls.certificate=$certs/node-$1.pfx"
+      --set "cluster.secret-file=$certs/run.secret")
   fi
 }
 seed="$scheme://papa@127.0.0.1:$port"

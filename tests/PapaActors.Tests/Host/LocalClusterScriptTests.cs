@@ -34,6 +34,9 @@ public sealed class LocalClusterScriptTests
         Assert.Contains("member node for members 2,3 started", script.Output);
         Assert.Contains("averager node up at akka.ssl.tcp://papa@127.0.0.1:", script.Output);
         Assert.True(File.Exists(folder.File("certs/node-2.pfx")));
+        // Every node proved the run secret (a node without it is refused and the run would wait for it); the secret stays out of the run.
+        var secret = File.ReadAllText(folder.File("certs/run.secret")).Trim();
+        Assert.DoesNotContain(Directory.EnumerateFiles(folder.File(cluster), "*", SearchOption.AllDirectories), f => File.ReadAllText(f).Contains(secret, StringComparison.Ordinal));
 
         var local = Cli.Run(["run", "--config", config, .. Tiny, "--out", folder.File("local")]);
         Assert.True(local.ExitCode == 0, local.Output);
