@@ -84,43 +84,33 @@ public sealed class NodeTls : Setup
 
     /// <summary>The stream path's server side of the handshake: a client without a certificate of our CA is refused.</summary>
     /// <exception cref="AuthenticationException">the handshake failed; the message says why</exception>
-    public SslStream AuthenticateAsServer(Stream connection)
+    public SslStream AuthenticateAsServer(Stream connection) => Handshake(connection, ssl => ssl.AuthenticateAsServer(new SslServerAuthenticationOptions
     {
-        var ssl = new SslStream(connection, leaveInnerStreamOpen: false);
-        try
-        {
-            ssl.AuthenticateAsServer(new SslServerAuthenticationOptions
-            {
-                ServerCertificate = Certificate,
-                ClientCertificateRequired = true,
-                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                RemoteCertificateValidationCallback = (_, peer, _, errors) => Trusts(peer, errors) ? true
-                    : throw new AuthenticationException($"the connecting node showed {Describe(peer)}"),
-            });
-            return ssl;
-        }
-        catch
-        {
-            ssl.Dispose();
-            throw;
-        }
-    }
+        ServerCertificate = Certificate,
+        ClientCertificateRequired = true,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        RemoteCertificateValidationCallback = (_, peer, _, errors) => Trusts(peer, errors) ? true
+            : throw new AuthenticationException($"the connecting node showed {Describe(peer)}"),
+    }));
 
     /// <summary>The stream path's client side: the server must show a certificate of our CA, and sees ours.</summary>
     /// <exception cref="AuthenticationException">the handshake failed; the message says why</exception>
-    public SslStream AuthenticateAsClient(Stream connection, string host)
+    public SslStream AuthenticateAsClient(Stream connection, string host) => Handshake(connection, ssl => ssl.AuthenticateAsClient(new SslClientAuthenticationOptions
+    {
+        TargetHost = host,
+        ClientCertificates = [Certificate],
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        RemoteCertificateValidationCallback = (_, peer, _, errors) => Trusts(peer, errors) ? true
+            : throw new AuthenticationException($"{host} showed {Describe(peer)}"),
+    }));
+
+    /// <summary>The connection wrapped in TLS after <paramref name="handshake"/>; closed if the handshake fails.</summary>
+    private static SslStream Handshake(Stream connection, Action<SslStream> handshake)
     {
         var ssl = new SslStream(connection, leaveInnerStreamOpen: false);
         try
         {
-            ssl.AuthenticateAsClient(new SslClientAuthenticationOptions
-            {
-                TargetHost = host,
-                ClientCertificates = [Certificate],
-                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                RemoteCertificateValidationCallback = (_, peer, _, errors) => Trusts(peer, errors) ? true
-                    : throw new AuthenticationException($"{host} showed {Describe(peer)}"),
-            });
+            handshake(ssl);
             return ssl;
         }
         catch
