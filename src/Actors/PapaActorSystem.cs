@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Actor.Setup;
 using Akka.Configuration;
+using Akka.Remote;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Serialization;
 using PapaActors.Actors.Tls;
@@ -115,5 +116,17 @@ public sealed record PapaSystemSetup(Config Run)
         return ActorSystemSetup.Create(bootstrap, tls.AkkaSetup(), tls);
     }
 
-    public ActorSystem Create(string name) => ActorSystem.Create(name, ToAkkaSetup());
+    /// <exception cref="ConfigException">also when the node cannot listen on its endpoint (a port in use, an address not of this machine)</exception>
+    public ActorSystem Create(string name)
+    {
+        try
+        {
+            return ActorSystem.Create(name, ToAkkaSetup());
+        }
+        catch (AggregateException e) when (e.Flatten().InnerExceptions.OfType<RemoteTransportException>().FirstOrDefault() is { } bind)
+        {
+            throw new ConfigException($"cannot listen on {Remote?.Hostname}:{Remote?.Port}: {bind.Message.Replace(" See InnerException for details.", "")} " +
+                $"({bind.InnerException?.Message}); is another node using it? Choose another --port or --hostname");
+        }
+    }
 }

@@ -69,6 +69,16 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void ANodeWhosePortIsTakenSaysSoInOneLine()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var result = Cli.RunInProcess("node", "--role", "member", "--members", "0", "--port", port.ToString(), "--seed-node", $"akka.tcp://papa@127.0.0.1:{port}");
+        Cli.AssertRejected(result, $"cannot listen on 127.0.0.1:{port}", "Address already in use", "--port");
+    }
+
+    [Fact]
     public void AnExistingRunFolderIsNeverOverwritten()
     {
         using var folder = new TempFolder();
