@@ -146,7 +146,7 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
 
     private bool FromProvenNode(object message)
     {
-        if (_secret is null || _proven.Contains(Sender.Path.Address) || Sender.Path.Address.HasLocalScope)
+        if (_secret is null || _proven.Contains(Sender.Path.Address) || TrustedSenders.IsOfThisNode(Context.System, Sender))
             return true;
         _strangers.Drop(message, Sender);
         return false;

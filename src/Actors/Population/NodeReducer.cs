@@ -32,7 +32,7 @@ public sealed class NodeReducer : BulkReceivingActor
     public NodeReducer()
     {
         _strangers = new StrangerLog(_log);
-        Receive<Trained>(_ => !Sender.Path.Address.HasLocalScope, t => _strangers.Drop(t, Sender));
+        Receive<Trained>(_ => !TrustedSenders.IsOfThisNode(Context.System, Sender), t => _strangers.Drop(t, Sender));
         Receive<IPapaMessage>(_ => !TrustedSenders.MaySteer(Context.System, Sender), m => _strangers.Drop(m, Sender));
         Receive<CombineRound>(c =>
         {

@@ -14,14 +14,23 @@ public static class TrustedSenders
     public const string AveragerRole = "averager";
 
     public static bool MaySteer(ActorSystem system, IActorRef sender) =>
-        sender.Path.Address.HasLocalScope || IsAveragerNode(system, sender.Path.Address);
+        IsOfThisNode(system, sender) || IsAveragerNode(system, sender.Path.Address);
+
+    /// <summary>
+    /// An actor of this process. A message from the network sent without a sender arrives from deadLetters, whose
+    /// address is local too, so no sender is no proof of anything.
+    /// </summary>
+    public static bool IsOfThisNode(ActorSystem system, IActorRef sender) =>
+        sender.Path.Address.HasLocalScope && !sender.IsNobody() && !sender.Equals(system.DeadLetters);
 
     private static bool IsAveragerNode(ActorSystem system, Address address)
     {
         if (((ExtendedActorSystem)system).Provider is not IClusterActorRefProvider)
             return false;
         var averager = Akka.Cluster.Cluster.Get(system).State.Members
-            .Where(m => m.HasRole(AveragerRole) && m.Status == MemberStatus.Up)
+            // Leaving and Exiting too: an averager that ends the run leaves the cluster right after its last messages
+            // (RunEnded), which a busy member may handle only after the gossip of its leaving has come.
+            .Where(m => m.HasRole(AveragerRole) && m.Status is MemberStatus.Up or MemberStatus.Leaving or MemberStatus.Exiting)
             .OrderBy(m => m, Member.AgeOrdering)
             .FirstOrDefault();
         return averager is not null && averager.Address.Equals(address);

@@ -155,6 +155,10 @@ public sealed class ClusterSecurityTests : IDisposable
             member.Tell(new Train(0, 5, SendSnapshot: false, EvaluateHeldOut: false), trainer);
             member.Tell(new RunEnded(false, "forged"), ender);
         }
+        // Sent without a sender, a message from the network comes from the receiver's deadLetters, a local address. (To the
+        // resolved reference: a selection would take the calling thread's actor, here the TestKit's, as the sender.)
+        var firstMember = await stranger.ActorSelection($"{nodeAddress}/user/members/member-0").ResolveOne(Timeouts.Run);
+        firstMember.Tell(new RunEnded(false, "forged without a sender"), ActorRefs.NoSender);
         var reducer = stranger.ActorSelection($"{nodeAddress}/user/members/reducer");
         reducer.Tell(new CombineRound(0, 0, [0, 1, 2], Sum: true, [], [], []), reducerSteerer);
         reducer.Tell(new NodeMix(0, 0, poison, [new MemberMix(0, 0, null, null)], ImmutableDictionary<ParentPair, WeightSnapshot>.Empty), reducerSteerer);
@@ -168,6 +172,7 @@ public sealed class ClusterSecurityTests : IDisposable
             Assert.Equal((1, 1, 1), (Drops("Mix", mixer, $"member-{i}"), Drops("Train", trainer, $"member-{i}"), Drops("RunEnded", ender, $"member-{i}")));
         // Logged once per sender: the reducer's NodeMix came from the actor that sent it a CombineRound first.
         Assert.Equal((1, 0, 1), (Drops("CombineRound", reducerSteerer, "reducer"), Drops("NodeMix", reducerSteerer, "reducer"), Drops("Trained", reporter, "averager")));
+        Assert.True(drops.Any(d => d.Contains("member-0") && d.Contains("dropping RunEnded from akka://papa/deadLetters")), string.Join("\n", drops));
     }
 
     [Fact]
