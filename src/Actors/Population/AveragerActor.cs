@@ -46,6 +46,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private readonly StrangerLog _strangers;
     private readonly IActorRef?[] _members;
     private readonly IActorRef?[] _reducers;
+    /// <summary>This round's <see cref="CombineRound"/> for each node reducer: what its report must hold.</summary>
+    private readonly Dictionary<IActorRef, CombineRound> _asked = [];
     private readonly Trained?[] _reports;
     /// <summary>This round's answers of the node reducers.</summary>
     private readonly Dictionary<IActorRef, NodeTrained> _nodeReports = [];
@@ -435,10 +437,14 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         StartTimeout(round);
         foreach (var member in _members)
             member!.Tell(train);
+        _asked.Clear();
         if (mixes)
         {
             foreach (var combine in CombineRounds(plan))
+            {
+                _asked[combine.Reducer] = combine.Message;
                 combine.Reducer.Tell(combine.Message);
+            }
         }
     }
 
@@ -536,7 +542,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     /// <summary>What a node's report lacks of what this round's <see cref="CombineRound"/> asked it for (the mix needs all of it).</summary>
     private string? Incomplete(NodeTrained node)
     {
-        var asked = CombineRounds(_plan.Rounds[_round]).First(c => c.Reducer.Equals(Sender)).Message;
+        if (!_asked.TryGetValue(Sender, out var asked))
+            return "was not asked for";
         if (!asked.Members.Order().SequenceEqual(node.Reports.Select(r => r.Member).Order()))
             return $"covers members {string.Join(", ", node.Reports.Select(r => r.Member))}, not {string.Join(", ", asked.Members)}";
         if (node.Reports.Any(r => r.Diverged))
