@@ -95,11 +95,14 @@ public sealed class ResumeTests
         using var temp = new TempFolder();
         var folder = temp.File("run");
 
-        using (var run = PapaProcess.Start(["run", "--out", folder, .. SmallRun]))
+        // Checkpoints only on a signal, each held in its pause: the second signal is sent while the first one's
+        // checkpoint is being written, so the run cannot have exited in between.
+        string[] heldCheckpoint = ["--set", "checkpoint.every-epochs=0", "--set", "fault-injection.checkpoint-pause=1h"];
+        using (var run = PapaProcess.Start(["run", "--out", folder, .. SmallRun, .. heldCheckpoint]))
         {
             run.WaitUntil(() => JournalRounds(folder) >= 20, Patience, "20 rounds");
-            // Back to back: a small run finishes its round, writes its checkpoint and exits within milliseconds of the first.
             run.Interrupt();
+            run.WaitUntil(() => HalfWrittenCheckpoint(folder), Patience, "the checkpoint of the first signal being written");
             run.Interrupt();
             Assert.Equal(130, run.WaitForExit(TimeSpan.FromSeconds(20)));
             Assert.Contains("again: stopping at once", run.Output);
