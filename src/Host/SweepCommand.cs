@@ -62,9 +62,10 @@ internal static class SweepCommand
                 break;
             var eta = durations.Count == 0 ? "" : $" (grid eta {Clock(durations.Average(d => d.TotalSeconds) * (toRun - durations.Count))})";
             AnsiConsole.MarkupLineInterpolated($"[bold]{position}[/]: {(run.Step == Step.Start ? "starting" : "resuming")}{eta}");
-            var start = run.Step == Step.Start ? RunStart.Fresh : Resumption(run);
+            var start = run.Step == Step.Start ? RunStart.Fresh : RunResumption.StartFrom(run.Folder, run.Config);
             if (run.Step == Step.Start)
                 RunFolder.Prepare(run.Folder, run.Settings);
+            RecordConfig(run);
             var began = clock.Elapsed;
             Volatile.Write(ref current, run.Folder);
             int code;
@@ -127,16 +128,13 @@ internal static class SweepCommand
     }
 
     /// <summary>
-    /// The run continues from its newest valid checkpoint as `papa resume` does, under this sweep's config: the
-    /// result-changing settings are the recorded ones (checked), the operational ones (checkpoints, timeouts, fault
-    /// injection) this sweep's, which config.conf then records.
+    /// Writes the run's config.conf before anything else, so a folder this sweep made is always known as its run
+    /// (one killed before its recorder started is resumed from round 0). A resumed run continues under this
+    /// sweep's config: the result-changing settings are the recorded ones (checked), the operational ones
+    /// (checkpoints, timeouts, fault injection) may be new, and config.conf records them.
     /// </summary>
-    private static RunStart Resumption(SweepRun run)
-    {
-        var start = RunResumption.StartFrom(run.Folder, run.Config);
+    private static void RecordConfig(SweepRun run) =>
         WholeFile.Write(Path.Combine(run.Folder, RunRecorder.ConfigFile), temporary => File.WriteAllText(temporary, PapaConfig.Render(run.Config)));
-        return start;
-    }
 
     private static string Clock(double seconds) => TimeSpan.FromSeconds(Math.Round(seconds)).ToString(@"h\:mm\:ss");
 }
