@@ -38,7 +38,7 @@ internal sealed class InterruptSignals : IDisposable
         () =>
         {
             if (currentRun() is { } folder)
-                RunRecorder.WriteOutcome(folder, RunStatus.Interrupted, "stopped at once by a second signal", $"./papa resume {folder}");
+                RunRecorder.WriteOutcome(folder, RunStatus.Interrupted, "stopped at once by a second signal", LocalRun.ResumeCommand(folder));
         });
 
     public static InterruptSignals ForMemberNode() => new("leaving the cluster (the averager rolls its members back and waits for a replacement)", null);

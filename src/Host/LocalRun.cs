@@ -36,7 +36,7 @@ internal static class LocalRun
         return await RunAsync(config, settings, folder, start, verbose, signals.Token);
     }
 
-    private static string ResumeCommand(string folder) => $"./papa resume {folder}";
+    public static string ResumeCommand(string folder) => $"./papa resume {folder}";
 
     /// <summary>
     /// One run in <paramref name="folder"/> (prepared, or holding the run to resume), with its output as `papa run`
