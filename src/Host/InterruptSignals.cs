@@ -29,6 +29,18 @@ internal sealed class InterruptSignals : IDisposable
         "finishing the current round and writing a checkpoint",
         () => RunRecorder.WriteOutcome(runFolder, RunStatus.Interrupted, "stopped at once by a second signal", resumeCommand));
 
+    /// <summary>
+    /// `papa sweep`: the first signal stops the run going on as <see cref="ForRun"/> does and no further run starts;
+    /// a second records the stop in the folder of the run going on (<paramref name="currentRun"/>; none between runs).
+    /// </summary>
+    public static InterruptSignals ForSweep(Func<string?> currentRun) => new(
+        "finishing the current round and writing a checkpoint; the sweep starts no further run",
+        () =>
+        {
+            if (currentRun() is { } folder)
+                RunRecorder.WriteOutcome(folder, RunStatus.Interrupted, "stopped at once by a second signal", LocalRun.ResumeCommand(folder));
+        });
+
     public static InterruptSignals ForMemberNode() => new("leaving the cluster (the averager rolls its members back and waits for a replacement)", null);
 
     public CancellationToken Token => _first.Token;

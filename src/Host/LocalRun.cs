@@ -20,17 +20,30 @@ internal static class LocalRun
         var config = PapaConfig.Load(configFile ?? DefaultConfig, overrides);
         var settings = PapaSettings.FromConfig(config);
         var folder = RunFolder.Prepare(outFolder, settings);
-        return RunAsync(config, settings, folder, RunStart.Fresh, verbose);
+        return RunWithSignalsAsync(config, settings, folder, RunStart.Fresh, verbose);
     }
 
     /// <summary>`papa resume RUN_DIR`: the run of that folder, from its newest valid checkpoint.</summary>
     public static Task<int> ResumeAsync(string runFolder, bool verbose)
     {
         var (config, settings, start) = RunResumption.Prepare(runFolder);
-        return RunAsync(config, settings, Path.GetFullPath(runFolder), start, verbose);
+        return RunWithSignalsAsync(config, settings, Path.GetFullPath(runFolder), start, verbose);
     }
 
-    private static async Task<int> RunAsync(Config config, PapaSettings settings, string folder, RunStart start, bool verbose)
+    private static async Task<int> RunWithSignalsAsync(Config config, PapaSettings settings, string folder, RunStart start, bool verbose)
+    {
+        using var signals = InterruptSignals.ForRun(folder, ResumeCommand(folder));
+        return await RunAsync(config, settings, folder, start, verbose, signals.Token);
+    }
+
+    public static string ResumeCommand(string folder) => $"./papa resume {folder}";
+
+    /// <summary>
+    /// One run in <paramref name="folder"/> (prepared, or holding the run to resume), with its output as `papa run`
+    /// prints it; it stops at the next round boundary, writing a checkpoint, once <paramref name="interrupt"/> fires.
+    /// Returns the exit code of its outcome.
+    /// </summary>
+    public static async Task<int> RunAsync(Config config, PapaSettings settings, string folder, RunStart start, bool verbose, CancellationToken interrupt)
     {
         NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
         var threads = TorchRuntime.ThreadsFor(settings.TorchThreads, settings.Population);
@@ -40,13 +53,11 @@ internal static class LocalRun
             $"data: {data.Train.Count} train, {data.HeldOut.Count} held-out, {data.Test.Count} test images ({data.Shape}); {threads} torch thread(s) per member");
 
         using var system = new PapaSystemSetup(config).Create("papa");
-        var resumeCommand = $"./papa resume {folder}";
-        using var signals = InterruptSignals.ForRun(folder, resumeCommand);
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
-        var run = LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder, reporter, start, signals.Token);
+        var run = LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder, reporter, start, interrupt);
         var result = await OutcomeOrTermination(run, system);
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
-        return Report(result, folder, resumeCommand);
+        return Report(result, folder, ResumeCommand(folder));
     }
 
     /// <summary>The run's outcome, or a failure if the actor system terminates first: never a wait without an end.</summary>

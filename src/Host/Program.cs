@@ -29,7 +29,7 @@ public static class Program
         var common = new CommonOptions();
         var root = new RootCommand("PapaActors: train a population of neural networks as Akka.NET actors and turn it into one model with PAPA")
         {
-            Run(common), Resume(common), Node(common), Cert(), Replay(), Compare(), Bench(common),
+            Run(common), Resume(common), Sweep(common), Node(common), Cert(), Replay(), Compare(), Bench(common),
         };
         var previous = AnsiConsole.Console;
         AnsiConsole.Console = output;
@@ -78,6 +78,24 @@ public static class Program
         };
         resume.SetAction(parse => Guard(() => LocalRun.ResumeAsync(parse.GetValue(runFolderArgument)!, parse.GetValue(common.Verbose))));
         return resume;
+    }
+
+    private static Command Sweep(CommonOptions common)
+    {
+        var setOption = new Option<string[]>("--set", "-s")
+        {
+            Description = "A key and its values, e.g. --set method=none,papa (commas inside [...] or {...} do not split); repeatable: every combination runs",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var seedsOption = new Option<string?>("--seeds") { Description = "The seeds each combination runs with: 1-3, 1,2,5 or 4" };
+        var outOption = new Option<string?>("--out", "-o") { Description = "Folder of the run folders, one per combination and seed (named key=value_..._seed=N); compare.md and compare.png too" };
+        var sweep = new Command("sweep", "Run every combination of the --set values times the seeds, one after another (skipping completed runs, resuming unfinished ones), then compare them")
+        {
+            common.Config, setOption, seedsOption, outOption, common.Verbose,
+        };
+        sweep.SetAction(parse => Guard(() => SweepCommand.ExecuteAsync(parse.GetValue(common.Config), parse.GetValue(setOption) ?? [],
+            parse.GetValue(seedsOption), parse.GetValue(outOption), parse.GetValue(common.Verbose))));
+        return sweep;
     }
 
     private static Command Bench(CommonOptions common)

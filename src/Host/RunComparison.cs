@@ -36,7 +36,8 @@ internal static class RunComparison
         }
     }
 
-    public static int Execute(IReadOnlyList<string> folders, string? plotFile, bool markdown)
+    /// <param name="markdownFile">Where to write the table as markdown too (`papa sweep`'s compare.md), if anywhere.</param>
+    public static int Execute(IReadOnlyList<string> folders, string? plotFile, bool markdown, string? markdownFile = null)
     {
         if (folders.Count == 0)
             throw new ConfigException("papa compare needs at least one run folder: papa compare RUN_DIR...");
@@ -58,6 +59,8 @@ internal static class RunComparison
             AnsiConsole.Write(table);
         }
 
+        if (markdownFile is not null)
+            WholeFile.Write(markdownFile, temporary => File.WriteAllText(temporary, Markdown(header, rows)));
         if (plotFile is not null)
         {
             WholeFile.Write(plotFile, temporary => Plot(groups).SavePng(temporary, Math.Max(800, 220 * groups.Count + 250), 550));

@@ -20,12 +20,26 @@ internal static class RunResumption
         var configFile = Path.Combine(folder, RunRecorder.ConfigFile);
         if (!File.Exists(configFile))
             throw new ConfigException($"{folder} is not a run folder: it has no {RunRecorder.ConfigFile}");
-        var results = Path.Combine(folder, RunRecorder.ResultsFile);
-        if (File.Exists(results) && File.ReadAllText(results).Contains($"\"status\": \"{Actors.Messages.RunStatus.Completed}\"", StringComparison.Ordinal))
+        if (HasCompleted(folder))
             throw new ConfigException($"the run in {folder} has completed; there is nothing to resume");
         var config = PapaConfig.Load(configFile, []);
         var settings = PapaSettings.FromConfig(config);
+        return (config, settings, StartFrom(folder, config));
+    }
 
+    /// <summary>Whether the run folder's results.json says the run completed.</summary>
+    public static bool HasCompleted(string folder)
+    {
+        var results = Path.Combine(folder, RunRecorder.ResultsFile);
+        return File.Exists(results) && File.ReadAllText(results).Contains($"\"status\": \"{Actors.Messages.RunStatus.Completed}\"", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The start of a run that continues the one in <paramref name="folder"/> under <paramref name="config"/>: its
+    /// newest valid checkpoint (one from another config or code version is refused), or round 0 when there is none.
+    /// </summary>
+    public static RunStart StartFrom(string folder, Config config)
+    {
         var store = new CheckpointStore(folder);
         var search = store.FindLatestValid();
         foreach (var problem in search.Problems)
@@ -35,6 +49,6 @@ internal static class RunResumption
             AnsiConsole.MarkupLineInterpolated($"no valid checkpoint in {folder}: the run starts over from round 0");
         else
             AnsiConsole.MarkupLineInterpolated($"resuming {folder} from the checkpoint of round {checkpoint.Round}");
-        return (config, settings, new RunStart(true, checkpoint));
+        return new RunStart(true, checkpoint);
     }
 }
