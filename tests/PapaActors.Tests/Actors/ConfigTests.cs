@@ -18,6 +18,7 @@ public sealed class ConfigTests
         Assert.Equal(["cpu"], settings.Devices);
         Assert.False(settings.SaveMembers);
         Assert.Equal(Papa2Pairing.Cycle, settings.Mixing.Pairing);
+        Assert.False(settings.Training.Repair.IncludeLinear); // the reference REPAIRs conv layers only
     }
 
     [Fact]
