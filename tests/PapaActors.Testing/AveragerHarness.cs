@@ -179,7 +179,15 @@ public sealed class AveragerHarness
     /// images on a test slice). Returns the requests with the member that got each, and the completed run.
     /// </summary>
     public (IReadOnlyList<(int Member, EvaluateWeights Request)> Requests, RunCompleted Completed) Finish(
-        Func<int, double> heldOutAccuracy, Func<IReadOnlyList<double>, double> soupHeldOut)
+        Func<int, double> heldOutAccuracy, Func<IReadOnlyList<double>, double> soupHeldOut) =>
+        Finish(heldOutAccuracy, (shares, _) => soupHeldOut(shares));
+
+    /// <summary>
+    /// As <see cref="Finish(Func{int, double}, Func{IReadOnlyList{double}, double})"/>, with a held-out score that also
+    /// depends on whether the soup is to be REPAIRed (its request carries REPAIR targets; repair-soup).
+    /// </summary>
+    public (IReadOnlyList<(int Member, EvaluateWeights Request)> Requests, RunCompleted Completed) Finish(
+        Func<int, double> heldOutAccuracy, Func<IReadOnlyList<double>, bool, double> soupHeldOut)
     {
         for (var i = 0; i < Population; i++)
         {
@@ -202,7 +210,7 @@ public sealed class AveragerHarness
                 {
                     var request = Members[i].ExpectMsg<EvaluateWeights>();
                     requests.Add((i, request));
-                    var score = soupHeldOut(TracerWeights.Shares(request.Weights));
+                    var score = soupHeldOut(TracerWeights.Shares(request.Weights), request.RepairTargets is not null);
                     var (correct, count) = request.Test is null ? (0L, 0L) : ((long)Math.Round(score * 1000), 1000L);
                     Members[i].Reply(new WeightsEvaluated(request.RequestId, request.OnHeldOut ? score : null, correct, count, request.ReturnWeights ? request.Weights : null));
                     answered = true;

@@ -22,12 +22,31 @@ public static class MixingMethods
     public static string Name(this MixingMethod method) => ByName.First(kv => kv.Value == method).Key;
 }
 
+/// <summary>How PAPA-2 draws the parents of each refill (`papa.pairing`).</summary>
+public enum Papa2Pairing
+{
+    /// <summary>A seeded random cycle: every member parents exactly two children, one of them its own slot.</summary>
+    Cycle,
+
+    /// <summary>As the reference: the first p pairs of the lexicographic pair list, shuffled; child j replaces member j.</summary>
+    Reference,
+}
+
+public static class Papa2Pairings
+{
+    /// <summary>The config and journal names, in the order of <see cref="Papa2Pairing"/>.</summary>
+    public static readonly string[] Names = ["cycle", "reference"];
+    public static Papa2Pairing Parse(string name) => (Papa2Pairing)Array.IndexOf(Names, name);
+    public static string Name(this Papa2Pairing pairing) => Names[(int)pairing];
+}
+
 /// <summary>How and when the population is mixed.</summary>
 /// <param name="PushDelaySteps">PAPA: steps of the next round a member trains before it applies a push (0 = at once).</param>
 /// <param name="MixFromStart">PAPA-all and PAPA-2: the first merge is after epoch 1, then every <paramref name="EveryEpochs"/>
 /// (the reference's mix_from_start, the configuration's default); false: after every-epochs, 2 every-epochs, ...</param>
+/// <param name="Pairing">PAPA-2: how each refill's parents are drawn.</param>
 public sealed record MixingSettings(MixingMethod Method, double Rho, int EmaEverySteps, double EveryEpochs, bool LinearLrScaling = false,
-    double MergeStart = 0, double MergeEnd = 1, int PushDelaySteps = 0, bool MixFromStart = false);
+    double MergeStart = 0, double MergeEnd = 1, int PushDelaySteps = 0, bool MixFromStart = false, Papa2Pairing Pairing = Papa2Pairing.Cycle);
 
 /// <summary>What happens when a member fails or diverges, and how often the run is checkpointed.</summary>
 public sealed record FaultSettings(
@@ -225,7 +244,8 @@ public sealed record PapaSettings(
             MergeStart: window[0],
             MergeEnd: window[1],
             PushDelaySteps: read.Int("push-delay-steps", 0),
-            MixFromStart: read.Bool("mix-from-start"));
+            MixFromStart: read.Bool("mix-from-start"),
+            Pairing: Papa2Pairings.Parse(read.Choice("pairing", Papa2Pairings.Names)));
         if (mixing.PushDelaySteps > mixing.EmaEverySteps)
             throw new ConfigException($"'papa.push-delay-steps' = {mixing.PushDelaySteps} must be at most 'papa.ema-every-steps' = {mixing.EmaEverySteps}: a push is applied before the next is measured");
         if (mixing.PushDelaySteps > 0 && mixing.Method != MixingMethod.Papa)

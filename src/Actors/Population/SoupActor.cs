@@ -10,11 +10,13 @@ namespace PapaActors.Actors.Population;
 /// <summary>
 /// Condenses the final population: the ensemble (mean of logits), the average soup (mean of all weights)
 /// and the greedy soup (members by held-out accuracy, best first; a member joins only if the soup's
-/// held-out accuracy strictly improves). Members may first be aligned to member 0 (align), and soups REPAIRed
-/// (repair-soup). Every candidate soup is averaged in member order and has its
-/// BatchNorm statistics re-estimated once, by one member; a soup's test pass is split among all members.
-/// The average soup (member 0) and the greedy candidates (member 1) are prepared side by side, and a
-/// candidate already prepared or measured (the greedy soup is often the average soup) is not evaluated again.
+/// held-out accuracy strictly improves). Members may first be aligned to member 0 (align). With repair-soup, as
+/// the reference: the average soup is REPAIRed, the greedy candidates are scored unrepaired, and only the chosen
+/// greedy soup is REPAIRed (and its held-out accuracy measured again) before its test pass. Every candidate soup
+/// is averaged in member order and prepared (REPAIR, BatchNorm, held-out accuracy) once, by one member; a soup's
+/// test pass is split among all members. The average soup (member 0) and the greedy candidates (member 1) are
+/// prepared side by side, and a soup already prepared or measured (the greedy soup is often the average soup)
+/// is not evaluated again; a REPAIRed soup and the plain soup of the same members are different soups.
 /// </summary>
 public sealed class SoupActor : BulkReceivingActor
 {
@@ -37,7 +39,8 @@ public sealed class SoupActor : BulkReceivingActor
     private int _requestId;
 
     /// <param name="evaluators">The members, by index: they evaluate the soups.</param>
-    /// <param name="repair">REPAIR every soup of two or more members towards its members' mean statistics (repair-soup).</param>
+    /// <param name="repair">REPAIR the average soup and the chosen greedy soup, when of two or more members, towards their members'
+    /// mean statistics (repair-soup).</param>
     /// <param name="alignModel">The zoo model whose members are aligned to member 0 by weight matching first (align), or null.</param>
     public SoupActor(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, bool repair, int[] testLabels,
         string? alignModel = null)
@@ -95,14 +98,14 @@ public sealed class SoupActor : BulkReceivingActor
     protected override void PreStart()
     {
         var all = _finals.Select(f => f.Member).ToList();
-        Prepare(all, AverageEvaluator, soup => MeasureTest(soup, accuracy =>
+        Prepare(all, _repair, AverageEvaluator, soup => MeasureTest(soup, accuracy =>
         {
             _averageSoup = new SoupResult("average", accuracy, soup.HeldOutAccuracy, all, soup.Weights);
             ReportWhenDone();
         }));
         _ingredients.Add(_greedyOrder[0]);
         _nextCandidate = 1;
-        Prepare(_ingredients, GreedyEvaluator, OnGreedyCandidate);
+        Prepare(_ingredients, repair: false, GreedyEvaluator, OnGreedyCandidate);
     }
 
     private void OnGreedyCandidate(Prepared candidate)
@@ -114,16 +117,15 @@ public sealed class SoupActor : BulkReceivingActor
         if (_nextCandidate < _greedyOrder.Count)
         {
             _ingredients.Add(_greedyOrder[_nextCandidate++]);
-            Prepare(_ingredients, GreedyEvaluator, OnGreedyCandidate);
+            Prepare(_ingredients, repair: false, GreedyEvaluator, OnGreedyCandidate);
             return;
         }
-        var best = _greedyBest;
         var members = _ingredients.ToList();
-        MeasureTest(best, accuracy =>
+        Prepare(members, _repair, GreedyEvaluator, chosen => MeasureTest(chosen, accuracy =>
         {
-            _greedySoup = new SoupResult("greedy", accuracy, best.HeldOutAccuracy, members, best.Weights);
+            _greedySoup = new SoupResult("greedy", accuracy, chosen.HeldOutAccuracy, members, chosen.Weights);
             ReportWhenDone();
-        });
+        }));
     }
 
     private void ReportWhenDone()
@@ -135,21 +137,22 @@ public sealed class SoupActor : BulkReceivingActor
     }
 
     /// <summary>
-    /// The mean of <paramref name="members"/>' weights (in member order), REPAIRed or with BatchNorm re-estimated as
-    /// configured, with its held-out accuracy.
+    /// The mean of <paramref name="members"/>' weights (in member order), REPAIRed if <paramref name="repair"/> asks it and
+    /// it has several members, BatchNorm re-estimated as configured, with its held-out accuracy.
     /// </summary>
-    private void Prepare(IReadOnlyList<int> members, IActorRef evaluator, Action<Prepared> then)
+    private void Prepare(IReadOnlyList<int> members, bool repair, IActorRef evaluator, Action<Prepared> then)
     {
         var ordered = members.Order().ToList();
-        var key = string.Join(",", ordered);
+        // As the reference's repair_soup: only a soup of several members, towards their equally weighted statistics.
+        var repaired = repair && ordered.Count > 1;
+        var key = string.Join(",", ordered) + (repaired ? " repaired" : "");
         if (_prepared.TryGetValue(key, out var known))
         {
             then(known);
             return;
         }
         var weights = WeightMath.Average(ordered.Select(m => _finals[m].Weights).ToList());
-        // As the reference's repair_soup: only a soup of several members, towards their equally weighted statistics.
-        var targets = _repair && ordered.Count > 1
+        var targets = repaired
             ? ActivationStatistics.WeightedSum(ordered.Select(m => _finals[m].RepairStatistics!).ToList(), ordered.Select(_ => 1.0 / ordered.Count).ToList())
             : null;
         Ask(evaluator, id => new EvaluateWeights(id, weights, _recomputeBatchNorm, OnHeldOut: true, Test: null, ReturnWeights: true, targets), result =>

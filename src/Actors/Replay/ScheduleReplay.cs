@@ -71,6 +71,8 @@ public static class ScheduleReplay
         Same("seed", header.Seed, plan.Seed);
         Same("total steps", header.TotalSteps, plan.TotalSteps);
         Same("round count", header.Rounds, plan.Rounds.Count);
+        if (plan.Mixing.Method == MixingMethod.Papa2)
+            Same("PAPA-2 pairing", header.Pairing, plan.Mixing.Pairing.Name());
     }
 
     private sealed record Replayed(IReadOnlyList<RoundPlan> Rounds, IReadOnlyList<MixReceived> Mixes);

@@ -16,7 +16,8 @@ public static class ScheduleJournal
     public const string Format = "papa-schedule";
     public const int Version = 1;
 
-    public sealed record Header(string Method, int Population, long Seed, long StepsPerEpoch, long TotalSteps, int Rounds);
+    /// <param name="Pairing">How PAPA-2 drew its parents; "cycle" for a journal written before pairing was an option.</param>
+    public sealed record Header(string Method, int Population, long Seed, long StepsPerEpoch, long TotalSteps, int Rounds, string Pairing);
 
     /// <summary>Diverged members replaced by the mean of the finite ones before round <paramref name="Round"/>'s mix.</summary>
     public sealed record MemberReset(int Round, IReadOnlyList<int> Members);
@@ -34,6 +35,7 @@ public static class ScheduleJournal
         ["steps_per_epoch"] = plan.StepsPerEpoch,
         ["total_steps"] = plan.TotalSteps,
         ["rounds"] = plan.Rounds.Count,
+        ["pairing"] = plan.Mixing.Pairing.Name(),
     }.ToJsonString();
 
     public static string RoundLine(RoundPlan round)
@@ -141,7 +143,8 @@ public static class ScheduleJournal
         if (format != Format || version != Version)
             throw new JournalException($"{where}: journal format {format} v{version}; this build reads {Format} v{Version}");
         return new Header(Get<string>(line, "method", where), Get<int>(line, "population", where), Get<long>(line, "seed", where),
-            Get<long>(line, "steps_per_epoch", where), Get<long>(line, "total_steps", where), Get<int>(line, "rounds", where));
+            Get<long>(line, "steps_per_epoch", where), Get<long>(line, "total_steps", where), Get<int>(line, "rounds", where),
+            line.ContainsKey("pairing") ? Get<string>(line, "pairing", where) : Papa2Pairing.Cycle.Name());
     }
 
     private static RoundPlan ReadRound(JsonObject line, string where)

@@ -147,7 +147,7 @@ public sealed class SchedulePlan
         {
             MixingMethod.Papa => new PushTowardMean(Keep(endStep)),
             MixingMethod.PapaAll => ReplaceWithMean.Instance,
-            MixingMethod.Papa2 => new ReplaceWithChildren(DrawParents(Population, Seeds.DeriveInt(Seed, Seeds.Stream.Schedule, round))),
+            MixingMethod.Papa2 => new ReplaceWithChildren(DrawParents(Mixing.Pairing, Population, Seeds.DeriveInt(Seed, Seeds.Stream.Schedule, round))),
             _ => NoMix.Instance,
         };
     }
@@ -160,26 +160,58 @@ public sealed class SchedulePlan
         return 1 - (1 - Mixing.Rho) * learningRates.At(endStep) / learningRates.Peak;
     }
 
+    /// <summary>The parents of one PAPA-2 refill, drawn as <paramref name="pairing"/> says from a generator seeded with <paramref name="seed"/>.</summary>
+    public static IReadOnlyList<ParentPair> DrawParents(Papa2Pairing pairing, int population, int seed) => pairing switch
+    {
+        Papa2Pairing.Reference => DrawReferenceParents(population, seed),
+        _ => DrawCycleParents(population, seed),
+    };
+
     /// <summary>
-    /// PAPA-2 pairs: a seeded random cycle through all members, pi_0 -> pi_1 -> ... -> pi_0; member pi_k is
+    /// PAPA-2 pairs (pairing = cycle): a seeded random cycle through all members, pi_0 -> pi_1 -> ... -> pi_0; member pi_k is
     /// replaced by the child of (pi_k, pi_k+1). Every member is a parent of exactly two children, one of them
     /// its own replacement (so the momentum and augmentations a slot keeps belong to a parent), and with three
     /// or more members no pair repeats. The reference draw is biased: it shuffles only the first p pairs of the
     /// lexicographic pair list, so member 0 parents p-1 of the p children.
     /// </summary>
-    public static IReadOnlyList<ParentPair> DrawParents(int population, int seed)
+    public static IReadOnlyList<ParentPair> DrawCycleParents(int population, int seed)
     {
-        var random = new Random(seed);
-        var cycle = Enumerable.Range(0, population).ToArray();
-        // Fisher-Yates written out (not Random.Shuffle) so the draw cannot change with a .NET release.
-        for (var i = cycle.Length - 1; i > 0; i--)
-        {
-            var j = random.Next(i + 1);
-            (cycle[i], cycle[j]) = (cycle[j], cycle[i]);
-        }
+        var cycle = Shuffled(Enumerable.Range(0, population).ToArray(), seed);
         var parents = new ParentPair[population];
         for (var k = 0; k < population; k++)
             parents[cycle[k]] = new ParentPair(cycle[k], cycle[(k + 1) % population]);
         return parents;
+    }
+
+    /// <summary>
+    /// PAPA-2 pairs (pairing = reference), the reference's draw for pair_half: the pairs (a, b), a &lt; b, in
+    /// lexicographic order, of which only the first p are shuffled (torch.combinations, then randperm(p), p = n_pop
+    /// without selection); child j replaces member j. So member 0 parents p-1 of the p children and the one other
+    /// pair is (1, 2). Two members: both are the child of (0, 1); one member: its own child.
+    /// </summary>
+    public static IReadOnlyList<ParentPair> DrawReferenceParents(int population, int seed)
+    {
+        if (population < 3)
+            return Enumerable.Repeat(new ParentPair(0, Math.Min(1, population - 1)), population).ToArray();
+        var lexicographic = Enumerable.Range(0, population)
+            .SelectMany(a => Enumerable.Range(a + 1, population - a - 1).Select(b => new ParentPair(a, b)))
+            .Take(population)
+            .ToArray();
+        return Shuffled(lexicographic, seed);
+    }
+
+    /// <summary>
+    /// <paramref name="items"/> shuffled in place by a generator seeded with <paramref name="seed"/>: Fisher-Yates
+    /// written out (not Random.Shuffle) so the draw cannot change with a .NET release.
+    /// </summary>
+    private static T[] Shuffled<T>(T[] items, int seed)
+    {
+        var random = new Random(seed);
+        for (var i = items.Length - 1; i > 0; i--)
+        {
+            var j = random.Next(i + 1);
+            (items[i], items[j]) = (items[j], items[i]);
+        }
+        return items;
     }
 }

@@ -177,23 +177,59 @@ public sealed class AveragerTests() : TestKit(TestSettings.ActorTestConfig(TestS
         Assert.Equal(harness.Plan.TotalSteps * 8 * 4, results.TrainingSamples);
     }
 
-    [Fact]
-    public void AGreedySoupOfEveryMemberIsTheAverageSoupAndIsNotEvaluatedAgain()
+    [Theory]
+    [InlineData("off", 4)] // the average soup and 3 greedy candidates, not 5
+    [InlineData("on", 5)]  // the REPAIRed average soup and 4 unrepaired candidates; the chosen soup, REPAIRed, is the average soup
+    public void AGreedySoupOfEveryMemberIsTheAverageSoupAndIsNotEvaluatedAgain(string repairSoup, int prepared)
     {
-        var harness = Harness("method=none");
+        var harness = Harness("method=none", $"repair-soup={repairSoup}");
         harness.RegisterAll();
         harness.PlayAllRounds();
 
         // Every member added lowers the largest share, and so raises the score: the greedy soup takes them all.
         var (requests, completed) = harness.Finish(m => new[] { 0.7, 0.9, 0.8, 0.6 }[m], shares => 1 - shares.Max());
 
-        Assert.Equal(4, requests.Count(r => r.Request.Test is null)); // the average soup and 3 greedy candidates, not 5
+        Assert.Equal(prepared, requests.Count(r => r.Request.Test is null));
         Assert.Equal(4, requests.Count(r => r.Request.Test is not null)); // one test pass
         var results = completed.Results;
         Assert.Equal([1, 2, 0, 3], results.GreedySoup.MembersUsed);
         Assert.Equal<float>(results.AverageSoup.Weights.Values, results.GreedySoup.Weights.Values);
         Assert.Equal(0.75, results.GreedySoup.TestAccuracy, 12);
         Assert.Equal(0.75, results.AverageSoup.TestAccuracy, 12);
+    }
+
+    [Fact]
+    public void WithRepairSoupGreedyCandidatesAreScoredUnrepairedAndOnlyTheChosenSoupIsRepaired()
+    {
+        var harness = Harness("method=none", "repair-soup=on");
+        harness.RegisterAll();
+        harness.PlayAllRounds();
+
+        // Held-out order: member 1 (0.9), 2 (0.8), 0 (0.7), 3 (0.6). Unrepaired, a soup scores as in the test above
+        // (only member 3 raises it); REPAIRed, every soup scores 0.95 plus 0.04 per share of member 0, so greedy
+        // candidates scored REPAIRed would keep members 2 and 0 instead.
+        double Score(IReadOnlyList<double> shares, bool repaired) =>
+            repaired ? 0.95 + 0.04 * shares[0] : 0.9 + 0.05 * shares[3] - 0.05 * shares[0];
+        var (requests, completed) = harness.Finish(m => new[] { 0.7, 0.9, 0.8, 0.6 }[m], Score);
+
+        var prepared = requests.Where(r => r.Request.Test is null).ToList();
+        string Describe((int Member, EvaluateWeights Request) r) =>
+            $"{r.Member}: [{string.Join(", ", TracerWeights.Shares(r.Request.Weights))}]"
+            + (r.Request.RepairTargets is { } targets ? $" repaired towards [{string.Join(", ", TracerWeights.Shares(targets))}]" : "");
+        Assert.Equal([
+            "0: [0.25, 0.25, 0.25, 0.25] repaired towards [0.25, 0.25, 0.25, 0.25]", // the average soup, REPAIRed
+            "1: [0, 1, 0, 0]",                                                        // greedy candidates, unrepaired
+            "1: [0, 0.5, 0.5, 0]",
+            "1: [0.5, 0.5, 0, 0]",
+            "1: [0, 0.5, 0, 0.5]",
+            "1: [0, 0.5, 0, 0.5] repaired towards [0, 0.5, 0, 0.5]",                // the chosen soup, REPAIRed
+        ], prepared.Select(Describe).OrderBy(d => d[0]));
+        Assert.Equal(8, requests.Count(r => r.Request.Test is not null)); // the two soups' test passes
+
+        var results = completed.Results;
+        Assert.Equal([1, 3], results.GreedySoup.MembersUsed);
+        Assert.Equal(0.95, results.GreedySoup.HeldOutAccuracy, 12); // measured again after REPAIR
+        Assert.Equal(0.96, results.AverageSoup.HeldOutAccuracy, 12);
     }
 
     [Fact]

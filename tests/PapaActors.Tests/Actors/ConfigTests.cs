@@ -17,6 +17,8 @@ public sealed class ConfigTests
         Assert.Equal(0.02, settings.Dataset.HeldOutFraction);
         Assert.Equal(["cpu"], settings.Devices);
         Assert.False(settings.SaveMembers);
+        Assert.Equal(Papa2Pairing.Cycle, settings.Mixing.Pairing);
+        Assert.False(settings.Training.Repair.IncludeLinear); // the reference REPAIRs conv layers only
     }
 
     [Fact]
@@ -76,6 +78,7 @@ public sealed class ConfigTests
     [InlineData("repair-soup=1x", "'papa.repair-soup' = '1x' is not allowed: expected on or off")]
     [InlineData("normalization=imagenet", "'papa.normalization' = 'imagenet' is not allowed: expected one of reference | computed")]
     [InlineData("mix-from-start=maybe", "'papa.mix-from-start' = 'maybe' is not allowed: expected on or off")]
+    [InlineData("pairing=random", "'papa.pairing' = 'random' is not allowed: expected one of cycle | reference")]
     [InlineData("transfer.path=udp", "'papa.transfer.path' = 'udp' is not allowed: expected one of stream | chunks")]
     [InlineData("transfer.max-message-bytes=1b", "'papa.transfer.max-message-bytes' = '1b' is not allowed: expected a size from 1024 to 1099511627776 bytes")]
     [InlineData("transfer.timeout=0", "'papa.transfer.timeout' = '0' is not allowed: expected a duration > 0")]

@@ -8,8 +8,8 @@ namespace PapaActors.Tests.Actors;
 public sealed class ScheduleTests
 {
     private static SchedulePlan Plan(MixingMethod method, int population = 4, int epochs = 2, long stepsPerEpoch = 25,
-        int emaEvery = 10, double everyEpochs = 1, int sync = 50, long seed = 1) =>
-        new(new MixingSettings(method, 0.99, emaEvery, everyEpochs), population, epochs, seed, stepsPerEpoch, sync);
+        int emaEvery = 10, double everyEpochs = 1, int sync = 50, long seed = 1, Papa2Pairing pairing = Papa2Pairing.Cycle) =>
+        new(new MixingSettings(method, 0.99, emaEvery, everyEpochs, Pairing: pairing), population, epochs, seed, stepsPerEpoch, sync);
 
     private static IEnumerable<(long End, MixDecision Mix)> Mixes(SchedulePlan plan) =>
         plan.Rounds.Where(r => r.Mix is not NoMix).Select(r => (r.EndStep, r.Mix));
@@ -153,9 +153,58 @@ public sealed class ScheduleTests
     {
         // Over 200 refills of 10 members each member should parent ~2 of 10 children every time; the reference
         // draw made member 0 a parent of 9 of them.
-        var parents = Enumerable.Range(0, 200).SelectMany(seed => SchedulePlan.DrawParents(10, seed)).ToList();
+        var parents = Enumerable.Range(0, 200).SelectMany(seed => SchedulePlan.DrawCycleParents(10, seed)).ToList();
         var counts = Enumerable.Range(0, 10).Select(m => parents.Count(p => p.First == m || p.Second == m)).ToList();
         Assert.All(counts, c => Assert.Equal(400, c));
+    }
+
+    private static List<IReadOnlyList<ParentPair>> Refills(Papa2Pairing pairing, int population, long seed) =>
+        Mixes(Plan(MixingMethod.Papa2, population, epochs: 41, seed: seed, pairing: pairing)).Select(m => ((ReplaceWithChildren)m.Mix).Parents).ToList();
+
+    /// <summary>How many children of one refill <paramref name="member"/> parents.</summary>
+    private static int Parentships(IReadOnlyList<ParentPair> parents, int member) =>
+        parents.Count(p => p.First == member) + parents.Count(p => p.Second == member);
+
+    [Theory]
+    [InlineData(4, "0+1 0+2 0+3 1+2")]
+    [InlineData(5, "0+1 0+2 0+3 0+4 1+2")]
+    public void CyclePairingSpreadsParenthoodEvenlyWhileReferencePairingShufflesTheFirstLexicographicPairs(int population, string firstPairs)
+    {
+        var cycle = Refills(Papa2Pairing.Cycle, population, seed: 3);
+        var reference = Refills(Papa2Pairing.Reference, population, seed: 3);
+        Assert.Equal(40, cycle.Count);
+        Assert.Equal(40, reference.Count);
+
+        Assert.All(cycle, parents => Assert.All(Enumerable.Range(0, population), m => Assert.Equal(2, Parentships(parents, m))));
+
+        foreach (var parents in reference)
+        {
+            Assert.Equal(firstPairs.Split(' '), parents.Select(p => p.ToString()).Order());
+            Assert.Equal(population - 1, Parentships(parents, 0));
+            Assert.Equal(2, Parentships(parents, 1));
+            Assert.Equal(2, Parentships(parents, 2));
+            Assert.All(Enumerable.Range(3, population - 3), m => Assert.Equal(1, Parentships(parents, m)));
+        }
+        // The shuffle puts every one of those pairs in every member's slot over the rounds.
+        Assert.All(Enumerable.Range(0, population), member =>
+            Assert.Equal(population, reference.Select(parents => parents[member]).Distinct().Count()));
+
+        // Both draws are pure functions of the seed and the round.
+        static string Text(List<IReadOnlyList<ParentPair>> refills) => string.Join("; ", refills.Select(p => string.Join(" ", p)));
+        Assert.Equal(Text(cycle), Text(Refills(Papa2Pairing.Cycle, population, seed: 3)));
+        Assert.Equal(Text(reference), Text(Refills(Papa2Pairing.Reference, population, seed: 3)));
+        Assert.NotEqual(Text(reference), Text(Refills(Papa2Pairing.Reference, population, seed: 4)));
+    }
+
+    [Theory]
+    [InlineData(1, "0+0")]
+    [InlineData(2, "0+1 0+1")]
+    [InlineData(3, "0+1 0+2 1+2")]
+    public void ReferencePairingOfFewMembers(int population, string pairs)
+    {
+        // Two members: the reference's fixed [[0, 1], [0, 1]]; three: all three pairs, shuffled.
+        Assert.All(Refills(Papa2Pairing.Reference, population, seed: 5), parents =>
+            Assert.Equal(pairs.Split(' '), parents.Select(p => p.ToString()).Order()));
     }
 
     [Theory]
@@ -190,10 +239,40 @@ public sealed class ScheduleTests
 
         var journal = ScheduleJournal.Read(path);
 
-        Assert.Equal(new ScheduleJournal.Header("papa-2", 4, 1, 25, 75, plan.Rounds.Count), journal.Header);
+        Assert.Equal(new ScheduleJournal.Header("papa-2", 4, 1, 25, 75, plan.Rounds.Count, "cycle"), journal.Header);
         Assert.Equal(plan.Rounds, journal.Rounds);
         Assert.True(journal.Ended);
         Assert.Contains("\"mix\":\"children\",\"parents\":[[", File.ReadAllText(path));
+
+        // A journal written before pairing was an option has no such field: its PAPA-2 draws were cycles.
+        var lines = File.ReadAllLines(path);
+        File.WriteAllLines(path, lines.Skip(1).Prepend(lines[0].Replace(",\"pairing\":\"cycle\"", "")));
+        Assert.DoesNotContain("pairing", File.ReadAllLines(path)[0]);
+        Assert.Equal("cycle", ScheduleJournal.Read(path).Header.Pairing);
+    }
+
+    [Theory]
+    [InlineData("reference")]
+    [InlineData("cycle")]
+    public async Task AJournalReplaysUnderItsOwnPairingAndIsRefusedUnderTheOther(string pairing)
+    {
+        using var folder = new TempFolder();
+        var other = pairing == "cycle" ? "reference" : "cycle";
+        string[] Overrides(string p) => ["method=papa-2", "population=4", "epochs=4", "every-epochs=1", "sync-every-steps=100", $"pairing={p}"];
+        var plan = SchedulePlan.For(PapaSettings.FromConfig(TestSettings.TinyConfig(Overrides(pairing))), stepsPerEpoch: 4);
+        var path = folder.File(ScheduleJournal.FileName);
+        File.WriteAllLines(path, plan.Rounds.Select(ScheduleJournal.RoundLine).Prepend(ScheduleJournal.HeaderLine(plan)).Append(ScheduleJournal.EndLine(plan.Rounds.Count)));
+        var journal = ScheduleJournal.Read(path);
+        Assert.Equal(pairing, journal.Header.Pairing);
+        Assert.Equal(3, plan.Rounds.Count(r => r.Mix is ReplaceWithChildren));
+
+        // The replay runs the real Averager: every member must receive the child of the pair the journal names.
+        var same = await PapaActors.Actors.Replay.ScheduleReplay.ReplayAsync(TestSettings.TinyConfig(Overrides(pairing)), journal, TimeSpan.FromMinutes(1));
+        Assert.True(same.Matches, same.FirstDivergence?.ToString());
+
+        var refused = await Assert.ThrowsAsync<JournalException>(() =>
+            PapaActors.Actors.Replay.ScheduleReplay.ReplayAsync(TestSettings.TinyConfig(Overrides(other)), journal, TimeSpan.FromMinutes(1)));
+        Assert.Equal($"the journal was written by another configuration: its PAPA-2 pairing is {pairing}, config.conf gives {other}", refused.Message);
     }
 
     [Theory]

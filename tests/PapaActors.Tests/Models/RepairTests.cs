@@ -30,11 +30,12 @@ public sealed class RepairTests
         Assert.True(Math.Abs(expected - actual) <= 1e-3 * Math.Abs(expected) + 1e-6, $"{what}: {actual}, target {expected}");
 
     [Theory]
-    [InlineData("cnn", 3)]    // 2 convs and the hidden Linear
-    [InlineData("vgg11", 8)]  // 8 convs; its only Linear gives the logits
-    public void AfterRepairTheChildsPreActivationStatisticsMatchTheParentsInterpolation(string model, int correctedLayers)
+    [InlineData("cnn", "on", 3)]     // 2 convs and the hidden Linear
+    [InlineData("cnn", "off", 2)]    // the 2 convs, as the reference
+    [InlineData("vgg11", "off", 8)]  // 8 convs; its only Linear gives the logits
+    public void AfterRepairTheChildsPreActivationStatisticsMatchTheParentsInterpolation(string model, string repairLinear, int correctedLayers)
     {
-        var (child, other, data) = TrainedParents(model);
+        var (child, other, data) = TrainedParents(model, $"repair-linear={repairLinear}");
         using (data)
         using (child)
         using (other)
@@ -137,6 +138,38 @@ public sealed class RepairTests
             var before = member.Capture();
             member.MeasureRepairStatistics(Round);
             Assert.Equal<float>(before.Values, member.Capture().Values);
+        }
+    }
+
+    [Theory]
+    [InlineData("off")]
+    [InlineData("on")]
+    public void ConvCorrectionsFeedingBatchNormAreAbsorbedWhenItsStatisticsAreReestimated(string repairLinear)
+    {
+        // The cnn's two convs each feed a BatchNorm. A per-channel rescaling of a conv's output is undone by the
+        // BatchNorm statistics re-estimated on it (but for BatchNorm's eps), so REPAIR of the convs alone computes
+        // what the plain average with re-estimated BatchNorm does; the hidden Linear, followed by no BatchNorm, is
+        // where REPAIR changes the function.
+        var (first, second, data) = TrainedParents("cnn", $"repair-linear={repairLinear}");
+        using (data)
+        using (first)
+        using (second)
+        using (var plain = new MemberModel(0, TestSettings.Tiny(["model=cnn", "variations.mixup=[0.0, 1.0]", "batchnorm.mix=reset"]).Training, data, CPU))
+        {
+            plain.RestoreState(first.CaptureState());
+            var targets = ActivationStatistics.WeightedSum([first.MeasureRepairStatistics(Round), second.MeasureRepairStatistics(Round)], [0.5, 0.5]);
+
+            first.Mix(second.Capture(), keep: 0.5, targets, Round);          // REPAIR, then BatchNorm re-estimated
+            plain.Mix(second.Capture(), keep: 0.5, repairTargets: null, Round); // BatchNorm re-estimated only
+
+            var repaired = first.Evaluate(DataSplit.Test, keepLogits: true).Logits!;
+            var reset = plain.Evaluate(DataSplit.Test, keepLogits: true).Logits!;
+            var scale = reset.Max(Math.Abs);
+            var largestDifference = repaired.Zip(reset, (a, b) => Math.Abs(a - b)).Max() / scale;
+            if (repairLinear == "off")
+                Assert.True(largestDifference < 1e-3, $"logits differ by {largestDifference:P3} of their scale"); // 0.006% measured
+            else
+                Assert.True(largestDifference > 0.1, $"logits differ by only {largestDifference:P3} of their scale"); // 119% measured
         }
     }
 
