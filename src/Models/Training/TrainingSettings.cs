@@ -35,8 +35,6 @@ public sealed record OptimizerSettings(
 /// </summary>
 public sealed record RepairSettings(bool Enabled, int Batches, bool IncludeLinear, bool Soups = false)
 {
-    public static readonly RepairSettings Off = new(false, 5, true);
-
     /// <summary>Whether members measure and correct REPAIR's layers at all.</summary>
     public bool Used => Enabled || Soups;
 }
