@@ -356,7 +356,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             if (m.Member < 0 || m.Member >= Population || !Sender.Equals(_members[m.Member]))
                 _strangers.Drop(m, Sender);
             else if (m.Attempt != _attempt || !_mixGainRounds.Contains(m.Round))
-                _log.Debug("ignoring a mix measurement of round {0} from member {1} of another attempt", m.Round, m.Member);
+                _log.Debug("ignoring a mix measurement of round {0} from member {1}: of an abandoned attempt, or of a mix not measured", m.Round, m.Member);
             else if (!IsAccuracy(m.HeldOutBefore) || !IsAccuracy(m.HeldOutAfter))
                 OnMemberLost(m.Member, $"it measured held-out accuracies of {m.HeldOutBefore} and {m.HeldOutAfter} around the mix of round {m.Round}, outside [0, 1]", recoverable: true);
             else

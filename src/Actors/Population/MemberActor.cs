@@ -177,8 +177,10 @@ public sealed class MemberActor : BulkReceivingActor
         var watch = Stopwatch.StartNew();
         Model.Mix(mix.Weights, mix.Keep, mix.RepairTargets, mix.Round, _ahead?.MeasuredOn);
         _mixSeconds += watch.Elapsed.TotalSeconds;
+        // To the mix's sender, the averager itself (the reducer passes it on), as the state a checkpoint asks for next:
+        // in a cluster the member's own averager reference is the run's coordinator, which passes on only registrations.
         if (before is { } accuracy)
-            BulkTransport.For(Context.System).Send(_averager, new MixEvaluated(_index, mix.Round, mix.Attempt, accuracy, HeldOutAccuracy()), Self);
+            Reply(new MixEvaluated(_index, mix.Round, mix.Attempt, accuracy, HeldOutAccuracy()));
         _idle.Start();
     }
 
