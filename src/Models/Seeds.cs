@@ -8,7 +8,7 @@ namespace PapaActors.Models;
 public static class Seeds
 {
     /// <summary>The independent random streams of a run; the first element of every derivation path.</summary>
-    public enum Stream : long { Init = 1, DataOrder = 2, BatchNorm = 3, Schedule = 4, Augmentation = 5, Variations = 6, Repair = 7 }
+    public enum Stream : long { Init = 1, DataOrder = 2, BatchNorm = 3, Schedule = 4, Augmentation = 5, Variations = 6, Repair = 7, Features = 8 }
 
     public static long Derive(long seed, Stream stream, params long[] path) => Derive(seed, [(long)stream, .. path]);
 

@@ -105,6 +105,17 @@ public sealed record TransferSettings(TransferPath Path, int ChunkBytes, long Ma
 /// </summary>
 public sealed record SecretSettings(string? File, TimeSpan ProveWithin);
 
+/// <summary>
+/// `papa.metrics`: what a run measures beside training, in eval mode without gradients, so that no member's weights,
+/// optimizer, BatchNorm buffers or random streams change. <paramref name="MixGain"/>: every member's held-out accuracy
+/// just before and just after each <paramref name="MixGainEvery"/>-th mix; <paramref name="FeatureSimilarity"/>: the
+/// linear CKA of the members' penultimate features on <paramref name="FeatureImages"/> held-out images at every epoch end.
+/// </summary>
+public sealed record MetricsSettings(bool MixGain, int MixGainEvery, bool FeatureSimilarity, int FeatureImages)
+{
+    public static readonly MetricsSettings Off = new(false, 1, false, 256);
+}
+
 /// <summary>A run's whole validated configuration (the `papa` section).</summary>
 /// <param name="AlignSoups">Members are permuted to match member 0 by weight matching before the soups are made.</param>
 public sealed record PapaSettings(
@@ -121,6 +132,7 @@ public sealed record PapaSettings(
     TransferSettings Transfer,
     FaultSettings Faults,
     SecretSettings Secret,
+    MetricsSettings Metrics,
     bool AlignSoups = false)
 {
     public MixingMethod Method => Mixing.Method;
@@ -154,6 +166,7 @@ public sealed record PapaSettings(
             Transfer: TransferSettings.Read(read),
             Faults: ReadFaults(read),
             Secret: ReadSecret(read),
+            Metrics: ReadMetrics(read, method, spec),
             AlignSoups: read.Choice("align", ["none", "weight-matching"]) == "weight-matching");
     }
 
@@ -205,6 +218,21 @@ public sealed record PapaSettings(
             var choice => choice == "on",
         };
         return new RepairSettings(repairMixes, read.Int("repair-batches", 1, 10_000), read.Bool("repair-linear"), read.Bool("repair-soup"));
+    }
+
+    private static MetricsSettings ReadMetrics(SettingsReader read, MixingMethod method, DatasetSpec dataset)
+    {
+        // auto: where a mix is rare enough for two held-out passes per member to be cheap (not PAPA's push every few steps).
+        var mixGain = read.Choice("metrics.mix-gain", ["auto", "on", "off"]) switch
+        {
+            "auto" => method is MixingMethod.PapaAll or MixingMethod.Papa2 && dataset.HeldOutFraction > 0,
+            var choice => choice == "on",
+        };
+        // Without a held-out split "held-out" means the whole training set: two passes over it per member per mix.
+        if (mixGain && dataset.HeldOutFraction == 0)
+            throw new ConfigException("'papa.metrics.mix-gain' = on needs a held-out split: set 'papa.held-out-fraction' > 0 (or mix-gain = auto | off)");
+        return new MetricsSettings(mixGain, read.Int("metrics.mix-gain-every", 1), read.Bool("metrics.feature-similarity"),
+            read.Int("metrics.feature-images", 2, 1 << 20));
     }
 
     private static OptimizerSettings ReadOptimizer(SettingsReader read) => new(

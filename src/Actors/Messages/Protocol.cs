@@ -16,7 +16,7 @@ public static class WireProtocol
     /// Bump it with any change of a message's encoding (a field added, removed, retyped or reordered, a manifest
     /// renamed or removed): nodes of two builds then refuse each other with a clear error instead of misreading bytes.
     /// </summary>
-    public const int Version = 2;
+    public const int Version = 3;
 }
 
 /// <summary>An HMAC-SHA256 (hex) over a request and the <paramref name="Nonce"/> of a <see cref="SecretChallenge"/> (see Security.RunSecret).</summary>
@@ -51,14 +51,16 @@ public sealed record MemberRejected(int Index, string Reason) : IPapaMessage;
 /// apart from a replay of the same round.
 /// <paramref name="AheadSteps"/>: steps of the next round to train right after sending the snapshot, before the
 /// mix is applied (papa.push-delay-steps); that round's Train then asks for the rest.
+/// <paramref name="FeatureImages"/>: send the penultimate features of this many held-out images with the report (0: none).
 /// </summary>
 public sealed record Train(int Round, int Steps, bool SendSnapshot, bool EvaluateHeldOut, bool MeasureRepairStatistics = false, long Attempt = 0,
-    int AheadSteps = 0) : IPapaMessage;
+    int AheadSteps = 0, int FeatureImages = 0) : IPapaMessage;
 
 /// <summary>
 /// <paramref name="Finite"/>: every weight and BatchNorm buffer is finite (a diverged member is never mixed in).
 /// <paramref name="WaitSeconds"/>: how long the member sat idle before this round's training (waiting for the
 /// slowest member and for its mix); <paramref name="MixSeconds"/>: how long it spent applying that mix.
+/// <paramref name="Features"/>: its penultimate features, when the Train asked for them.
 /// </summary>
 public sealed record Trained(
     int Member,
@@ -74,7 +76,8 @@ public sealed record Trained(
     bool Finite = true,
     double WaitSeconds = 0,
     double MixSeconds = 0,
-    long Attempt = 0) : IPapaMessage
+    long Attempt = 0,
+    FeatureMatrix? Features = null) : IPapaMessage
 {
     /// <summary>Never mixed in: its weights or its loss are not finite.</summary>
     public bool Diverged => !Finite || !double.IsFinite(Loss);
@@ -84,8 +87,17 @@ public sealed record Trained(
 /// w &lt;- keep * w + (1 - keep) * weights. PAPA sends the mean with keep = rho, PAPA-all the mean with
 /// keep = 0, PAPA-2 each member's child with keep = 0 (and names its parents). With REPAIR on,
 /// <paramref name="RepairTargets"/> are the parents' statistics combined with the same weights.
+/// <paramref name="MeasureGain"/>: the member answers with its <see cref="MixEvaluated"/> (papa.metrics.mix-gain).
 /// </summary>
-public sealed record Mix(int Round, WeightSnapshot Weights, double Keep, ParentPair? Parents, ActivationStatistics? RepairTargets = null, long Attempt = 0) : IPapaMessage;
+public sealed record Mix(int Round, WeightSnapshot Weights, double Keep, ParentPair? Parents, ActivationStatistics? RepairTargets = null, long Attempt = 0,
+    bool MeasureGain = false) : IPapaMessage;
+
+/// <summary>
+/// Member -> averager, right after it applied the mix of <paramref name="Round"/> that asked for it: its held-out accuracy
+/// on its weights just before the mix and on the mixed ones (after REPAIR and BatchNorm handling). Sent before anything
+/// else the member answers after that mix (a checkpoint's state), so a checkpoint never falls between a mix and its measurement.
+/// </summary>
+public sealed record MixEvaluated(int Member, int Round, long Attempt, double HeldOutBefore, double HeldOutAfter) : IPapaMessage;
 
 // ---- Per node: the members of a node are combined on it before anything crosses the network.
 
@@ -121,13 +133,15 @@ public sealed record NodeTrained(
 /// <summary>
 /// The round's mix for the members of one node, sent once for all of them: the population mean (PAPA, PAPA-all),
 /// or for PAPA-2 the children the node did not form itself; the reducer hands each member its <see cref="Mix"/>.
+/// <paramref name="MeasureGain"/>: every member measures this mix (see <see cref="MixEvaluated"/>).
 /// </summary>
 public sealed record NodeMix(
     long Attempt,
     int Round,
     WeightSnapshot? Mean,
     ImmutableArray<MemberMix> Members,
-    ImmutableDictionary<ParentPair, WeightSnapshot> Children) : IPapaMessage;
+    ImmutableDictionary<ParentPair, WeightSnapshot> Children,
+    bool MeasureGain = false) : IPapaMessage;
 
 /// <summary>One member's part of a <see cref="NodeMix"/>: its weights are the mean, or the child of <paramref name="Parents"/>.</summary>
 public sealed record MemberMix(int Member, double Keep, ParentPair? Parents, ActivationStatistics? RepairTargets);

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Schedule;
+using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
 
 namespace PapaActors.Actors.Messages;
@@ -15,7 +16,13 @@ public sealed record RunStarted(PapaSettings Settings, SchedulePlan Plan, IReadO
 
 /// <summary>A round is done: every member's report (in member order) and the mix that followed.</summary>
 /// <param name="AveragingSeconds">The Averager's time to compute this round's mix and send it (0 without a mix).</param>
-public sealed record RoundCompleted(RoundPlan Plan, IReadOnlyList<Trained> Reports, double AveragingSeconds = 0) : IRunEvent;
+/// <param name="FeatureSimilarity">At an epoch end (papa.metrics.feature-similarity): how alike the members' features were.</param>
+/// <param name="AwaitsMixGain">The mix that followed is measured: a <see cref="MixGainMeasured"/> per member comes later.</param>
+public sealed record RoundCompleted(RoundPlan Plan, IReadOnlyList<Trained> Reports, double AveragingSeconds = 0, PopulationSimilarity? FeatureSimilarity = null,
+    bool AwaitsMixGain = false) : IRunEvent;
+
+/// <summary>A member's held-out accuracy just before and just after the mix that ended <paramref name="Round"/>.</summary>
+public sealed record MixGainMeasured(int Round, int Member, double HeldOutBefore, double HeldOutAfter) : IRunEvent;
 
 public sealed record RunCompleted(RunResults Results) : IRunEvent;
 

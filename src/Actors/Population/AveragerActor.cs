@@ -61,6 +61,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private double _averagingSeconds;
     private double _waitingSeconds;
     private readonly long _checkpointEverySteps;
+    /// <summary>The rounds whose mix the members measure (papa.metrics.mix-gain): every mix-gain-every-th mix of the plan.</summary>
+    private readonly IReadOnlySet<int> _mixGainRounds;
     private bool _started;
     /// <summary>Changes with every restore, so late reports and mixes of an abandoned attempt are never taken for the replay's.</summary>
     private long _attempt = Random.Shared.NextInt64(1, long.MaxValue / 2);
@@ -98,6 +100,9 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         _restored = new bool[settings.Population];
         _restartsSinceCheckpoint = new int[settings.Population];
         _checkpointEverySteps = (long)Math.Round(settings.Faults.CheckpointEveryEpochs * plan.StepsPerEpoch);
+        _mixGainRounds = settings.Metrics.MixGain
+            ? plan.Rounds.Where(r => r.Mix is not NoMix).Where((_, k) => (k + 1) % settings.Metrics.MixGainEvery == 0).Select(r => r.Round).ToHashSet()
+            : new HashSet<int>();
         _strangers = new StrangerLog(_log);
         WaitingForMembers();
     }
@@ -151,6 +156,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             $"round {t.Round} timed out after {_settings.RoundTimeout}: no answer from member(s) {string.Join(", ", Silent(_reports))}"
             + (_plan.Rounds[t.Round].Mix is NoMix ? "" : " (in a mixing round a node answers for all its members at once)")));
         Receive<Interrupt>(i => _interruptReason ??= i.Reason);
+        ReceiveMixGains();
         ReceiveRegistrationsWhileRunning();
         ReceiveMemberNodes();
         ReceiveFailures();
@@ -179,6 +185,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         });
         Receive<RoundTimedOut>(t => t.Round == _round, _ => Fail($"no state from the finite members within {_settings.RoundTimeout} to reset member(s) {string.Join(", ", diverged)}"));
         Receive<Interrupt>(i => _interruptReason ??= i.Reason);
+        ReceiveMixGains();
         ReceiveRegistrationsWhileRunning();
         ReceiveMemberNodes();
         ReceiveFailures();
@@ -195,6 +202,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Receive<CheckpointFailed>(f => Fail($"could not write the checkpoint of round {f.Round}: {f.Reason}"));
         Receive<RoundTimedOut>(t => t.Round == _round, _ => Fail($"no state from member(s) {string.Join(", ", Silent(_captured))} within {_settings.RoundTimeout} for the checkpoint"));
         Receive<Interrupt>(_ => { });
+        ReceiveMixGains();
         ReceiveRegistrationsWhileRunning();
         ReceiveMemberNodes();
         ReceiveFailures();
@@ -217,6 +225,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Receive<StateCaptured>(_ => { });
         Receive<MemberFinal>(_ => { });
         Receive<WeightsEvaluated>(_ => { });
+        Receive<MixEvaluated>(_ => { });
         ReceiveMemberNodes();
         ReceiveFailures();
     }
@@ -227,6 +236,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Receive<RoundTimedOut>(t => t.Round == _round, _ => Fail(
             $"no final report within {_settings.RoundTimeout} from member(s) {string.Join(", ", Silent(_finals))}"));
         Receive<Interrupt>(i => EndInterrupted(i.Reason));
+        ReceiveMixGains();
         ReceiveRegistrationsWhileRunning();
         ReceiveMemberNodes();
         ReceiveFailures();
@@ -336,6 +346,23 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             Sender.Tell(new MissingMembers(offered));
         });
 
+    /// <summary>
+    /// A member's accuracies before and after a measured mix go straight to the listener: they arrive during the next
+    /// round (or before a checkpoint's state), and training never waits for them.
+    /// </summary>
+    private void ReceiveMixGains() =>
+        Receive<MixEvaluated>(m =>
+        {
+            if (m.Member < 0 || m.Member >= Population || !Sender.Equals(_members[m.Member]))
+                _strangers.Drop(m, Sender);
+            else if (m.Attempt != _attempt || !_mixGainRounds.Contains(m.Round))
+                _log.Debug("ignoring a mix measurement of round {0} from member {1}: of an abandoned attempt, or of a mix not measured", m.Round, m.Member);
+            else if (!IsAccuracy(m.HeldOutBefore) || !IsAccuracy(m.HeldOutAfter))
+                OnMemberLost(m.Member, $"it measured held-out accuracies of {m.HeldOutBefore} and {m.HeldOutAfter} around the mix of round {m.Round}, outside [0, 1]", recoverable: true);
+            else
+                _listener.Tell(new MixGainMeasured(m.Round, m.Member, m.HeldOutBefore, m.HeldOutAfter));
+        });
+
     // ---- Failures
 
     private void ReceiveFailures()
@@ -433,7 +460,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         var mixes = plan.Mix is not NoMix;
         // Without a held-out split the per-epoch accuracy would be a pass over the whole training set: skipped.
         var train = new Train(round, plan.Steps - AheadAfter(round - 1), SendSnapshot: mixes, EvaluateHeldOut: plan.EndsEpoch && _settings.Dataset.HeldOutFraction > 0,
-            MeasureRepairStatistics: mixes && _settings.Training.Repair.Enabled, Attempt: _attempt, AheadSteps: AheadAfter(round));
+            MeasureRepairStatistics: mixes && _settings.Training.Repair.Enabled, Attempt: _attempt, AheadSteps: AheadAfter(round),
+            FeatureImages: plan.EndsEpoch && _settings.Metrics.FeatureSimilarity && Population > 1 ? _settings.Metrics.FeatureImages : 0);
         StartTimeout(round);
         foreach (var member in _members)
             member!.Tell(train);
@@ -632,7 +660,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         var averaging = plan.Mix is NoMix ? 0 : ApplyMix(plan, reports, inputs);
         _averagingSeconds += averaging;
         _waitingSeconds += reports.Average(r => r.WaitSeconds);
-        _listener.Tell(new RoundCompleted(plan, reports.Select(r => r with { Snapshot = null }).ToList(), averaging));
+        _listener.Tell(new RoundCompleted(plan, reports.Select(r => r with { Snapshot = null, Features = null }).ToList(), averaging, FeatureSimilarityOf(reports),
+            AwaitsMixGain: _mixGainRounds.Contains(plan.Round)));
         var next = _round + 1;
         if (_interruptReason is not null)
         {
@@ -651,6 +680,23 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         if (CheckpointDueBefore(next))
             Capture(next);
         StartRound(next);
+    }
+
+    /// <summary>
+    /// Linear CKA over every pair of finite members' penultimate features; null when they were not asked for, or when
+    /// they are not all of the same images (a member that sent others is not one the Averager trusts to compare).
+    /// </summary>
+    private PopulationSimilarity? FeatureSimilarityOf(IReadOnlyList<Trained> reports)
+    {
+        var features = reports.Where(r => !r.Diverged).Select(r => r.Features).ToList();
+        if (features.Count < 2 || features.Any(f => f is null))
+            return null;
+        if (features.Any(f => f!.Rows != features[0]!.Rows))
+        {
+            _log.Warning("round {0}: the members' features are of {1} images: not compared", _round, string.Join(", ", features.Select(f => f!.Rows)));
+            return null;
+        }
+        return FeatureSimilarity.Pairwise(features!);
     }
 
     private bool CheckpointDueBefore(int round) =>
@@ -699,7 +745,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             // The children this node did not form itself.
             var sent = members.Select(m => m.Parents?.Sorted).OfType<ParentPair>().Distinct()
                 .Where(pair => inputs.FormedHere || !FormedOn(pair, reducer!)).ToImmutableDictionary(pair => pair, Child);
-            transport.Send(reducer!, new NodeMix(_attempt, plan.Round, plan.Mix is ReplaceWithChildren ? null : inputs.Mean, members, sent), Self);
+            transport.Send(reducer!, new NodeMix(_attempt, plan.Round, plan.Mix is ReplaceWithChildren ? null : inputs.Mean, members, sent,
+                MeasureGain: _mixGainRounds.Contains(plan.Round)), Self);
         }
         return clock.Elapsed.TotalSeconds;
     }

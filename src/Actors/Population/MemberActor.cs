@@ -173,11 +173,18 @@ public sealed class MemberActor : BulkReceivingActor
         if (mix.Keep is not (>= 0 and <= 1)) // NaN too
             throw new InvalidOperationException($"member {_index}: the mix of round {mix.Round} has keep = {mix.Keep}, outside [0, 1]");
         _idle.Stop();
+        double? before = mix.MeasureGain ? HeldOutAccuracy() : null;
         var watch = Stopwatch.StartNew();
         Model.Mix(mix.Weights, mix.Keep, mix.RepairTargets, mix.Round, _ahead?.MeasuredOn);
         _mixSeconds += watch.Elapsed.TotalSeconds;
+        // To the mix's sender, the averager itself (the reducer passes it on), as the state a checkpoint asks for next:
+        // in a cluster the member's own averager reference is the run's coordinator, which passes on only registrations.
+        if (before is { } accuracy)
+            Reply(new MixEvaluated(_index, mix.Round, mix.Attempt, accuracy, HeldOutAccuracy()));
         _idle.Start();
     }
+
+    private double HeldOutAccuracy() => Model.Evaluate(DataSplit.HeldOut, keepLogits: false).Accuracy;
 
     private void OnTrain(Train train)
     {
@@ -188,11 +195,12 @@ public sealed class MemberActor : BulkReceivingActor
         if (_ahead is { } ahead)
             result = ahead.Result.Then(result); // the steps trained ahead belong to this round
         _ahead = null;
-        double? heldOut = train.EvaluateHeldOut ? Model.Evaluate(DataSplit.HeldOut, keepLogits: false).Accuracy : null;
+        double? heldOut = train.EvaluateHeldOut ? HeldOutAccuracy() : null;
+        var features = train.FeatureImages > 0 ? Model.PenultimateFeatures(train.FeatureImages) : null;
         var snapshot = train.SendSnapshot ? Model.Capture() : null;
         var statistics = train.MeasureRepairStatistics ? Model.MeasureRepairStatistics(train.Round) : null;
         var report = new Trained(_index, train.Round, Model.Step, result.MeanLoss, Model.LearningRate, result.Samples, result.Seconds, heldOut, snapshot, statistics,
-            Finite: Model.IsFinite(), WaitSeconds: waited, MixSeconds: mixed, Attempt: train.Attempt);
+            Finite: Model.IsFinite(), WaitSeconds: waited, MixSeconds: mixed, Attempt: train.Attempt, Features: features);
         _idle.Start();
         if (snapshot is null)
         {

@@ -96,7 +96,7 @@ public sealed class NodeReducer : BulkReceivingActor
                     ? child
                     : throw new InvalidOperationException($"round {mix.Round}: no weights for member {member.Member} (parents {member.Parents})"));
             if (_members.TryGetValue(member.Member, out var target))
-                target.Tell(new Mix(mix.Round, weights, member.Keep, member.Parents, member.RepairTargets, mix.Attempt), Sender);
+                target.Tell(new Mix(mix.Round, weights, member.Keep, member.Parents, member.RepairTargets, mix.Attempt, mix.MeasureGain), Sender);
             else
                 _log.Warning("round {0}: a mix for member {1}, which never reported here", mix.Round, member.Member);
         }

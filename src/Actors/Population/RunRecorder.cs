@@ -18,6 +18,9 @@ namespace PapaActors.Actors.Population;
 /// name and renamed, and checkpoints go through <see cref="CheckpointStore"/>, so a run that fails or is
 /// killed leaves everything written so far intact. On a rollback or resume it cuts the journal and
 /// metrics back to where the checkpoint left them, so the rounds played again are written once.
+/// The metrics rows of a round whose mix is measured wait for the members' measurements, which come during the next
+/// round; rows are written in round order, and before a checkpoint notes how long metrics.csv is (by then every
+/// member has sent the measurement of the mix before it: see <see cref="MixEvaluated"/>).
 /// </summary>
 public sealed class RunRecorder : ReceiveActor
 {
@@ -25,7 +28,7 @@ public sealed class RunRecorder : ReceiveActor
     public const string MetricsFile = "metrics.csv";
     public const string ConfigFile = "config.conf";
     public const string FaultsFile = "faults.jsonl";
-    private const string MetricsHeader = "member,round,epoch,step,train_loss,learning_rate,held_out_accuracy,samples_per_second,wait_seconds,mix_seconds,averaging_seconds";
+    private const string MetricsHeader = "member,round,epoch,step,train_loss,learning_rate,held_out_accuracy,samples_per_second,wait_seconds,mix_seconds,averaging_seconds,held_out_before_mix,held_out_after_mix,feature_cka_mean,feature_cka_min";
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
     private readonly string _folder;
@@ -45,6 +48,8 @@ public sealed class RunRecorder : ReceiveActor
     private long _metricsHeaderBytes;
     private int _rounds;
     private int? _lastCheckpoint;
+    /// <summary>Completed rounds whose rows are not written yet, oldest first, with the mix measurements that came so far.</summary>
+    private readonly List<(RoundCompleted Round, Dictionary<int, MixGainMeasured> Gains)> _unwritten = [];
 
     /// <param name="resuming">The folder holds an earlier attempt of this run: keep its config and faults, and
     /// continue its journal and metrics from <paramref name="resumeFrom"/> (from the start when null).</param>
@@ -64,6 +69,7 @@ public sealed class RunRecorder : ReceiveActor
 
         Receive<RunStarted>(e => Record(e, () => OnStarted(e)));
         Receive<RoundCompleted>(e => Record(e, () => OnRound(e)));
+        Receive<MixGainMeasured>(e => Record(e, () => OnMixGain(e)));
         Receive<MembersReset>(e => Record(e, () => _journal!.AppendLine(ScheduleJournal.ResetLine(e.Round, e.Members, e.Reason))));
         Receive<FaultRecorded>(e => Record(e, () => OnFault(e)));
         Receive<CheckpointDue>(OnCheckpointDue);
@@ -127,12 +133,39 @@ public sealed class RunRecorder : ReceiveActor
     {
         _journal!.AppendLine(ScheduleJournal.RoundLine(round.Plan));
         _rounds = round.Plan.Round + 1;
-        foreach (var r in round.Reports)
+        _unwritten.Add((round, []));
+        WriteRows(all: false);
+    }
+
+    private void OnMixGain(MixGainMeasured gain)
+    {
+        var waiting = _unwritten.FindIndex(u => u.Round.Plan.Round == gain.Round && u.Round.AwaitsMixGain);
+        if (waiting < 0)
         {
-            _metrics!.AppendLine(string.Join(',',
-                r.Member, r.Round, round.Plan.Epoch, r.Step, Number(r.Loss), Number(r.LearningRate),
-                r.HeldOutAccuracy is { } a ? Number(a) : "", Number(r.Seconds > 0 ? r.Samples / r.Seconds : 0),
-                Number(r.WaitSeconds), Number(r.MixSeconds), Number(round.AveragingSeconds)));
+            _log.Warning("a mix measurement of round {0} (member {1}) for no round awaiting one", gain.Round, gain.Member);
+            return;
+        }
+        _unwritten[waiting].Gains[gain.Member] = gain;
+        WriteRows(all: false);
+    }
+
+    /// <summary>Writes the rounds whose measurements are all in, in order; with <paramref name="all"/>, every round, with what came.</summary>
+    private void WriteRows(bool all)
+    {
+        while (_unwritten.Count > 0 && (all || !_unwritten[0].Round.AwaitsMixGain || _unwritten[0].Gains.Count == _unwritten[0].Round.Reports.Count))
+        {
+            var (round, gains) = _unwritten[0];
+            _unwritten.RemoveAt(0);
+            foreach (var r in round.Reports)
+            {
+                var gain = gains.GetValueOrDefault(r.Member);
+                _metrics!.AppendLine(string.Join(',',
+                    r.Member, r.Round, round.Plan.Epoch, r.Step, Number(r.Loss), Number(r.LearningRate),
+                    r.HeldOutAccuracy is { } a ? Number(a) : "", Number(r.Seconds > 0 ? r.Samples / r.Seconds : 0),
+                    Number(r.WaitSeconds), Number(r.MixSeconds), Number(round.AveragingSeconds),
+                    gain is null ? "" : Number(gain.HeldOutBefore), gain is null ? "" : Number(gain.HeldOutAfter),
+                    round.FeatureSimilarity is { } f ? Number(f.MeanCka) : "", round.FeatureSimilarity is { } g ? Number(g.MinCka) : ""));
+            }
         }
     }
 
@@ -148,6 +181,7 @@ public sealed class RunRecorder : ReceiveActor
     /// <summary>Writes the checkpoint with the current journal and metrics lengths, and answers the Averager.</summary>
     private void OnCheckpointDue(CheckpointDue due)
     {
+        WriteRows(all: true);
         var checkpoint = due.Checkpoint with { JournalBytes = _journal!.Length, MetricsBytes = _metrics!.Length };
         IRunEvent answer;
         try
@@ -195,6 +229,7 @@ public sealed class RunRecorder : ReceiveActor
             var checkpoint = search.Latest is { } latest ? _checkpoints.Load(latest, _identity) : null;
             if (checkpoint?.Round != rollBack.Round)
                 _log.Warning("rolling back to {0}, where the averager expected {1}", checkpoint?.Round.ToString() ?? "the start", rollBack.Round?.ToString() ?? "the start");
+            _unwritten.Clear();
             _journal?.TruncateTo(checkpoint?.JournalBytes ?? _journalHeaderBytes);
             _metrics?.TruncateTo(checkpoint?.MetricsBytes ?? _metricsHeaderBytes);
             _rounds = checkpoint?.Round ?? 0;
@@ -211,6 +246,7 @@ public sealed class RunRecorder : ReceiveActor
     /// <summary>results.json last but one, the journal's end line last: a journal that ends is a run that completed.</summary>
     private void OnCompleted(RunResults results)
     {
+        WriteRows(all: true);
         SafetensorsFile.Save(results.AverageSoup.Weights, Path.Combine(_folder, "soup-average.safetensors"));
         SafetensorsFile.Save(results.GreedySoup.Weights, Path.Combine(_folder, "soup-greedy.safetensors"));
         if (_settings!.SaveMembers)
@@ -224,6 +260,8 @@ public sealed class RunRecorder : ReceiveActor
     /// <summary>A run that ends without results; an interrupted one keeps its journal open-ended, to be resumed.</summary>
     private void OnEnded(string status, string reason)
     {
+        if (_metrics is not null)
+            WriteRows(all: true);
         WriteOutcome(_folder, status, reason, _resumeCommand, _lastCheckpoint, _wallClock.Elapsed.TotalSeconds);
         if (status != RunStatus.Interrupted)
             _journal?.AppendLine(ScheduleJournal.FailedLine(reason));

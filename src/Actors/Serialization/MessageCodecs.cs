@@ -70,18 +70,21 @@ internal static class MessageCodecs
             (w, m) =>
             {
                 w.Write(m.Round); w.Write(m.Steps); w.Write(m.SendSnapshot); w.Write(m.EvaluateHeldOut); w.Write(m.MeasureRepairStatistics);
-                w.Write(m.Attempt); w.Write(m.AheadSteps);
+                w.Write(m.Attempt); w.Write(m.AheadSteps); w.Write(m.FeatureImages);
             },
-            r => new(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean(), r.ReadInt64(), r.ReadInt32())),
-        Codec<Trained>("trained", WriteTrained, ReadTrained, m => SizeOf(m.Snapshot)),
+            r => new(r.ReadInt32(), r.ReadInt32(), r.ReadBoolean(), r.ReadBoolean(), r.ReadBoolean(), r.ReadInt64(), r.ReadInt32(), r.ReadInt32())),
+        Codec<Trained>("trained", WriteTrained, ReadTrained, m => SizeOf(m.Snapshot) + SizeOf(m.Features)),
         Codec<Mix>("mix",
             (w, m) =>
             {
                 w.Write(m.Round); WireFormat.WriteSnapshot(w, m.Weights); w.Write(m.Keep); WriteOptionalPair(w, m.Parents);
-                WireFormat.WriteStatistics(w, m.RepairTargets); w.Write(m.Attempt);
+                WireFormat.WriteStatistics(w, m.RepairTargets); w.Write(m.Attempt); w.Write(m.MeasureGain);
             },
-            r => new(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r), r.ReadInt64()),
+            r => new(r.ReadInt32(), WireFormat.ReadSnapshot(r), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r), r.ReadInt64(), r.ReadBoolean()),
             m => SizeOf(m.Weights)),
+        Codec<MixEvaluated>("mix-evaluated",
+            (w, m) => { w.Write(m.Member); w.Write(m.Round); w.Write(m.Attempt); w.Write(m.HeldOutBefore); w.Write(m.HeldOutAfter); },
+            r => new(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble())),
         Codec<CombineRound>("combine",
             (w, m) =>
             {
@@ -107,7 +110,7 @@ internal static class MessageCodecs
             },
             r => new(r.ReadInt64(), r.ReadInt32(), ReadList(r, ReadTrained), r.ReadBoolean() ? WireFormat.ReadPartialSum(r) : null,
                 ReadIndices(r).ToImmutableDictionary(m => m, _ => WireFormat.ReadSnapshot(r)), ReadChildren(r)),
-            m => (m.Sum is null ? 0 : sizeof(double) * m.Sum.Sums.Length) + m.Snapshots.Values.Concat(m.Children.Values).Sum(SizeOf)),
+            m => (m.Sum is null ? 0 : sizeof(double) * m.Sum.Sums.Length) + m.Snapshots.Values.Concat(m.Children.Values).Sum(SizeOf) + m.Reports.Sum(t => SizeOf(t.Features))),
         Codec<NodeMix>("node-mix",
             (w, m) =>
             {
@@ -117,10 +120,10 @@ internal static class MessageCodecs
                 {
                     w.Write(member.Member); w.Write(member.Keep); WriteOptionalPair(w, member.Parents); WireFormat.WriteStatistics(w, member.RepairTargets);
                 }
-                WriteChildren(w, m.Children);
+                WriteChildren(w, m.Children); w.Write(m.MeasureGain);
             },
             r => new(r.ReadInt64(), r.ReadInt32(), ReadOptionalSnapshot(r),
-                ReadList(r, r => new MemberMix(r.ReadInt32(), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r))), ReadChildren(r)),
+                ReadList(r, r => new MemberMix(r.ReadInt32(), r.ReadDouble(), ReadOptionalPair(r), WireFormat.ReadStatistics(r))), ReadChildren(r), r.ReadBoolean()),
             m => SizeOf(m.Mean) + m.Children.Values.Sum(SizeOf)),
         Codec<CaptureState>("capture", (w, m) => w.Write(m.Round), r => new(r.ReadInt32())),
         Codec<StateCaptured>("captured",
@@ -202,16 +205,32 @@ internal static class MessageCodecs
 
     private static long SizeOf(WeightSnapshot? snapshot) => snapshot is null ? 0 : sizeof(float) * snapshot.Values.Length + 64 * snapshot.Layout.Entries.Count;
 
+    private static long SizeOf(FeatureMatrix? features) => features is null ? 0 : sizeof(float) * features.Values.Length;
+
     private static void WriteTrained(BinaryWriter w, Trained m)
     {
         w.Write(m.Member); w.Write(m.Round); w.Write(m.Step); w.Write(m.Loss); w.Write(m.LearningRate);
         w.Write(m.Samples); w.Write(m.Seconds); WriteOptional(w, m.HeldOutAccuracy); WriteOptionalSnapshot(w, m.Snapshot);
         WireFormat.WriteStatistics(w, m.RepairStatistics); w.Write(m.Finite); w.Write(m.WaitSeconds); w.Write(m.MixSeconds); w.Write(m.Attempt);
+        w.Write(m.Features is not null);
+        if (m.Features is { } features)
+        {
+            w.Write(features.Rows); w.Write(features.Columns); WireFormat.WriteFloats(w, features.Values);
+        }
     }
 
     private static Trained ReadTrained(BinaryReader r) =>
         new(r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64(), r.ReadDouble(), ReadOptional(r),
-            ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r), r.ReadBoolean(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64());
+            ReadOptionalSnapshot(r), WireFormat.ReadStatistics(r), r.ReadBoolean(), r.ReadDouble(), r.ReadDouble(), r.ReadInt64(),
+            r.ReadBoolean() ? ReadFeatures(r) : null);
+
+    /// <summary>Rows and columns must describe the values that came: a matrix that does not is corrupt.</summary>
+    private static FeatureMatrix ReadFeatures(BinaryReader r)
+    {
+        var (rows, columns, values) = (r.ReadInt32(), r.ReadInt32(), WireFormat.ReadFloats(r));
+        return rows >= 0 && columns >= 0 && (long)rows * columns == values.Length ? new FeatureMatrix(rows, columns, values)
+            : throw new IOException($"a feature matrix of {rows} x {columns} with {values.Length} values");
+    }
 
     /// <summary>A count, then that many items; a count the remaining bytes cannot hold is corrupt.</summary>
     private static ImmutableArray<T> ReadList<T>(BinaryReader r, Func<BinaryReader, T> read)

@@ -5,7 +5,7 @@ using static TorchSharp.torch.nn;
 namespace PapaActors.Models.Nets;
 
 /// <summary>Two hidden ReLU layers; the smallest model, for quick experiments and tests.</summary>
-public sealed class Mlp : Module<Tensor, Tensor>
+public sealed class Mlp : Module<Tensor, Tensor>, IPenultimateFeatures
 {
     private readonly Module<Tensor, Tensor> layers;
 
@@ -22,4 +22,8 @@ public sealed class Mlp : Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor input) => layers.call(input);
+
+    /// <summary>Every layer but the last, called one by one (splitting the Sequential would rename its weights).</summary>
+    public Tensor Features(Tensor input) =>
+        layers.children().SkipLast(1).Cast<Module<Tensor, Tensor>>().Aggregate(input, (hidden, layer) => layer.call(hidden));
 }

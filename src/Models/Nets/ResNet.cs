@@ -13,7 +13,7 @@ namespace PapaActors.Models.Nets;
 /// models/resnet20.py; ResNet-18 is the CIFAR adaptation of the ImageNet net (64..512 channels, 2 blocks a
 /// stage, option B), as the reference's models/resnet.py.
 /// </summary>
-public sealed class ResNet : Module<Tensor, Tensor>
+public sealed class ResNet : Module<Tensor, Tensor>, IPenultimateFeatures
 {
     public enum Shortcut { ZeroPad, Projection }
 
@@ -53,12 +53,19 @@ public sealed class ResNet : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
+        using var scope = NewDisposeScope();
+        return linear.call(Features(input)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The globally average-pooled output of the last stage.</summary>
+    public Tensor Features(Tensor input)
+    {
         // Frees the stem's and each stage's intermediates here rather than in the caller's scope (see BasicBlock).
         using var scope = NewDisposeScope();
         var hidden = functional.relu(bn1.call(conv1.call(input)));
         foreach (var stage in stages)
             hidden = stage.call(hidden);
-        return linear.call(functional.adaptive_avg_pool2d(hidden, 1).flatten(1)).MoveToOuterDisposeScope();
+        return functional.adaptive_avg_pool2d(hidden, 1).flatten(1).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -5,7 +5,7 @@ using static TorchSharp.torch.nn;
 namespace PapaActors.Models.Nets;
 
 /// <summary>Two conv-BatchNorm-ReLU-pool stages and a two-layer classifier: the default Fashion-MNIST model.</summary>
-public sealed class SmallCnn : Module<Tensor, Tensor>
+public sealed class SmallCnn : Module<Tensor, Tensor>, IPenultimateFeatures
 {
     private readonly Module<Tensor, Tensor> features;
     private readonly Module<Tensor, Tensor> classifier;
@@ -24,4 +24,8 @@ public sealed class SmallCnn : Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor input) => classifier.call(features.call(input));
+
+    /// <summary>The classifier's hidden layer (its ReLU output); the classifier's layers are called one by one, as in <see cref="Mlp"/>.</summary>
+    public Tensor Features(Tensor input) =>
+        classifier.children().SkipLast(1).Cast<Module<Tensor, Tensor>>().Aggregate(features.call(input), (hidden, layer) => layer.call(hidden));
 }

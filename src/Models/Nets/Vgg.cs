@@ -8,7 +8,7 @@ namespace PapaActors.Models.Nets;
 /// CIFAR-style VGG with BatchNorm (conv-BN-ReLU, 2x2 max pools, one linear classifier). Pools that would
 /// shrink the feature map below 1x1 (28x28 inputs) are skipped, and a global average pool feeds the classifier.
 /// </summary>
-public sealed class Vgg : Module<Tensor, Tensor>
+public sealed class Vgg : Module<Tensor, Tensor>, IPenultimateFeatures
 {
     private const int Pool = 0;
     public static readonly int[] Vgg11 = [64, Pool, 128, Pool, 256, 256, Pool, 512, 512, Pool, 512, 512, Pool];
@@ -46,5 +46,8 @@ public sealed class Vgg : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor input) => classifier.call(features.call(input));
+    public override Tensor forward(Tensor input) => classifier.call(Features(input));
+
+    /// <summary>The globally pooled output of the last conv stage.</summary>
+    public Tensor Features(Tensor input) => features.call(input);
 }

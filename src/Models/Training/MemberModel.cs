@@ -113,6 +113,13 @@ public sealed class MemberModel : IDisposable
         Evaluation.Evaluate(_model, _data, split, _settings.EvalBatchSize, _device, keepLogits);
 
     /// <summary>
+    /// Penultimate features of <paramref name="images"/> held-out images, the same for every member of the run and at
+    /// every epoch (see <see cref="FeatureSimilarity.Measure"/>); leaves the member as it was.
+    /// </summary>
+    public FeatureMatrix PenultimateFeatures(int images) =>
+        FeatureSimilarity.Measure(_model, _data, images, Seeds.Derive(_settings.Seed, Seeds.Stream.Features), _settings.EvalBatchSize, _device);
+
+    /// <summary>
     /// Evaluates other weights (a soup) on a scratch copy of the architecture, leaving this member untouched:
     /// REPAIRed towards <paramref name="repairTargets"/> on the soups' calibration batches if given, BatchNorm
     /// re-estimated after REPAIR or if asked, held-out accuracy if asked, correct predictions on part <c>Part</c> of

@@ -43,6 +43,30 @@ public sealed class AveragerTests() : TestKit(TestSettings.ActorTestConfig(TestS
     }
 
     [Fact]
+    public void EveryNthMixIsMeasuredFeaturesAreAskedForAtEpochEndsAndOnlyAMembersOwnMeasurementIsRecorded()
+    {
+        var harness = Harness("method=papa", "ema-every-steps=5", "metrics.mix-gain=on", "metrics.mix-gain-every=2", "metrics.feature-images=64");
+        harness.RegisterAll();
+
+        var rounds = harness.PlayAllRounds();
+
+        // Pushes after steps 5, 10, 15 and 20: the 2nd and the 4th are measured, by every member.
+        var mixing = rounds.Where(r => r.Mixes.Count > 0).ToList();
+        Assert.Equal([false, true, false, true], mixing.Select(r => r.Completed.AwaitsMixGain));
+        Assert.All(mixing, r => Assert.All(r.Mixes, m => Assert.Equal(r.Completed.AwaitsMixGain, m.MeasureGain)));
+        Assert.Equal([0, 0, 64, 0, 0, 64], rounds.Select(r => r.Trains[0].FeatureImages));
+
+        // After the last round: a measurement of the mix of round 1 (step 10), from a stranger and then from member 2.
+        var (round, attempt) = (mixing[1].Completed.Plan.Round, mixing[1].Trains[2].Attempt);
+        harness.Averager.Tell(new MixEvaluated(2, round, attempt, 0.25, 0.5), TestActor);
+        harness.Averager.Tell(new MixEvaluated(2, round, attempt + 1, 0.25, 0.5), harness.Members[2].Ref); // another attempt's
+        harness.Averager.Tell(new MixEvaluated(2, round, attempt, 0.5, 0.75), harness.Members[2].Ref);
+
+        // Handled in the order sent: had either of the first two been passed on, it would be the listener's next event.
+        Assert.Equal(new MixGainMeasured(round, 2, 0.5, 0.75), harness.ExpectRunEvent<MixGainMeasured>());
+    }
+
+    [Fact]
     public void PapaAllReplacesEveryMemberWithTheMean()
     {
         var harness = Harness("method=papa-all", "every-epochs=0.5");

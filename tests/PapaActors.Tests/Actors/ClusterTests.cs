@@ -89,6 +89,8 @@ public sealed class ClusterTests : IDisposable
             Assert.Equal(local.EnsembleTestAccuracy, clustered.EnsembleTestAccuracy);
             Assert.All(nodes, n => Assert.True(n.Completed, string.Join("; ", n.Failures)));
             Assert.Equal(File.ReadAllText(_folder.File("local/schedule.jsonl")), File.ReadAllText(_folder.File($"{name}/schedule.jsonl")));
+            // The same losses, accuracies around the mixes and feature similarities, measured on other nodes and sent over.
+            Assert.Equal(RunFolders.MetricsWithoutTiming(_folder.File("local")), RunFolders.MetricsWithoutTiming(_folder.File(name)));
         }
     }
 

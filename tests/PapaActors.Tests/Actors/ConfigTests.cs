@@ -84,10 +84,38 @@ public sealed class ConfigTests
     [InlineData("transfer.timeout=0", "'papa.transfer.timeout' = '0' is not allowed: expected a duration > 0")]
     [InlineData("transfer.stream-port=70000", "'papa.transfer.stream-port' = '70000' is not allowed: expected an integer from 0 to 65535")]
     [InlineData("cluster.secret-file=/nowhere/secret", "'papa.cluster.secret-file' = '/nowhere/secret' is not allowed: no such file")]
+    [InlineData("metrics.mix-gain=yes", "'papa.metrics.mix-gain' = 'yes' is not allowed: expected one of auto | on | off")]
+    [InlineData("metrics.mix-gain-every=0", "'papa.metrics.mix-gain-every' = '0' is not allowed: expected an integer >= 1")]
+    [InlineData("metrics.feature-images=1", "'papa.metrics.feature-images' = '1' is not allowed: expected an integer from 2 to 1048576")]
     public void BadValuesNameTheKeyAndWhatIsAllowed(string assignment, string message)
     {
         var error = Assert.Throws<ConfigException>(() => PapaSettings.FromConfig(PapaConfig.Load(null, [assignment])));
         Assert.Contains(message, error.Message);
+    }
+
+    [Theory]
+    [InlineData("papa-all", "0.02", "auto", true)]
+    [InlineData("papa-2", "0.02", "auto", true)]
+    [InlineData("papa", "0.02", "auto", false)] // a push every ema-every-steps steps: two held-out passes each would about double the run
+    [InlineData("none", "0.02", "auto", false)]
+    [InlineData("papa-all", "0", "auto", false)] // no held-out split to measure on
+    [InlineData("papa", "0.02", "on", true)]
+    [InlineData("papa-all", "0.02", "off", false)]
+    public void MixGainIsMeasuredWhereItIsCheapUnlessAskedOtherwise(string method, string heldOut, string choice, bool measured)
+    {
+        var settings = PapaSettings.FromConfig(PapaConfig.Load(null, [$"method={method}", $"held-out-fraction={heldOut}", $"metrics.mix-gain={choice}"]));
+
+        Assert.Equal(measured, settings.Metrics.MixGain);
+        Assert.True(settings.Metrics.FeatureSimilarity); // on by default, for every method
+        Assert.Equal(256, settings.Metrics.FeatureImages);
+    }
+
+    [Fact]
+    public void MixGainOnWithoutAHeldOutSplitIsRefused()
+    {
+        var error = Assert.Throws<ConfigException>(() => PapaSettings.FromConfig(PapaConfig.Load(null, ["method=papa-all", "held-out-fraction=0", "metrics.mix-gain=on"])));
+
+        Assert.Equal("'papa.metrics.mix-gain' = on needs a held-out split: set 'papa.held-out-fraction' > 0 (or mix-gain = auto | off)", error.Message);
     }
 
     public static TheoryData<string> ShippedRunConfigs() =>

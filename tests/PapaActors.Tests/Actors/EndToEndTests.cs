@@ -67,7 +67,8 @@ public sealed class EndToEndTests() : TestKit(TestSettings.ActorTestConfig(TestS
         Assert.True(journal.Ended);
 
         var metrics = File.ReadAllLines(folder.File("metrics.csv"));
-        Assert.Equal("member,round,epoch,step,train_loss,learning_rate,held_out_accuracy,samples_per_second,wait_seconds,mix_seconds,averaging_seconds", metrics[0]);
+        Assert.Equal("member,round,epoch,step,train_loss,learning_rate,held_out_accuracy,samples_per_second,wait_seconds,mix_seconds,averaging_seconds,"
+            + "held_out_before_mix,held_out_after_mix,feature_cka_mean,feature_cka_min", metrics[0]);
         var mixingRounds = plan.Rounds.Where(r => r.Mix is not NoMix).Select(r => r.Round.ToString()).ToHashSet();
         var rows = metrics.Skip(1).Select(l => l.Split(',')).ToList();
         Assert.All(rows.Where(r => mixingRounds.Contains(r[1])), r => Assert.True(double.Parse(r[10], CultureInfo.InvariantCulture) > 0));

@@ -4,6 +4,7 @@ using Akka.TestKit.Xunit2;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Serialization;
 using PapaActors.Actors.Transfer;
+using PapaActors.Models.Training;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
@@ -80,6 +81,18 @@ public sealed class SerializationTests() : TestKit(TestSettings.ActorTestConfig(
         Assert.Contains("unknown PapaSerializer manifest 'checkpoint'", unknown.Message);
         var padded = Assert.Throws<SerializationException>(() => serializer.FromBinary([.. bytes, 0], "trained"));
         Assert.Contains("1 bytes past its end", padded.Message);
+    }
+
+    [Fact]
+    public void FeaturesWhoseShapeDoesNotFitTheirValuesAreACorruptMessage()
+    {
+        var message = new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, null, Features: new FeatureMatrix(4, 2, [1, 2, 3, 4, 5, 6]));
+        var serializer = (SerializerWithStringManifest)Sys.Serialization.FindSerializerFor(message);
+
+        var error = Assert.Throws<SerializationException>(() => serializer.FromBinary(serializer.ToBinary(message), "trained"));
+
+        Assert.Contains("corrupt 'trained' message", error.Message);
+        Assert.Contains("a feature matrix of 4 x 2 with 6 values", error.Message);
     }
 
     [Fact]

@@ -30,6 +30,9 @@ public sealed class CommandLineProcessTests
         foreach (var file in new[] { "results.json", "metrics.csv", "schedule.jsonl", "config.conf", "run.log", "loss.png", "held-out-accuracy.png", "soup-average.safetensors" })
             Assert.True(File.Exists(Path.Combine(run, file)), $"{file} is missing");
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Path.Combine(run, "loss.png"))[..4]);
+        // Two members: their feature similarity is measured (on by default); papa's pushes are not (mix-gain = auto).
+        Assert.True(File.Exists(Path.Combine(run, "feature-similarity.png")));
+        Assert.False(File.Exists(Path.Combine(run, "mix-gain.png")));
     }
 
     [Fact]

@@ -14,6 +14,7 @@ public sealed class AlignmentTests
         { "mlp", 1, 8, 0.05 },
         { "cnn", 1, 8, 0.25 },
         { "vgg11", 3, 8, 0.125 },
+        { "vgg16", 3, 8, 0.125 },
         { "resnet20", 3, 8, 1.0 },   // full width: option-A shortcuts pad 16 -> 32 -> 64 channels
         { "resnet20", 3, 8, 0.5 },   // 16, 16, 32: a stride-2 block without padding, then one with
         { "resnet18", 3, 8, 0.125 }, // projection shortcuts
@@ -115,7 +116,7 @@ public sealed class AlignmentTests
         return (model, state, weights, PermutationSpec.For(name, weights.Layout));
     }
 
-    private static Permutations RandomPermutations(PermutationSpec spec, int seed)
+    internal static Permutations RandomPermutations(PermutationSpec spec, int seed)
     {
         var random = new Random(seed);
         return new Permutations(spec.Groups.ToDictionary(g => g.Key, g =>

@@ -29,6 +29,9 @@ public static class Samples
         new LayerStatistics("classifier.1", [seed / 3f], [0.25f]),
     ]);
 
+    /// <summary>Features of 3 images, 2 each.</summary>
+    public static FeatureMatrix Features(int seed) => new(3, 2, [.. Enumerable.Range(0, 6).Select(i => seed + i / 4f)]);
+
     public static IReadOnlyList<object> AllWireMessages(IActorRef actor) =>
     [
         new RegisterMember(3, actor, "a1b2c3d4e5f60718", actor),
@@ -39,9 +42,11 @@ public static class Samples
         new MemberRejected(9, "member index 9 is outside the population 0..3"),
         new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: false),
         new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: true, MeasureRepairStatistics: true, Attempt: 1L << 40, AheadSteps: 5),
+        new Train(12, 10, SendSnapshot: false, EvaluateHeldOut: true, FeatureImages: 256),
         new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2)),
         new Trained(2, 12, 130, 0.25, 0.049, 1280, 0.8, 0.91, Snapshot(2), Statistics(2), WaitSeconds: 0.125, MixSeconds: 0.0625),
         new Trained(2, 13, 140, double.NaN, 0.049, 1280, 0.8, null, null, Finite: false),
+        new Trained(2, 13, 140, 0.5, 0.049, 1280, 0.8, 0.5, null, Features: Features(3)),
         new CaptureState(14),
         new StateCaptured(14, State(2)),
         new RestoreState(14, State(3), Attempt: 5),
@@ -50,6 +55,9 @@ public static class Samples
         new Mix(12, Snapshot(3), 0.99, null),
         new Mix(13, Snapshot(4), 0, new ParentPair(1, 3)),
         new Mix(13, Snapshot(4), 0, new ParentPair(1, 3), Statistics(3), Attempt: 7),
+        new Mix(13, Snapshot(4), 0, null, Statistics(3), Attempt: 7, MeasureGain: true),
+        new MixEvaluated(2, 13, 7, 0.8125, 0.875),
+        new MixEvaluated(2, 13, 7, double.NaN, 0),
         new CombineRound(7, 13, [0, 2], Sum: true, [], [], []),
         new CombineRound(7, 13, [1, 3], Sum: false, [3], [new ParentPair(1, 3)], [new ParentPair(1, 3)]),
         new NodeTrained(7, 13, [new Trained(1, 13, 140, 0.5, 0.05, 1280, 0.8, null, null, Statistics(1), Attempt: 7)], PartialSum.Of([Snapshot(1)]),
@@ -58,6 +66,7 @@ public static class Samples
             ImmutableDictionary<int, WeightSnapshot>.Empty.Add(3, Snapshot(3)), ImmutableDictionary<ParentPair, WeightSnapshot>.Empty.Add(new ParentPair(0, 1), Snapshot(8))),
         new NodeMix(7, 13, Snapshot(2), [new MemberMix(0, 0.99, null, null), new MemberMix(2, 0.99, null, Statistics(2))], ImmutableDictionary<ParentPair, WeightSnapshot>.Empty),
         new NodeMix(7, 13, null, [new MemberMix(1, 0, new ParentPair(3, 1), null)], ImmutableDictionary<ParentPair, WeightSnapshot>.Empty.Add(new ParentPair(1, 3), Snapshot(9))),
+        new NodeMix(7, 13, Snapshot(2), [new MemberMix(0, 0, null, null)], ImmutableDictionary<ParentPair, WeightSnapshot>.Empty, MeasureGain: true),
         new Finish(40),
         new MemberFinal(1, Snapshot(5), 0.9, 0.91, [1.5f, -2, float.MaxValue, float.Epsilon]),
         new MemberFinal(2, Snapshot(5), 0.9, 0.91, [1.5f], Statistics(2)),
@@ -121,6 +130,7 @@ public static class Samples
         if (type == typeof(WeightSnapshot)) return Snapshot(n);
         if (type == typeof(MemberState)) return State(n);
         if (type == typeof(ActivationStatistics)) return Statistics(n);
+        if (type == typeof(FeatureMatrix)) return Features(n);
         if (type == typeof(PartialSum)) return PartialSum.Of([Snapshot(n)]);
         if (type == typeof(ParentPair)) return new ParentPair(n, n + 1);
         if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(ImmutableArray<>))
