@@ -382,14 +382,16 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             if (index < 0)
                 return;
             _members[index] = null;
-            if (!_started && t.AddressTerminated)
+            // A member of another node can be replaced by a node, whether its node was lost or stopped it (a node that
+            // was downed and restarts its ActorSystem stops its members normally); one that stopped here cannot come back.
+            var replaceable = t.AddressTerminated || t.ActorRef.Path.Address.HasGlobalScope;
+            if (!_started && replaceable)
             {
-                _log.Warning("member {0} was lost with its node before the run started; waiting for another node to run it", index);
+                _log.Warning("member {0} of another node was lost before the run started; waiting for a node to run it", index);
                 return;
             }
-            // A member on a lost node can be replaced by another node; one that stopped here cannot come back.
             OnMemberLost(index, $"stopped unexpectedly ({t.ActorRef.Path}{(t.AddressTerminated ? ", its node is unreachable" : "")})",
-                recoverable: t.AddressTerminated);
+                recoverable: replaceable);
         });
         Receive<TransferFailed>(f => OnTransferFailed(f));
         Receive<CheckpointWritten>(w => OnCheckpointWritten(w.Round));
