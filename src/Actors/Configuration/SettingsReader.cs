@@ -119,5 +119,5 @@ internal sealed class SettingsReader(Config config)
     }
 
     private static ConfigException Bad(string key, string raw, string expected) =>
-        new($"'{PapaConfig.Root}.{key}' = '{raw}' is not allowed: expected {expected}");
+        new($"'{PapaConfig.Root}.{key}' = '{PapaConfig.Clip(raw)}' is not allowed: expected {expected}");
 }
