@@ -11,7 +11,9 @@ internal sealed class SettingsReader(Config config)
         var path = $"{PapaConfig.Root}.{key}";
         if (!config.HasPath(path))
             throw new ConfigException($"'{path}' is missing");
-        return config.GetString(path);
+        if (config.GetValue(path).IsArray())
+            throw new ConfigException($"'{path}' must be a single value, not a list");
+        return config.GetString(path) ?? ""; // HOCON's null
     }
 
     public int Int(string key, int min, int max = int.MaxValue)
