@@ -59,7 +59,7 @@ public static class Program
         public readonly Option<string[]> Set = new("--set", "-s")
         {
             Description = "Override one key, e.g. --set papa.method=papa-all (the `papa.` prefix may be left out); repeatable",
-            Arity = ArgumentArity.ZeroOrMore,
+            Arity = ArgumentArity.OneOrMore, // a bare --set is a mistake, not "no overrides"
         };
 
         public readonly Option<string?> Out = new("--out", "-o") { Description = "Run folder to create (default runs/<time>-<method>); must not exist or be empty" };
@@ -93,7 +93,7 @@ public static class Program
         var setOption = new Option<string[]>("--set", "-s")
         {
             Description = "A key and its values, e.g. --set method=none,papa (commas inside [...] or {...} do not split); repeatable: every combination runs",
-            Arity = ArgumentArity.ZeroOrMore,
+            Arity = ArgumentArity.OneOrMore, // a bare --set is a mistake, not "no overrides"
         };
         var seedsOption = new Option<string?>("--seeds") { Description = "The seeds each combination runs with: 1-3, 1,2,5 or 4" };
         var outOption = new Option<string?>("--out", "-o") { Description = "Folder of the run folders, one per combination and seed (named key=value_..._seed=N); compare.md and compare.png too" };

@@ -113,7 +113,9 @@ internal sealed class SettingsReader(Config config)
         var value = config.GetValue(path);
         if (value is null || !value.IsArray())
             throw new ConfigException($"'{path}' must be a list such as [a, b]");
-        var items = value.GetArray().Select(v => v.GetString()).ToList();
+        if (value.GetArray().Any(v => v.IsArray() || v.IsObject()))
+            throw new ConfigException($"'{path}' must be a list of single values such as [a, b], not of lists or objects");
+        var items = value.GetArray().Select(v => v.GetString() ?? "").ToList();
         if (items.Count == 0)
             throw new ConfigException($"'{path}' must not be empty");
         var bad = items.FirstOrDefault(i => !valid(i));

@@ -25,6 +25,7 @@ public sealed class BadInputTests
         ["include after a form feed"] = ("papa.epochs = 1\n\finclude \"/etc/passwd\"\n", "line 2: `include` is not supported"),
         ["empty object for a section"] = ("papa.optimizer = {}\n", "'papa.optimizer' is an empty object: give its keys or leave it out"),
         ["list for a number"] = ("papa.batch-size = [1]\n", "'papa.batch-size' must be a single value, not a list"),
+        ["list of lists"] = ("papa.devices = [[cpu]]\n", "'papa.devices' must be a list of single values such as [a, b], not of lists or objects"),
         ["unknown akka key"] = ("akka.bogus.key = 1\n", "unknown key 'akka.bogus.key': Akka has no such setting"),
         ["100 KB key"] = ($"papa.{Long100KbKey} = 1\n", $"unknown key 'papa.{Long100KbKey[..95]}... (100005 characters)'"),
         ["2 MB value"] = ($"papa.method = \"{Long2MbValue}\"\n", $"'papa.method' = '{Long2MbValue[..100]}... (2000000 characters)' is not allowed"),
@@ -96,6 +97,8 @@ public sealed class BadInputTests
     [InlineData("run --foo --out {out}", "Unrecognized command or argument '--foo'. (papa run --help shows the usage)")]
     [InlineData("run extra --out {out}", "Unrecognized command or argument 'extra'")]
     [InlineData("run --out {out} --config", "Required argument missing for option: '--config'")]
+    [InlineData("run --out {out} --set", "Required argument missing for option: '--set'")]
+    [InlineData("sweep --seeds 1 --out {out} --set", "Required argument missing for option: '--set'")]
     [InlineData("resume", "Required argument missing for command: 'resume'")]
     [InlineData("resume {out} more", "Unrecognized command or argument 'more'")]
     [InlineData("sweep --seeds 1-2 --nope --out {out}", "Unrecognized command or argument '--nope'. (papa sweep --help shows the usage)")]
