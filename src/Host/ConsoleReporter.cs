@@ -62,6 +62,6 @@ internal sealed class ConsoleReporter : ReceiveActor
             $"epoch {round.Plan.Epoch + 1}/{plan.TotalSteps / plan.StepsPerEpoch} step {done}/{plan.TotalSteps} " +
             $"loss {round.Reports.Average(r => r.Loss):0.000} lr {round.Reports[0].LearningRate:0.####} " +
             (heldOut.Count > 0 ? $"held-out {heldOut.Average():0.0000} " : "") +
-            $"{_samples / seconds:0} samples/s eta {eta:mm\\:ss} {mix}".TrimEnd());
+            $"{_samples / seconds:0} samples/s eta {Durations.Clock(eta)} {mix}".TrimEnd());
     }
 }

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Text.RegularExpressions;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
@@ -35,7 +37,13 @@ public static class Program
         AnsiConsole.Console = output;
         try
         {
-            return root.Parse(args).Invoke(new InvocationConfiguration { Output = output.Profile.Out.Writer, Error = error });
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0) // bad flags are bad input like any other: one line, not a screen of help
+            {
+                PrintError($"{string.Join("; ", parse.Errors.Select(e => PapaConfig.Clip(OneLine(e.Message))))} ({CommandPath(parse)} --help shows the usage)");
+                return ExitCodes.BadInput;
+            }
+            return parse.Invoke(new InvocationConfiguration { Output = output.Profile.Out.Writer, Error = error });
         }
         finally
         {
@@ -51,7 +59,7 @@ public static class Program
         public readonly Option<string[]> Set = new("--set", "-s")
         {
             Description = "Override one key, e.g. --set papa.method=papa-all (the `papa.` prefix may be left out); repeatable",
-            Arity = ArgumentArity.ZeroOrMore,
+            Arity = ArgumentArity.OneOrMore, // a bare --set is a mistake, not "no overrides"
         };
 
         public readonly Option<string?> Out = new("--out", "-o") { Description = "Run folder to create (default runs/<time>-<method>); must not exist or be empty" };
@@ -85,7 +93,7 @@ public static class Program
         var setOption = new Option<string[]>("--set", "-s")
         {
             Description = "A key and its values, e.g. --set method=none,papa (commas inside [...] or {...} do not split); repeatable: every combination runs",
-            Arity = ArgumentArity.ZeroOrMore,
+            Arity = ArgumentArity.OneOrMore, // a bare --set is a mistake, not "no overrides"
         };
         var seedsOption = new Option<string?>("--seeds") { Description = "The seeds each combination runs with: 1-3, 1,2,5 or 4" };
         var outOption = new Option<string?>("--out", "-o") { Description = "Folder of the run folders, one per combination and seed (named key=value_..._seed=N); compare.md and compare.png too" };
@@ -296,12 +304,30 @@ public static class Program
         catch (Exception e) when (e is ConfigException or DatasetFormatException or WeightLayoutException or JournalException or CheckpointException
             or FileNotFoundException or ArgumentException)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            PrintError(e.Message);
             return ExitCodes.BadInput;
         }
         finally
         {
             NLogSetup.Shutdown();
         }
+    }
+
+    /// <summary>`error: ` and the message on one line, which Spectre would wrap at the console's width.</summary>
+    private static void PrintError(string message)
+    {
+        AnsiConsole.Markup("[red]error:[/] ");
+        AnsiConsole.Profile.Out.Writer.WriteLine(OneLine(message));
+    }
+
+    private static string OneLine(string text) => Regex.Replace(text, @"\s*[\r\n]+\s*", " ").Trim();
+
+    /// <summary>`papa` and the subcommands the parse got to, e.g. `papa bench transfer`.</summary>
+    private static string CommandPath(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var result = parse.CommandResult; result.Parent is CommandResult parent; result = parent)
+            names.Insert(0, result.Command.Name);
+        return string.Join(' ', ["papa", .. names]);
     }
 }

@@ -43,6 +43,8 @@ internal static class RunComparison
             throw new ConfigException("papa compare needs at least one run folder: papa compare RUN_DIR...");
         if (plotFile is not null && !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(plotFile))))
             throw new ConfigException($"cannot write the plot {plotFile}: its folder does not exist");
+        if (plotFile is not null && Directory.Exists(plotFile))
+            throw new ConfigException($"cannot write the plot {plotFile}: it is a folder; give a file name such as compare.png");
         var groups = Grouped(folders.Select(Read).ToList());
 
         string[] header = ["group", "runs", "seeds", .. Measures.Select(m => $"{m} (%)")];
@@ -60,13 +62,26 @@ internal static class RunComparison
         }
 
         if (markdownFile is not null)
-            WholeFile.Write(markdownFile, temporary => File.WriteAllText(temporary, Markdown(header, rows)));
+            Write("the table", markdownFile, temporary => File.WriteAllText(temporary, Markdown(header, rows)));
         if (plotFile is not null)
         {
-            WholeFile.Write(plotFile, temporary => Plot(groups).SavePng(temporary, Math.Max(800, 220 * groups.Count + 250), 550));
+            Write("the plot", plotFile, temporary => Plot(groups).SavePng(temporary, Math.Max(800, 220 * groups.Count + 250), 550));
             Console.Error.WriteLine($"plot written to {plotFile}"); // stderr: stdout stays a table to paste
         }
         return ExitCodes.Success;
+    }
+
+    /// <summary>Writes a whole file, or refuses with one line naming it (a read-only or full file system, a folder in the way).</summary>
+    private static void Write(string what, string file, Action<string> write)
+    {
+        try
+        {
+            WholeFile.Write(file, write);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"cannot write {what} {file}: {e.Message}", e);
+        }
     }
 
     private static Run Read(string folder)
@@ -91,7 +106,15 @@ internal static class RunComparison
         if (!File.Exists(configFile))
             throw new ConfigException($"{folder} has no {RunRecorder.ConfigFile}, which says what the run was configured with");
         var settings = PapaConfig.Values(PapaConfig.Load(configFile, [])).ToDictionary(s => s.Key, s => s.Value);
-        return new Run(Value<int>(results, "seed", resultsFile), Fields.Select(f => Value<double>(results, f, resultsFile)).ToArray(), settings);
+        return new Run(Value<int>(results, "seed", resultsFile), Fields.Select(f => Accuracy(results, f, resultsFile)).ToArray(), settings);
+    }
+
+    private static double Accuracy(JsonObject results, string path, string file)
+    {
+        var accuracy = Value<double>(results, path, file);
+        return accuracy is >= 0 and <= 1
+            ? accuracy
+            : throw new ConfigException($"{file}: '{path}' = {accuracy.ToString(CultureInfo.InvariantCulture)} is not an accuracy: expected a number from 0 to 1");
     }
 
     /// <summary>The value at a dotted path such as `ensemble.test_accuracy`.</summary>

@@ -136,5 +136,5 @@ internal static class SweepCommand
     private static void RecordConfig(SweepRun run) =>
         WholeFile.Write(Path.Combine(run.Folder, RunRecorder.ConfigFile), temporary => File.WriteAllText(temporary, PapaConfig.Render(run.Config)));
 
-    private static string Clock(double seconds) => TimeSpan.FromSeconds(Math.Round(seconds)).ToString(@"h\:mm\:ss");
+    private static string Clock(double seconds) => Durations.Clock(TimeSpan.FromSeconds(seconds));
 }

@@ -4,7 +4,10 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Akka.Configuration;
+using Akka.Cluster;
+using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration.Hocon;
+using Akka.Remote;
 
 namespace PapaActors.Actors.Configuration;
 
@@ -45,13 +48,13 @@ public static class PapaConfig
     {
         var split = assignment.IndexOf('=');
         if (split <= 0)
-            throw new ConfigException($"--set expects key=value, got '{assignment}'");
+            throw new ConfigException($"--set expects key=value, got '{Clip(assignment)}'");
         var key = assignment[..split].Trim();
         var value = assignment[(split + 1)..].Trim();
         if (!key.StartsWith(Root + ".", StringComparison.Ordinal) && !key.StartsWith("akka.", StringComparison.Ordinal))
             key = $"{Root}.{key}";
         var literal = IsLiteral(value) ? value : Quote(value);
-        return Parse($"{key} = {literal}", $"--set {assignment}");
+        return Parse($"{key} = {literal}", $"--set {Clip(assignment)}");
     }
 
     private static bool IsLiteral(string value) =>
@@ -63,21 +66,29 @@ public static class PapaConfig
         CheckStructure(text, source);
         try
         {
-            return ConfigurationFactory.ParseString(text);
+            // The scan above finds every include; should the parser still meet one, it is refused, never read.
+            return ConfigurationFactory.ParseString(text, include =>
+                throw new ConfigException($"{source}: `include {Clip(include)}` is not supported; copy the keys into this file or pass them with --set"));
         }
         catch (Exception e) when (e is FormatException or ConfigurationException)
         {
-            throw new ConfigException($"{source}: not valid HOCON ({e.Message.Split('\n')[0].Trim()})", e);
+            throw new ConfigException($"{source}: not valid HOCON ({Clip(e.Message.Split('\n')[0].Trim())})", e);
         }
     }
 
+    /// <summary>Deeper nesting than this (braces, brackets or dots in one key) is refused before Akka's recursive parser overflows its stack.</summary>
+    public const int MaxDepth = 32;
+
     // Quoted strings ("""...""" or "...") and comments (# or // to the end of the line): no structure inside them.
     private static readonly Regex StringsAndComments = new(@"""""""[\s\S]*?""""""|""(?:\\.|[^""\\\n])*""|(?:#|//)[^\n]*");
-    private static readonly Regex IncludeDirective = new(@"(?<=(?:^|[{,])[ \t]*)include\s", RegexOptions.Multiline);
+    // Any whitespace but a line break (HOCON's includes a form feed and Unicode spaces) may come before `include`.
+    private static readonly Regex IncludeDirective = new(@"(?<=(?:^|[{,])[^\S\n]*)include\s", RegexOptions.Multiline);
+    private static readonly Regex Substitution = new(@"\$\{");
 
     /// <summary>
-    /// Refuses what Akka's HOCON parser gets wrong: `include` (it crashes, and would read any file it names), and
-    /// braces or brackets that do not balance (it silently ignores a trailing `}}}`).
+    /// Refuses what Akka's HOCON parser gets wrong: `include` (it crashes, and would read any file it names),
+    /// substitutions `${...}` (an unresolved or self-referencing one makes it loop or overflow its stack), nesting
+    /// deeper than <see cref="MaxDepth"/>, and braces or brackets that do not balance (it silently ignores a trailing `}}}`).
     /// </summary>
     private static void CheckStructure(string text, string source)
     {
@@ -87,11 +98,23 @@ public static class PapaConfig
         var include = IncludeDirective.Match(code);
         if (include.Success)
             throw new ConfigException($"{At(include.Index)}: `include` is not supported; copy the keys into this file or pass them with --set");
+        var substitution = Substitution.Match(code);
+        if (substitution.Success)
+            throw new ConfigException($"{At(substitution.Index)}: substitutions (${{...}}) are not supported; write the value itself");
         var open = new Stack<int>();
+        var dots = 0; // in the key or value at i: each is a level of objects
         for (var i = 0; i < code.Length; i++)
         {
+            if (code[i] == '.' && ++dots > MaxDepth)
+                throw new ConfigException($"{At(i)}: a key nested deeper than {MaxDepth} levels");
+            if (code[i] is '\n' or ',' or ':' or '=' or '{' or '}' or '[' or ']')
+                dots = 0;
             if (code[i] is '{' or '[')
+            {
                 open.Push(i);
+                if (open.Count > MaxDepth)
+                    throw new ConfigException($"{At(i)}: nested deeper than {MaxDepth} levels of braces and brackets");
+            }
             else if (code[i] is '}' or ']' && (open.Count == 0 || code[open.Pop()] != (code[i] == '}' ? '{' : '[')))
                 throw new ConfigException($"{At(i)}: unbalanced '{code[i]}'");
         }
@@ -99,33 +122,65 @@ public static class PapaConfig
             throw new ConfigException($"{At(unclosed)}: '{code[unclosed]}' is never closed");
     }
 
-    /// <summary>Rejects keys that the defaults do not have, and objects given where a value belongs (or the reverse).</summary>
+    private const int ClipLength = 100;
+
+    /// <summary>Text from outside as an error message quotes it: at most about 100 characters, so one bad value is one line.</summary>
+    public static string Clip(string text) =>
+        text.Length <= ClipLength ? text : $"{text[..ClipLength]}... ({text.Length} characters)";
+
+    /// <summary>
+    /// Rejects keys that the defaults (for `akka`: Akka's own reference configs) do not have, objects given where a
+    /// value belongs (or the reverse), and empty objects, which set nothing.
+    /// </summary>
     public static void Validate(Config user)
     {
         if (user.IsEmpty)
             return;
-        foreach (var (path, value) in Leaves(user.Root, ""))
+        foreach (var (path, value) in Leaves(user.Root, "", emptyObjects: true))
         {
             var root = path.Split('.')[0];
             if (!AllowedRoots.Contains(root))
-                throw new ConfigException($"unknown key '{path}': only keys under {string.Join(" and ", AllowedRoots)} are allowed");
-            if (root != Root)
+                throw new ConfigException($"unknown key '{Clip(path)}': only keys under {string.Join(" and ", AllowedRoots)} are allowed");
+            if (value.IsObject() && path == root) // `papa {}`: an empty section
                 continue;
-            if (!Defaults.HasPath(path) || Defaults.GetValue(path).IsObject())
-                throw new ConfigException($"unknown key '{path}'{Suggestion(path)}");
-            if (value.IsObject())
-                throw new ConfigException($"'{path}' must be a value, not an object");
+            if (value.IsObject()) // deeper, {} sets nothing and hides a mistake
+                throw new ConfigException($"'{Clip(path)}' is an empty object: give its keys or leave it out");
+            if (root == Root && (!Defaults.HasPath(path) || Defaults.GetValue(path).IsObject()))
+                throw new ConfigException($"unknown key '{Clip(path)}'{Suggestion(path)}");
+            if (root == "akka" && !IsAkkaKey(path))
+                throw new ConfigException($"unknown key '{Clip(path)}': Akka has no such setting (did you mean '{Closest(path, AkkaKeys.Value)}'?)");
         }
     }
+
+    /// <summary>Every setting of Akka's reference configs (embedded in its assemblies) for the modules this project runs, and of hocon/akka.conf and hocon/cluster.conf.</summary>
+    private static readonly Lazy<HashSet<string>> AkkaKeys = new(() =>
+        new[]
+        {
+            ConfigurationFactory.Default(), ConfigurationFactory.FromResource<RemoteSettings>("Akka.Remote.Configuration.Remote.conf"),
+            ConfigurationFactory.FromResource<ClusterSettings>("Akka.Cluster.Configuration.Cluster.conf"), ClusterSingleton.DefaultConfig(),
+            AkkaDefaults, ClusterDefaults,
+        }.SelectMany(c => Leaves(c.GetValue("akka"), "akka")).Select(leaf => leaf.Path).ToHashSet());
+
+    /// <summary>Akka sections whose keys are names the user chooses (serializers, deployed actor paths, cluster roles).</summary>
+    private static readonly string[] AkkaMaps =
+    [
+        "akka.actor.serializers.", "akka.actor.serialization-bindings.", "akka.actor.serialization-identifiers.",
+        "akka.actor.serialization-settings.", "akka.actor.deployment.", "akka.cluster.role.",
+    ];
+
+    private static bool IsAkkaKey(string path) =>
+        AkkaKeys.Value.Contains(path) || AkkaMaps.Any(map => path.StartsWith(map, StringComparison.Ordinal));
 
     private static string Suggestion(string path)
     {
         var known = Leaves(Defaults.Root, "").Select(l => l.Path).ToList();
-        var closest = known.MinBy(k => Distance(k, path));
         var parent = path[..Math.Max(0, path.LastIndexOf('.'))];
         var siblings = known.Where(k => k.StartsWith(parent + ".", StringComparison.Ordinal) && k[(parent.Length + 1)..].IndexOf('.') < 0);
-        return $" (did you mean '{closest}'? keys of {parent}: {string.Join(", ", siblings.Select(s => s[(parent.Length + 1)..]))})";
+        return $" (did you mean '{Closest(path, known)}'? keys of {Clip(parent)}: {string.Join(", ", siblings.Select(s => s[(parent.Length + 1)..]))})";
     }
+
+    /// <summary>The known key nearest to <paramref name="path"/> (compared clipped, so a huge key costs no more than a short one).</summary>
+    private static string Closest(string path, IEnumerable<string> known) => known.MinBy(k => Distance(k, Clip(path)))!;
 
     private static int Distance(string a, string b)
     {
@@ -144,15 +199,16 @@ public static class PapaConfig
         return row[b.Length];
     }
 
-    private static IEnumerable<(string Path, HoconValue Value)> Leaves(HoconValue value, string path)
+    /// <param name="emptyObjects">Also yield empty objects, which hold no leaf.</param>
+    private static IEnumerable<(string Path, HoconValue Value)> Leaves(HoconValue value, string path, bool emptyObjects = false)
     {
-        if (!value.IsObject())
+        if (!value.IsObject() || (emptyObjects && value.GetObject().Items.Count == 0))
         {
             yield return (path, value);
             yield break;
         }
         foreach (var (key, child) in value.GetObject().Items)
-            foreach (var leaf in Leaves(child, path.Length == 0 ? key : $"{path}.{key}"))
+            foreach (var leaf in Leaves(child, path.Length == 0 ? key : $"{path}.{key}", emptyObjects))
                 yield return leaf;
     }
 

@@ -175,7 +175,7 @@ public sealed record PapaSettings(
     {
         var file = read.OptionalText("cluster.secret-file");
         if (file.Length > 0 && !File.Exists(file))
-            throw new ConfigException($"'papa.cluster.secret-file' = '{file}' is not allowed: no such file");
+            throw new ConfigException($"'papa.cluster.secret-file' = '{PapaConfig.Clip(file)}' is not allowed: no such file");
         return new SecretSettings(file.Length == 0 ? null : file, read.Duration("cluster.prove-within", positive: true));
     }
 

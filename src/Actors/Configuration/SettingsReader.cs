@@ -11,7 +11,9 @@ internal sealed class SettingsReader(Config config)
         var path = $"{PapaConfig.Root}.{key}";
         if (!config.HasPath(path))
             throw new ConfigException($"'{path}' is missing");
-        return config.GetString(path);
+        if (config.GetValue(path).IsArray())
+            throw new ConfigException($"'{path}' must be a single value, not a list");
+        return config.GetString(path) ?? ""; // HOCON's null
     }
 
     public int Int(string key, int min, int max = int.MaxValue)
@@ -111,7 +113,9 @@ internal sealed class SettingsReader(Config config)
         var value = config.GetValue(path);
         if (value is null || !value.IsArray())
             throw new ConfigException($"'{path}' must be a list such as [a, b]");
-        var items = value.GetArray().Select(v => v.GetString()).ToList();
+        if (value.GetArray().Any(v => v.IsArray() || v.IsObject()))
+            throw new ConfigException($"'{path}' must be a list of single values such as [a, b], not of lists or objects");
+        var items = value.GetArray().Select(v => v.GetString() ?? "").ToList();
         if (items.Count == 0)
             throw new ConfigException($"'{path}' must not be empty");
         var bad = items.FirstOrDefault(i => !valid(i));
@@ -119,5 +123,5 @@ internal sealed class SettingsReader(Config config)
     }
 
     private static ConfigException Bad(string key, string raw, string expected) =>
-        new($"'{PapaConfig.Root}.{key}' = '{raw}' is not allowed: expected {expected}");
+        new($"'{PapaConfig.Root}.{key}' = '{PapaConfig.Clip(raw)}' is not allowed: expected {expected}");
 }

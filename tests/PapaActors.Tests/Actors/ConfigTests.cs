@@ -164,12 +164,12 @@ public sealed class ConfigTests
             papa {
               data-dir = "/data/{a\"] include b" // }}
             }
-            akka.note = """{ [
+            papa.fault-injection.throw-file = """{ [
             include "y"."""
             """");
         var config = PapaConfig.Load(file, []);
         Assert.Equal("/data/{a\"] include b", PapaSettings.FromConfig(config).Dataset.Path);
-        Assert.Equal("{ [\ninclude \"y\".", config.GetString("akka.note"));
+        Assert.Equal("{ [\ninclude \"y\".", config.GetString("papa.fault-injection.throw-file"));
     }
 
     [Fact]

@@ -98,6 +98,31 @@ public sealed class CompareTests : IDisposable
         AssertRejectedWithoutPlot([good, run], message.Replace("RUN", run));
     }
 
+    [Theory]
+    [InlineData(0, 1e308, "'mean_member_test_accuracy' = 1E+308 is not an accuracy: expected a number from 0 to 1")]
+    [InlineData(1, -5, "'ensemble.test_accuracy' = -5 is not an accuracy: expected a number from 0 to 1")]
+    [InlineData(3, 1.0001, "'greedy_soup.test_accuracy' = 1.0001 is not an accuracy")]
+    public void CompareRefusesAnAccuracyOutsideZeroToOneNamingTheFileAndField(int measure, double accuracy, string message)
+    {
+        double[] accuracies = [0.9, 0.9, 0.9, 0.9];
+        accuracies[measure] = accuracy;
+        var run = Run("bad", 2, accuracies);
+        AssertRejectedWithoutPlot([Run("good", 1, [0.9, 0.9, 0.9, 0.9]), run], $"{Path.Combine(run, "results.json")}: {message}");
+    }
+
+    /// <summary>A folder where the plot should go, and a file system where no file can be made (procfs).</summary>
+    [Theory]
+    [InlineData("compare.png/", "it is a folder; give a file name such as compare.png")]
+    [InlineData("/proc/papa-compare.png", "cannot write the plot /proc/papa-compare.png: ")]
+    public void APlotThatCannotBeWrittenIsOneErrorLine(string plot, string message)
+    {
+        if (plot.EndsWith('/'))
+            plot = Directory.CreateDirectory(_folder.File(plot.TrimEnd('/'))).FullName;
+        var result = Cli.RunInProcess("compare", Run("a", 1, [0.9, 0.9, 0.9, 0.9]), "--plot", plot);
+        Cli.AssertRejected(result, message);
+        Assert.False(File.Exists(plot + ".partial"));
+    }
+
     [Fact]
     public void CompareWithoutRunFoldersIsRefused() =>
         AssertRejectedWithoutPlot([], "papa compare needs at least one run folder");
