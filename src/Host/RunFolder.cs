@@ -56,7 +56,9 @@ internal static class RunFolder
     /// <summary>Removes a folder this call created for a run that has not begun (its recorder writes config.conf first).</summary>
     private static void RemoveUnstarted(string folder, bool created)
     {
-        if (created && !File.Exists(Path.Combine(folder, RunRecorder.ConfigFile)))
-            Directory.Delete(folder, recursive: true);
+        if (!created || File.Exists(Path.Combine(folder, RunRecorder.ConfigFile)))
+            return;
+        NLogSetup.Shutdown(); // its file target would make run.log, and the folder, again for a late log event
+        Directory.Delete(folder, recursive: true);
     }
 }

@@ -34,6 +34,7 @@ internal static class SweepCommand
             var folder = Path.Combine(root, c.Name);
             return new SweepRun(c.Name, folder, config, PapaSettings.FromConfig(config), StepFor(folder, config));
         }).ToList();
+        var rootCreated = !Directory.Exists(root);
         try
         {
             Directory.CreateDirectory(root);
@@ -72,8 +73,10 @@ internal static class SweepCommand
                     ? await RunFolder.InNewFolderAsync(run.Folder, run.Settings, _ => RunAsync(run, RunStart.Fresh, data, verbose, signals))
                     : await ResumeAsync(run, data, verbose, signals);
             }
-            catch (ConfigException e)
+            catch (Exception e) when (ExitCodes.IsBadInput(e))
             {
+                if (rootCreated && !Directory.EnumerateFileSystemEntries(root).Any())
+                    Directory.Delete(root); // refused before its first run began: the sweep leaves nothing behind
                 throw new ConfigException($"{run.Name}: {e.Message}", e);
             }
             finally
