@@ -19,11 +19,15 @@ internal static class RunResumption
     {
         var folder = Path.GetFullPath(runFolder);
         var configFile = Path.Combine(folder, RunRecorder.ConfigFile);
-        if (!File.Exists(configFile))
+        // A run's folder has its lock file before its config.conf (an averager writes that once its members came):
+        // a writer holding it is named, and no other folder gets a lock file.
+        if (!File.Exists(configFile) && !File.Exists(Path.Combine(folder, RunFolderLock.FileName)))
             throw new ConfigException($"{folder} is not a run folder: it has no {RunRecorder.ConfigFile}");
         var runLock = RunFolderLock.Acquire(folder);
         try
         {
+            if (!File.Exists(configFile))
+                throw new ConfigException($"{folder} is not a run folder: it has no {RunRecorder.ConfigFile}");
             if (RunRecorder.HasCompleted(folder))
                 throw new ConfigException($"the run in {folder} has completed; there is nothing to resume");
             var config = PapaConfig.Load(configFile, []);
