@@ -5,6 +5,7 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Models;
+using PapaActors.Models.Data;
 using Spectre.Console;
 
 namespace PapaActors.Host;
@@ -15,47 +16,50 @@ internal static class LocalRun
     /// <summary>hocon/default.conf, copied next to the program by the build.</summary>
     public static string DefaultConfig => Path.Combine(AppContext.BaseDirectory, "hocon", "default.conf");
 
-    public static Task<int> ExecuteAsync(string? configFile, IReadOnlyList<string> overrides, string? outFolder, bool verbose)
+    public static async Task<int> ExecuteAsync(string? configFile, IReadOnlyList<string> overrides, string? outFolder, bool verbose)
     {
         var config = PapaConfig.Load(configFile ?? DefaultConfig, overrides);
         var settings = PapaSettings.FromConfig(config);
-        var folder = RunFolder.Prepare(outFolder, settings);
-        return RunWithSignalsAsync(config, settings, folder, RunStart.Fresh, verbose);
+        using var data = RunChecks.Local(config, settings);
+        return await RunFolder.InNewFolderAsync(outFolder, settings, async folder =>
+        {
+            using var signals = InterruptSignals.ForRun(folder, ResumeCommand(folder));
+            return await RunAsync(config, settings, data, folder, RunStart.Fresh, verbose, signals);
+        });
     }
 
     /// <summary>`papa resume RUN_DIR`: the run of that folder, from its newest valid checkpoint.</summary>
-    public static Task<int> ResumeAsync(string runFolder, bool verbose)
+    public static async Task<int> ResumeAsync(string runFolder, bool verbose)
     {
-        var (config, settings, start) = RunResumption.Prepare(runFolder);
-        return RunWithSignalsAsync(config, settings, Path.GetFullPath(runFolder), start, verbose);
-    }
-
-    private static async Task<int> RunWithSignalsAsync(Config config, PapaSettings settings, string folder, RunStart start, bool verbose)
-    {
+        var (config, settings, start, runLock) = RunResumption.Prepare(runFolder);
+        using var heldLock = runLock;
+        using var data = RunChecks.Local(config, settings);
+        var folder = Path.GetFullPath(runFolder);
         using var signals = InterruptSignals.ForRun(folder, ResumeCommand(folder));
-        return await RunAsync(config, settings, folder, start, verbose, signals.Token);
+        return await RunAsync(config, settings, data, folder, start, verbose, signals);
     }
 
     public static string ResumeCommand(string folder) => $"./papa resume {folder}";
 
     /// <summary>
-    /// One run in <paramref name="folder"/> (prepared, or holding the run to resume), with its output as `papa run`
-    /// prints it; it stops at the next round boundary, writing a checkpoint, once <paramref name="interrupt"/> fires.
-    /// Returns the exit code of its outcome.
+    /// One run in <paramref name="folder"/> (prepared and locked, or holding the run to resume) on <paramref name="data"/>
+    /// (checked by <see cref="RunChecks"/>), with its output as `papa run` prints it; it stops at the next round
+    /// boundary, writing a checkpoint, once <paramref name="signals"/> fire, and settles them with its outcome before
+    /// the report. Returns the exit code of its outcome.
     /// </summary>
-    public static async Task<int> RunAsync(Config config, PapaSettings settings, string folder, RunStart start, bool verbose, CancellationToken interrupt)
+    public static async Task<int> RunAsync(Config config, PapaSettings settings, DataSplits data, string folder, RunStart start, bool verbose, InterruptSignals signals)
     {
         NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
         var threads = TorchRuntime.ThreadsFor(settings.TorchThreads, settings.Population);
         TorchRuntime.Configure(threads);
-        using var data = DataLoading.Load(settings);
         AnsiConsole.MarkupLineInterpolated(
             $"data: {data.Train.Count} train, {data.HeldOut.Count} held-out, {data.Test.Count} test images ({data.Shape}); {threads} torch thread(s) per member");
 
         using var system = new PapaSystemSetup(config).Create("papa");
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
-        var run = LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder, reporter, start, interrupt);
+        var run = LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder, reporter, start, signals.Token);
         var result = await OutcomeOrTermination(run, system);
+        signals.Settle(ExitCodeOf(result));
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
         return Report(result, folder, ResumeCommand(folder));
     }
@@ -66,6 +70,13 @@ internal static class LocalRun
         var first = await Task.WhenAny(run, system.WhenTerminated);
         return first == run ? await run : new RunFailed("the actor system terminated before the run ended");
     }
+
+    public static int ExitCodeOf(IRunEvent result) => result switch
+    {
+        RunCompleted => ExitCodes.Success,
+        RunInterrupted => ExitCodes.Interrupted,
+        _ => ExitCodes.RunFailed,
+    };
 
     /// <summary>Prints the outcome of a run (table and plots, the interruption, or the failure) and returns the exit code.</summary>
     public static int Report(IRunEvent result, string folder, string resumeCommand)

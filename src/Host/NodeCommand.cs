@@ -8,6 +8,7 @@ using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Actors.Security;
 using PapaActors.Models;
+using PapaActors.Models.Data;
 using Spectre.Console;
 using ClusterExtension = Akka.Cluster.Cluster;
 
@@ -19,27 +20,27 @@ internal static class NodeCommand
     public static async Task<int> AveragerAsync(string? configFile, IReadOnlyList<string> overrides, string? outFolder, string? resumeFolder,
         string hostname, int port, IReadOnlyList<string> seedNodes, bool verbose)
     {
-        Config config;
-        PapaSettings settings;
-        string folder;
-        var start = RunStart.Fresh;
         if (resumeFolder is not null)
         {
             if (configFile is not null || overrides.Count > 0 || outFolder is not null)
                 throw new ConfigException("--resume continues the run of its folder with that run's own config: drop --config, --set and --out");
-            (config, settings, start) = RunResumption.Prepare(resumeFolder);
-            folder = Path.GetFullPath(resumeFolder);
+            var (resumed, resumedSettings, start, runLock) = RunResumption.Prepare(resumeFolder);
+            using var heldLock = runLock;
+            using var resumedData = RunChecks.Averager(resumed, resumedSettings);
+            return await RunAveragerAsync(resumed, resumedSettings, resumedData, Path.GetFullPath(resumeFolder), start, hostname, port, seedNodes, verbose);
         }
-        else
-        {
-            config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, overrides);
-            settings = PapaSettings.FromConfig(config);
-            folder = RunFolder.Prepare(outFolder, settings);
-        }
-        NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
-        TorchRuntime.Configure(Environment.ProcessorCount);
-        using var data = DataLoading.Load(settings);
+        var config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, overrides);
+        var settings = PapaSettings.FromConfig(config);
+        using var data = RunChecks.Averager(config, settings);
+        return await RunFolder.InNewFolderAsync(outFolder, settings,
+            folder => RunAveragerAsync(config, settings, data, folder, RunStart.Fresh, hostname, port, seedNodes, verbose));
+    }
 
+    /// <summary>The averager node's run in <paramref name="folder"/>, which the caller holds locked.</summary>
+    private static async Task<int> RunAveragerAsync(Config config, PapaSettings settings, DataSplits data, string folder, RunStart start,
+        string hostname, int port, IReadOnlyList<string> seedNodes, bool verbose)
+    {
+        NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
         using var system = PapaSystemSetup.ClusterNode(config, ClusterNodes.AveragerRole, new NodeEndpoint(hostname, port), seedNodes).Create(ClusterNodes.SystemName);
         var cluster = ClusterExtension.Get(system);
         if (seedNodes.Count == 0)
@@ -54,6 +55,7 @@ internal static class NodeCommand
         using var signals = InterruptSignals.ForRun(folder, resumeCommand);
         var run = ClusterNodes.StartAverager(system, settings, PapaConfig.Render(config), data, folder, reporter, start, signals.Token);
         var result = await LocalRun.OutcomeOrTermination(run, system);
+        signals.Settle(LocalRun.ExitCodeOf(result));
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
         return LocalRun.Report(result, folder, resumeCommand);
     }

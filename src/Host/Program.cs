@@ -301,8 +301,7 @@ public static class Program
         {
             return action().GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is ConfigException or DatasetFormatException or WeightLayoutException or JournalException or CheckpointException
-            or FileNotFoundException or ArgumentException)
+        catch (Exception e) when (ExitCodes.IsBadInput(e))
         {
             PrintError(e.Message);
             return ExitCodes.BadInput;

@@ -10,28 +10,35 @@ namespace PapaActors.Host;
 internal static class RunResumption
 {
     /// <summary>
-    /// The run's own config (config.conf: a resumed run is the same run) and its newest valid checkpoint; the
+    /// Takes the run folder's lock (<see cref="RunFolderLock"/>, for the caller to hold for the whole run), then reads
+    /// the run's own config (config.conf: a resumed run is the same run) and its newest valid checkpoint; the
     /// checkpoints skipped are printed with the reason. A run that completed, or a checkpoint from another
     /// config or code version, is refused.
     /// </summary>
-    public static (Config Config, PapaSettings Settings, RunStart Start) Prepare(string runFolder)
+    public static (Config Config, PapaSettings Settings, RunStart Start, RunFolderLock Lock) Prepare(string runFolder)
     {
         var folder = Path.GetFullPath(runFolder);
         var configFile = Path.Combine(folder, RunRecorder.ConfigFile);
-        if (!File.Exists(configFile))
+        // A run's folder has its lock file before its config.conf (an averager writes that once its members came):
+        // a writer holding it is named, and no other folder gets a lock file.
+        if (!File.Exists(configFile) && !File.Exists(Path.Combine(folder, RunFolderLock.FileName)))
             throw new ConfigException($"{folder} is not a run folder: it has no {RunRecorder.ConfigFile}");
-        if (HasCompleted(folder))
-            throw new ConfigException($"the run in {folder} has completed; there is nothing to resume");
-        var config = PapaConfig.Load(configFile, []);
-        var settings = PapaSettings.FromConfig(config);
-        return (config, settings, StartFrom(folder, config));
-    }
-
-    /// <summary>Whether the run folder's results.json says the run completed.</summary>
-    public static bool HasCompleted(string folder)
-    {
-        var results = Path.Combine(folder, RunRecorder.ResultsFile);
-        return File.Exists(results) && File.ReadAllText(results).Contains($"\"status\": \"{Actors.Messages.RunStatus.Completed}\"", StringComparison.Ordinal);
+        var runLock = RunFolderLock.Acquire(folder);
+        try
+        {
+            if (!File.Exists(configFile))
+                throw new ConfigException($"{folder} is not a run folder: it has no {RunRecorder.ConfigFile}");
+            if (RunRecorder.HasCompleted(folder))
+                throw new ConfigException($"the run in {folder} has completed; there is nothing to resume");
+            var config = PapaConfig.Load(configFile, []);
+            var settings = PapaSettings.FromConfig(config);
+            return (config, settings, StartFrom(folder, config), runLock);
+        }
+        catch
+        {
+            runLock.Dispose();
+            throw;
+        }
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using Akka.Configuration;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Population;
+using PapaActors.Models.Data;
 using Spectre.Console;
 
 namespace PapaActors.Host;
@@ -33,6 +34,7 @@ internal static class SweepCommand
             var folder = Path.Combine(root, c.Name);
             return new SweepRun(c.Name, folder, config, PapaSettings.FromConfig(config), StepFor(folder, config));
         }).ToList();
+        var rootCreated = !Directory.Exists(root);
         try
         {
             Directory.CreateDirectory(root);
@@ -42,8 +44,7 @@ internal static class SweepCommand
             throw new ConfigException($"cannot create the sweep folder {root}: {e.Message}", e);
         }
 
-        string? current = null;
-        using var signals = InterruptSignals.ForSweep(() => Volatile.Read(ref current));
+        using var signals = InterruptSignals.ForSweep();
         var clock = Stopwatch.StartNew();
         var durations = new List<TimeSpan>();
         var failed = new List<string>();
@@ -62,24 +63,25 @@ internal static class SweepCommand
                 break;
             var eta = durations.Count == 0 ? "" : $" (grid eta {Clock(durations.Average(d => d.TotalSeconds) * (toRun - durations.Count))})";
             AnsiConsole.MarkupLineInterpolated($"[bold]{position}[/]: {(run.Step == Step.Start ? "starting" : "resuming")}{eta}");
-            var start = run.Step == Step.Start ? RunStart.Fresh : RunResumption.StartFrom(run.Folder, run.Config);
-            if (run.Step == Step.Start)
-                RunFolder.Prepare(run.Folder, run.Settings);
-            RecordConfig(run);
             var began = clock.Elapsed;
-            Volatile.Write(ref current, run.Folder);
             int code;
             try
             {
-                code = await LocalRun.RunAsync(run.Config, run.Settings, run.Folder, start, verbose, signals.Token);
+                using var data = RunChecks.Local(run.Config, run.Settings);
+                signals.Track(run.Folder);
+                code = run.Step == Step.Start
+                    ? await RunFolder.InNewFolderAsync(run.Folder, run.Settings, _ => RunAsync(run, RunStart.Fresh, data, verbose, signals))
+                    : await ResumeAsync(run, data, verbose, signals);
             }
-            catch (ConfigException e)
+            catch (Exception e) when (ExitCodes.IsBadInput(e))
             {
+                if (rootCreated && !Directory.EnumerateFileSystemEntries(root).Any())
+                    Directory.Delete(root); // refused before its first run began: the sweep leaves nothing behind
                 throw new ConfigException($"{run.Name}: {e.Message}", e);
             }
             finally
             {
-                Volatile.Write(ref current, null);
+                signals.Track(null);
             }
             durations.Add(clock.Elapsed - began);
             if (code == ExitCodes.RunFailed)
@@ -93,7 +95,7 @@ internal static class SweepCommand
             AnsiConsole.MarkupLineInterpolated($"[yellow]sweep interrupted[/] after {Clock(clock.Elapsed.TotalSeconds)}; run the same papa sweep command again to continue it");
             return ExitCodes.Interrupted;
         }
-        var completed = runs.Where(r => RunResumption.HasCompleted(r.Folder)).Select(r => r.Folder).ToList();
+        var completed = runs.Where(r => RunRecorder.HasCompleted(r.Folder)).Select(r => r.Folder).ToList();
         AnsiConsole.MarkupLineInterpolated(
             $"sweep: {runs.Count} run(s) in {Clock(clock.Elapsed.TotalSeconds)}: {runs.Count - toRun} skipped, {runs.Count(r => r.Step == Step.Resume)} resumed, {runs.Count(r => r.Step == Step.Start)} started, {failed.Count} failed");
         if (completed.Count > 0)
@@ -110,13 +112,13 @@ internal static class SweepCommand
     /// </summary>
     private static Step StepFor(string folder, Config config)
     {
-        if (!Directory.Exists(folder) || !Directory.EnumerateFileSystemEntries(folder).Any())
+        if (RunFolder.IsEmpty(folder))
             return Step.Start;
         var configFile = Path.Combine(folder, RunRecorder.ConfigFile);
         if (!File.Exists(configFile))
             throw new ConfigException($"{folder} is not a run folder (it has no {RunRecorder.ConfigFile}); move it away or choose another --out");
         var recorded = PapaConfig.Values(PapaConfig.Load(configFile, [])).ToDictionary(v => v.Key, v => v.Value);
-        var completed = RunResumption.HasCompleted(folder);
+        var completed = RunRecorder.HasCompleted(folder);
         foreach (var (key, value) in PapaConfig.Values(config).Where(v => CheckpointIdentity.ChangesResults(v.Key)))
         {
             if (recorded[key] != value)
@@ -125,6 +127,19 @@ internal static class SweepCommand
                     + "move the folder away or choose another --out");
         }
         return completed ? Step.Skip : Step.Resume;
+    }
+
+    /// <summary>Continues an unfinished run of the grid, holding its folder's lock throughout.</summary>
+    private static async Task<int> ResumeAsync(SweepRun run, DataSplits data, bool verbose, InterruptSignals signals)
+    {
+        using var runLock = RunFolderLock.Acquire(run.Folder);
+        return await RunAsync(run, RunResumption.StartFrom(run.Folder, run.Config), data, verbose, signals);
+    }
+
+    private static Task<int> RunAsync(SweepRun run, RunStart start, DataSplits data, bool verbose, InterruptSignals signals)
+    {
+        RecordConfig(run);
+        return LocalRun.RunAsync(run.Config, run.Settings, data, run.Folder, start, verbose, signals);
     }
 
     /// <summary>

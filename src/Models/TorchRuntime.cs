@@ -15,6 +15,7 @@ public static partial class TorchRuntime
     private const int MallocMmapThreshold = -3;
     private static readonly Lock Gate = new();
     private static bool _mallocTuned;
+    private static bool _loaded;
 
     /// <summary>
     /// Sets libtorch's intra-op thread count (process-wide) and tunes glibc malloc for tensor workloads.
@@ -27,6 +28,7 @@ public static partial class TorchRuntime
     {
         if (intraOpThreads < 1)
             throw new ArgumentOutOfRangeException(nameof(intraOpThreads), intraOpThreads, "at least one thread");
+        EnsureLoaded();
         lock (Gate)
         {
             if (!_mallocTuned && OperatingSystem.IsLinux())
@@ -38,6 +40,38 @@ public static partial class TorchRuntime
             }
             set_num_threads(intraOpThreads);
         }
+    }
+
+    /// <summary>
+    /// Loads libtorch (TorchSharp's native library and its dependencies) once, naming the real cause when it cannot:
+    /// left to itself, TorchSharp reports any load failure as a missing package reference (in 85 lines, after copying
+    /// its native files into a new folder), while dlopen says why, e.g. "failed to map segment from shared object"
+    /// under an address-space limit.
+    /// </summary>
+    public static void EnsureLoaded()
+    {
+        lock (Gate)
+        {
+            if (_loaded)
+                return;
+            try
+            {
+                NativeLibrary.Load("LibTorchSharp", typeof(TorchSharp.torch).Assembly, null);
+            }
+            catch (DllNotFoundException e)
+            {
+                var limit = ProcessMemory.AddressSpaceLimit() is { } bytes ? $" (the address-space limit, ulimit -v, is {ProcessMemory.Format(bytes)})" : "";
+                throw new TorchLoadException($"libtorch could not be loaded: {LoaderCause(e.Message)}{limit}", e);
+            }
+            _loaded = true;
+        }
+    }
+
+    /// <summary>The loader's reason for the library that exists; the message also lists every other path it tried.</summary>
+    private static string LoaderCause(string message)
+    {
+        var lines = message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.Skip(1).FirstOrDefault(l => !l.EndsWith("No such file or directory", StringComparison.Ordinal)) ?? lines[0];
     }
 
     /// <summary>
@@ -65,3 +99,6 @@ public static partial class TorchRuntime
     [LibraryImport("libc", EntryPoint = "malloc_trim")]
     private static partial int malloc_trim(nuint pad);
 }
+
+/// <summary>libtorch cannot be loaded in this process (the message names the loader's reason).</summary>
+public sealed class TorchLoadException(string message, Exception inner) : Exception(message, inner);

@@ -26,7 +26,17 @@ public sealed class PopulationSupervisor : ReceiveActor
         for (var i = 0; i < settings.Population; i++)
         {
             var device = settings.Devices[i % settings.Devices.Count];
-            Context.ActorOf(MemberActor.Props(i, settings.Training, data, device, averager, reducer, settings.Faults.Injection), $"member-{i}");
+            try
+            {
+                Context.ActorOf(MemberActor.Props(i, settings.Training, data, device, averager, reducer, settings.Faults.Injection), $"member-{i}");
+            }
+            catch (Exception e)
+            {
+                // e.g. OutOfMemoryException starting the member's thread: thrown out of this constructor, it would only
+                // be logged, and nothing would end the run.
+                listener.Tell(new RunFailed($"the population could not be created: member {i} of {settings.Population} did not start ({e.GetType().Name}: {e.Message})"));
+                break;
+            }
         }
         Receive<RunEnded>(_ => { }); // members pass it up as they stop; the host ends the local run
         Receive<Interrupt>(averager.Forward);

@@ -268,15 +268,28 @@ public sealed class RunRecorder : ReceiveActor
         Close();
     }
 
-    /// <summary>results.json of a run that ended without results: status, reason and how to resume it.</summary>
-    public static void WriteOutcome(string folder, string status, string reason, string resumeCommand, int? checkpointRound = null, double? wallSeconds = null)
+    /// <summary>
+    /// results.json of a run that ended without results: status, reason and how to resume it. A completed run's
+    /// results.json is never replaced (a late signal or failure cannot undo a finished run): then it returns false.
+    /// </summary>
+    public static bool WriteOutcome(string folder, string status, string reason, string resumeCommand, int? checkpointRound = null, double? wallSeconds = null)
     {
+        if (HasCompleted(folder))
+            return false;
         var outcome = new JsonObject { ["status"] = status, ["reason"] = reason, ["wall_seconds"] = wallSeconds };
         if (checkpointRound is { } round)
             outcome["checkpoint_round"] = round;
         if (status != RunStatus.Diverged) // resuming would diverge again, bit for bit
             outcome["resume"] = resumeCommand;
         WriteWhole(folder, ResultsFile, outcome.ToJsonString(Indented));
+        return true;
+    }
+
+    /// <summary>Whether the run folder's results.json says the run completed.</summary>
+    public static bool HasCompleted(string folder)
+    {
+        var results = Path.Combine(folder, ResultsFile);
+        return File.Exists(results) && File.ReadAllText(results).Contains($"\"status\": \"{RunStatus.Completed}\"", StringComparison.Ordinal);
     }
 
     private void TryWriteOutcome(string status, string reason)

@@ -34,6 +34,8 @@ public sealed class PapaProcess : IDisposable
     public static PapaProcess StartScript(string script, params string[] arguments) =>
         new("bash", [RepositoryFiles.Path("scripts", script), .. arguments]);
 
+    public int Id => _process.Id;
+
     public string Output
     {
         get

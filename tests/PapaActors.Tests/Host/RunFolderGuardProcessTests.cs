@@ -1,0 +1,50 @@
+using System.Diagnostics;
+using PapaActors.Host;
+using PapaActors.Tests.Support;
+using static PapaActors.Tests.Host.CommandLineTests;
+
+namespace PapaActors.Tests.Host;
+
+/// <summary>The run folder's lock and the machine's limits on the real program: a process that holds a folder, then is killed -9; an address-space limit.</summary>
+[Trait("Category", "Slow")]
+public sealed class RunFolderGuardProcessTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
+
+    [Fact]
+    public void AnAveragerWaitingForMembersHoldsItsFolderUntilItIsKilled()
+    {
+        using var folder = new TempFolder();
+        var run = folder.File("run");
+        int averagerId;
+        using (var averager = PapaProcess.Start(["node", "--role", "averager", .. Tiny, "--out", run]))
+        {
+            averagerId = averager.Id;
+            averager.WaitUntil(() => averager.Output.Contains("waiting for 2 members"), Patience, "the averager waiting for its members");
+            Cli.AssertRejected(Cli.RunInProcess("node", "--role", "averager", "--resume", run), $"in use by another papa process (PID {averager.Id}");
+            Cli.AssertRejected(Cli.RunInProcess("resume", run), $"PID {averager.Id}");
+            averager.KillHard();
+        }
+
+        // kill -9 ran no handler: the lock file still names the dead averager, and the kernel released its lock, so
+        // the next writer gets as far as the folder's content (no config.conf yet: the averager had no members).
+        Assert.Equal($"{averagerId}", File.ReadAllText(Path.Combine(run, RunFolderLock.FileName)).Trim());
+        Cli.AssertRejected(Cli.RunInProcess("resume", run), "is not a run folder: it has no config.conf");
+        Assert.Equal($"{Environment.ProcessId}", File.ReadAllText(Path.Combine(run, RunFolderLock.FileName)).Trim());
+    }
+
+    [Fact]
+    public void LibtorchThatCannotLoadUnderAnAddressSpaceLimitIsNamedInOneLine()
+    {
+        using var folder = new TempFolder();
+        var run = folder.File("run");
+        var start = new ProcessStartInfo("bash");
+        foreach (var argument in (string[])["-c", "ulimit -v 2097152 && exec dotnet \"$@\"", "bash", Path.Combine(AppContext.BaseDirectory, "papa.dll"), "run", .. Tiny, "--out", run])
+            start.ArgumentList.Add(argument);
+
+        var result = Cli.Run(start, Patience, "papa run under ulimit -v 2 GB");
+
+        Cli.AssertRejected(result, "libtorch could not be loaded: ", "(the address-space limit, ulimit -v, is 2.0 GB)");
+        Assert.False(Directory.Exists(run), "a refused run leaves no folder");
+    }
+}
