@@ -223,7 +223,7 @@ public sealed class RunRecorder : ReceiveActor
         RollbackReady ready;
         try
         {
-            var search = _checkpoints.FindLatestValid();
+            var search = _checkpoints.FindLatestValid(_settings);
             foreach (var problem in search.Problems)
                 _log.Warning("{0}", problem);
             var checkpoint = search.Latest is { } latest ? _checkpoints.Load(latest, _identity) : null;
