@@ -45,7 +45,7 @@ internal static class LocalRun
     /// </summary>
     public static async Task<int> RunAsync(Config config, PapaSettings settings, string folder, RunStart start, bool verbose, CancellationToken interrupt)
     {
-        NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
+        NLogSetup.Configure(Path.Combine(folder, NLogSetup.LogFile), verbose);
         var threads = TorchRuntime.ThreadsFor(settings.TorchThreads, settings.Population);
         TorchRuntime.Configure(threads);
         using var data = DataLoading.Load(settings);

@@ -36,7 +36,7 @@ internal static class NodeCommand
             settings = PapaSettings.FromConfig(config);
             folder = RunFolder.Prepare(outFolder, settings);
         }
-        NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
+        NLogSetup.Configure(Path.Combine(folder, NLogSetup.LogFile), verbose);
         TorchRuntime.Configure(Environment.ProcessorCount);
         using var data = DataLoading.Load(settings);
 

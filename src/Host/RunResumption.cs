@@ -2,6 +2,8 @@ using Akka.Configuration;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Population;
+using PapaActors.Actors.Schedule;
+using PapaActors.Models;
 using Spectre.Console;
 
 namespace PapaActors.Host;
@@ -18,6 +20,7 @@ internal static class RunResumption
     {
         var folder = Path.GetFullPath(runFolder);
         var configFile = Path.Combine(folder, RunRecorder.ConfigFile);
+        EnsureRegularFiles(folder);
         if (!File.Exists(configFile))
             throw new ConfigException($"{folder} is not a run folder: it has no {RunRecorder.ConfigFile}");
         if (HasCompleted(folder))
@@ -31,7 +34,7 @@ internal static class RunResumption
     public static bool HasCompleted(string folder)
     {
         var results = Path.Combine(folder, RunRecorder.ResultsFile);
-        return File.Exists(results) && File.ReadAllText(results).Contains($"\"status\": \"{Actors.Messages.RunStatus.Completed}\"", StringComparison.Ordinal);
+        return FileKind.Of(results, followLinks: false) == FileKind.Kind.Regular && File.ReadAllText(results).Contains($"\"status\": \"{Actors.Messages.RunStatus.Completed}\"", StringComparison.Ordinal);
     }
 
     /// <summary>
@@ -40,8 +43,9 @@ internal static class RunResumption
     /// </summary>
     public static RunStart StartFrom(string folder, Config config)
     {
+        EnsureRegularFiles(folder);
         var store = new CheckpointStore(folder);
-        var search = store.FindLatestValid();
+        var search = store.FindLatestValid(PapaSettings.FromConfig(config));
         foreach (var problem in search.Problems)
             AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {problem}");
         var checkpoint = search.Latest is { } latest ? store.Load(latest, CheckpointIdentity.Of(PapaConfig.Render(config))) : null;
@@ -50,5 +54,27 @@ internal static class RunResumption
         else
             AnsiConsole.MarkupLineInterpolated($"resuming {folder} from the checkpoint of round {checkpoint.Round}");
         return new RunStart(true, checkpoint);
+    }
+
+    /// <summary>The files a resume reads or appends to: what the run wrote there, never a link to or a FIFO from elsewhere.</summary>
+    private static readonly string[] RecordedFiles =
+        [RunRecorder.ConfigFile, ScheduleJournal.FileName, RunRecorder.MetricsFile, RunRecorder.FaultsFile, RunRecorder.ResultsFile, NLogSetup.LogFile];
+
+    private static void EnsureRegularFiles(string folder)
+    {
+        foreach (var path in RecordedFiles.Select(name => Path.Combine(folder, name)))
+        {
+            FileKind.Kind kind;
+            try
+            {
+                kind = FileKind.Of(path, followLinks: false);
+            }
+            catch (IOException e)
+            {
+                throw new ConfigException(e.Message, e);
+            }
+            if (kind is not (FileKind.Kind.Missing or FileKind.Kind.Regular))
+                throw new ConfigException($"{path}: {FileKind.Describe(kind)}, not a regular file; a run folder holds only the files its run wrote, so it is not resumed");
+        }
     }
 }
