@@ -49,7 +49,7 @@ internal static class LocalRun
     /// </summary>
     public static async Task<int> RunAsync(Config config, PapaSettings settings, DataSplits data, string folder, RunStart start, bool verbose, InterruptSignals signals)
     {
-        NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
+        NLogSetup.Configure(Path.Combine(folder, NLogSetup.LogFile), verbose);
         var threads = TorchRuntime.ThreadsFor(settings.TorchThreads, settings.Population);
         TorchRuntime.Configure(threads);
         AnsiConsole.MarkupLineInterpolated(

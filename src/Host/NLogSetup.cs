@@ -7,6 +7,9 @@ namespace PapaActors.Host;
 /// <summary>Console (warnings and errors) plus, once the run folder is known, a detailed log file in it.</summary>
 internal static class NLogSetup
 {
+    /// <summary>The log file in a run folder.</summary>
+    public const string LogFile = "run.log";
+
     private const string Layout = "${longdate} ${level:uppercase=true:padding=-5} ${logger:shortName=true}: ${message}${onexception:inner= ${exception:format=ToString}}";
 
     public static void Configure(string? logFile, bool verbose)

@@ -40,7 +40,7 @@ internal static class NodeCommand
     private static async Task<int> RunAveragerAsync(Config config, PapaSettings settings, DataSplits data, string folder, RunStart start,
         string hostname, int port, IReadOnlyList<string> seedNodes, bool verbose)
     {
-        NLogSetup.Configure(Path.Combine(folder, "run.log"), verbose);
+        NLogSetup.Configure(Path.Combine(folder, NLogSetup.LogFile), verbose);
         using var system = PapaSystemSetup.ClusterNode(config, ClusterNodes.AveragerRole, new NodeEndpoint(hostname, port), seedNodes).Create(ClusterNodes.SystemName);
         var cluster = ClusterExtension.Get(system);
         if (seedNodes.Count == 0)

@@ -2,6 +2,8 @@ using Akka.Configuration;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Population;
+using PapaActors.Actors.Schedule;
+using PapaActors.Models;
 using Spectre.Console;
 
 namespace PapaActors.Host;
@@ -26,6 +28,7 @@ internal static class RunResumption
         var runLock = RunFolderLock.Acquire(folder);
         try
         {
+            EnsureRegularFiles(folder);
             if (!File.Exists(configFile))
                 throw new ConfigException($"{folder} is not a run folder: it has no {RunRecorder.ConfigFile}");
             if (RunRecorder.HasCompleted(folder))
@@ -47,8 +50,9 @@ internal static class RunResumption
     /// </summary>
     public static RunStart StartFrom(string folder, Config config)
     {
+        EnsureRegularFiles(folder);
         var store = new CheckpointStore(folder);
-        var search = store.FindLatestValid();
+        var search = store.FindLatestValid(PapaSettings.FromConfig(config));
         foreach (var problem in search.Problems)
             AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {problem}");
         var checkpoint = search.Latest is { } latest ? store.Load(latest, CheckpointIdentity.Of(PapaConfig.Render(config))) : null;
@@ -57,5 +61,27 @@ internal static class RunResumption
         else
             AnsiConsole.MarkupLineInterpolated($"resuming {folder} from the checkpoint of round {checkpoint.Round}");
         return new RunStart(true, checkpoint);
+    }
+
+    /// <summary>The files a resume reads or appends to: what the run wrote there, never a link to or a FIFO from elsewhere.</summary>
+    private static readonly string[] RecordedFiles =
+        [RunRecorder.ConfigFile, ScheduleJournal.FileName, RunRecorder.MetricsFile, RunRecorder.FaultsFile, RunRecorder.ResultsFile, NLogSetup.LogFile];
+
+    private static void EnsureRegularFiles(string folder)
+    {
+        foreach (var path in RecordedFiles.Select(name => Path.Combine(folder, name)))
+        {
+            FileKind.Kind kind;
+            try
+            {
+                kind = FileKind.Of(path, followLinks: false);
+            }
+            catch (IOException e)
+            {
+                throw new ConfigException(e.Message, e);
+            }
+            if (kind is not (FileKind.Kind.Missing or FileKind.Kind.Regular))
+                throw new ConfigException($"{path}: {FileKind.Describe(kind)}, not a regular file; a run folder holds only the files its run wrote, so it is not resumed");
+        }
     }
 }

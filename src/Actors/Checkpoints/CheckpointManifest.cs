@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -7,7 +9,8 @@ namespace PapaActors.Actors.Checkpoints;
 
 /// <summary>
 /// What manifest.json records: the checkpoint's counters, its identity, and per member the step, the layouts
-/// (so loading needs no model) and every file with its size and SHA-256 (so damage is found before loading).
+/// (so loading needs no model) and every file with its size and SHA-256 (so damage is found before loading);
+/// last the SHA-256 of all that (so a damaged or edited manifest is found too).
 /// </summary>
 public sealed record CheckpointManifest(
     int Round,
@@ -19,7 +22,10 @@ public sealed record CheckpointManifest(
     IReadOnlyList<MemberManifest> Members)
 {
     public const string Format = "papa-checkpoint";
-    public const int Version = 1;
+    public const int Version = 2;
+
+    /// <summary>The key of the SHA-256 over the manifest without it, written compactly (<see cref="BodyHash"/>).</summary>
+    public const string HashKey = "manifest_sha256";
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
@@ -50,8 +56,12 @@ public sealed record CheckpointManifest(
                 ["optimizer"] = m.Optimizer.ToJson(),
             }).ToArray()),
         };
+        json[HashKey] = BodyHash(json);
         return Encoding.UTF8.GetBytes(json.ToJsonString(Indented));
     }
+
+    private static string BodyHash(JsonObject body) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(body.ToJsonString())));
 
     /// <summary>Reads manifest.json; anything missing, mistyped or of another format is a <see cref="FormatException"/>.</summary>
     public static CheckpointManifest Parse(byte[] utf8)
@@ -68,7 +78,12 @@ public sealed record CheckpointManifest(
         var (format, version) = (Get<string>(json, "format"), Get<int>(json, "version"));
         if (format != Format || version != Version)
             throw new FormatException($"format '{format}' version {version}, this build reads '{Format}' version {Version}");
-        var identity = json!["identity"];
+        var body = (JsonObject)json!;
+        var hash = Get<string>(body, HashKey);
+        body.Remove(HashKey);
+        if (hash != BodyHash(body))
+            throw new FormatException($"it does not match its own SHA-256 ({HashKey}): the manifest was edited or damaged");
+        var identity = body["identity"];
         return new CheckpointManifest(
             Get<int>(json, "round"),
             Get<long>(json, "samples"),
@@ -114,10 +129,14 @@ public sealed record StoredTensors(WeightLayout Layout, StoredFile? File)
     {
         var layout = new WeightLayout(CheckpointManifest.Array(json, "layout").Select(e => new WeightEntry(
             CheckpointManifest.Get<string>(e, "name"),
-            [.. CheckpointManifest.Array(e, "shape").Select(d => d?.GetValue<long>() ?? throw new FormatException("a shape holds null"))],
+            [.. CheckpointManifest.Array(e, "shape").Select(Dimension)],
             Enum.TryParse<WeightKind>(CheckpointManifest.Get<string>(e, "kind"), out var kind) && Enum.IsDefined(kind)
                 ? kind
                 : throw new FormatException($"unknown kind '{e!["kind"]}'"))).ToList());
+        // Loading allocates a float array of the whole layout: refuse, before anything is allocated, what none could hold.
+        var elements = layout.Entries.Aggregate(BigInteger.Zero, (sum, e) => sum + e.Shape.Aggregate(BigInteger.One, (a, d) => a * d));
+        if (elements > System.Array.MaxLength)
+            throw new FormatException($"a layout of {elements} values is larger than any snapshot can be");
         if (json!["file"] is null)
             return layout.Entries.Count == 0 ? new StoredTensors(layout, null) : throw new FormatException("a non-empty layout has no file");
         var name = CheckpointManifest.Get<string>(json, "file");
@@ -126,6 +145,9 @@ public sealed record StoredTensors(WeightLayout Layout, StoredFile? File)
             throw new FormatException($"file name '{name}' is not a plain file name");
         return new StoredTensors(layout, new StoredFile(name, CheckpointManifest.Get<long>(json, "bytes"), CheckpointManifest.Get<string>(json, "sha256")));
     }
+
+    private static long Dimension(JsonNode? node) =>
+        node is JsonValue value && value.TryGetValue<long>(out var d) && d >= 0 ? d : throw new FormatException($"a shape holds '{node?.ToJsonString()}', not a dimension");
 }
 
 public sealed record StoredFile(string Name, long Bytes, string Sha256);

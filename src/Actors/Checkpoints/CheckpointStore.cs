@@ -1,7 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.RegularExpressions;
+using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Population;
+using PapaActors.Actors.Schedule;
+using PapaActors.Models;
 using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
 
@@ -71,9 +76,10 @@ public sealed partial class CheckpointStore(string runFolder)
 
     /// <summary>
     /// The newest checkpoint whose manifest and files all check out, or null; plus one line per newer
-    /// checkpoint that was skipped and why, for the caller to print.
+    /// checkpoint that was skipped and why, for the caller to print. With the <paramref name="run"/>'s settings,
+    /// a checkpoint must also fit the run: see <see cref="EnsureFitsRun"/>.
     /// </summary>
-    public CheckpointSearch FindLatestValid()
+    public CheckpointSearch FindLatestValid(PapaSettings? run = null)
     {
         var problems = new List<string>();
         if (!Directory.Exists(Folder))
@@ -84,7 +90,10 @@ public sealed partial class CheckpointStore(string runFolder)
         {
             try
             {
-                return new CheckpointSearch(new StoredCheckpoint(folder, Verify(folder, round)), problems);
+                var manifest = Verify(folder, round);
+                if (run is not null)
+                    EnsureFitsRun(manifest, run);
+                return new CheckpointSearch(new StoredCheckpoint(folder, manifest), problems);
             }
             catch (FormatException e)
             {
@@ -169,16 +178,23 @@ public sealed partial class CheckpointStore(string runFolder)
             .Select(g => g.OrderBy(x => x.Replaced).First())
             .Select(x => (x.Round, x.Folder));
 
-    /// <summary>The manifest of a checkpoint whose files all match it; otherwise a FormatException saying what is wrong.</summary>
+    /// <summary>
+    /// The manifest of a checkpoint whose files all match it; otherwise a FormatException saying what is wrong.
+    /// Only regular files are opened (a FIFO would block, a device or a link lead outside the folder), and
+    /// each safetensors header is checked against its layout and size before anything is allocated for it.
+    /// </summary>
     private static CheckpointManifest Verify(string folder, int round)
     {
+        if (FileKind.Of(folder, followLinks: false) != FileKind.Kind.Directory)
+            throw new FormatException($"the folder is {FileKind.Describe(FileKind.Of(folder, followLinks: false))}, not a directory");
         var manifestPath = Path.Combine(folder, ManifestFile);
-        if (!File.Exists(manifestPath))
+        if (FileKind.Of(manifestPath, followLinks: false) == FileKind.Kind.Missing)
             throw new FormatException($"{ManifestFile} is missing (the write was interrupted)");
+        var bytes = ReadRegular(manifestPath, ManifestFile, MaxManifestBytes);
         CheckpointManifest manifest;
         try
         {
-            manifest = CheckpointManifest.Parse(File.ReadAllBytes(manifestPath));
+            manifest = CheckpointManifest.Parse(bytes);
         }
         catch (Exception e) when (e is FormatException or InvalidOperationException)
         {
@@ -189,15 +205,96 @@ public sealed partial class CheckpointStore(string runFolder)
         foreach (var file in manifest.Files)
         {
             var path = Path.Combine(folder, file.Name);
-            if (!File.Exists(path))
-                throw new FormatException($"{file.Name} is missing");
+            if (FileKind.Problem(path, followLinks: false) is { } problem)
+                throw new FormatException($"{file.Name}: {problem}");
             using var stream = File.OpenRead(path);
             if (stream.Length != file.Bytes)
                 throw new FormatException($"{file.Name} has {stream.Length} bytes, the manifest says {file.Bytes}");
             if (Convert.ToHexStringLower(SHA256.HashData(stream)) != file.Sha256)
                 throw new FormatException($"{file.Name} does not match its SHA-256 in the manifest (the file is damaged)");
         }
+        foreach (var tensors in manifest.Members.SelectMany(m => new[] { m.Weights, m.Optimizer }).Where(t => t.File is not null))
+            if (SafetensorsFile.HeaderProblem(Path.Combine(folder, tensors.File!.Name), tensors.Layout) is { } problem)
+                throw new FormatException($"{tensors.File.Name}: {problem}");
         return manifest;
+    }
+
+    /// <summary>More steps than an epoch of any dataset here has (ImageNet at batch size 1 has 1.3 million).</summary>
+    private const long MaxStepsPerEpoch = 10_000_000;
+
+    /// <summary>A generous bound on manifest.json (a population of 4096 deep models needs some megabytes).</summary>
+    private const long MaxManifestBytes = 256L << 20;
+
+    /// <summary>The bytes of a regular file of at most <paramref name="limit"/> bytes; otherwise a FormatException naming <paramref name="name"/>.</summary>
+    private static byte[] ReadRegular(string path, string name, long limit)
+    {
+        if (FileKind.Problem(path, followLinks: false) is { } problem)
+            throw new FormatException($"{name}: {problem}");
+        using var stream = File.OpenRead(path);
+        if (stream.Length > limit)
+            throw new FormatException($"{name} has {stream.Length} bytes, more than the {limit} this file can have");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+
+    /// <summary>
+    /// Whether a checkpoint fits the run it is to continue, as written by the run recorder: the journal and
+    /// metrics lengths end a line of those files, the journal has exactly the checkpoint's rounds before that
+    /// length, every member of the population is there once at the step the schedule plan puts at that round,
+    /// and the samples are the population's batches up to that step. Otherwise a FormatException saying what differs.
+    /// </summary>
+    private void EnsureFitsRun(CheckpointManifest manifest, PapaSettings settings)
+    {
+        var journalPath = Path.Combine(RunFolder, ScheduleJournal.FileName);
+        ScheduleJournal.Content journal;
+        try
+        {
+            journal = ScheduleJournal.Parse(journalPath, Lines(journalPath, ScheduleJournal.FileName, manifest.JournalBytes, "journal_bytes"));
+        }
+        catch (Exception e) when (e is JournalException or InvalidOperationException)
+        {
+            throw new FormatException($"journal_bytes {manifest.JournalBytes} ends no valid journal ({e.Message})");
+        }
+        Lines(Path.Combine(RunFolder, RunRecorder.MetricsFile), RunRecorder.MetricsFile, manifest.MetricsBytes, "metrics_bytes");
+        if (journal.Rounds.Count != manifest.Round || journal.Ended)
+            throw new FormatException($"the first {manifest.JournalBytes} bytes of {ScheduleJournal.FileName} hold {journal.Rounds.Count} rounds"
+                + $"{(journal.Ended ? " and the end" : "")}, a checkpoint of round {manifest.Round} follows {manifest.Round} rounds");
+        var header = journal.Header;
+        // The plan is made from the header's steps per epoch (the data are not loaded yet), so that count is checked first.
+        if (header.StepsPerEpoch is < 1 or > MaxStepsPerEpoch || header.TotalSteps != header.StepsPerEpoch * settings.Epochs || header.Population != settings.Population)
+            throw new FormatException($"the header of {ScheduleJournal.FileName} ({header.Population} members, {header.StepsPerEpoch} steps per epoch, "
+                + $"{header.TotalSteps} in all) does not fit the run's {settings.Population} members and {settings.Epochs} epochs");
+        var plan = SchedulePlan.For(settings, header.StepsPerEpoch);
+        if (manifest.Round > plan.Rounds.Count)
+            throw new FormatException($"round {manifest.Round} is past the plan's {plan.Rounds.Count} rounds");
+        var step = manifest.Round < plan.Rounds.Count ? plan.Rounds[manifest.Round].FirstStep : plan.TotalSteps;
+        var members = manifest.Members.Select(m => m.Member).ToList();
+        if (!members.SequenceEqual(Enumerable.Range(0, settings.Population)))
+            throw new FormatException($"it holds members {string.Join(", ", members)}, the population is {settings.Population}");
+        if (manifest.Members.FirstOrDefault(m => m.Step != step) is { } wrong)
+            throw new FormatException($"member {wrong.Member} is at step {wrong.Step}, the plan puts round {manifest.Round} at step {step}");
+        var samples = (long)settings.Population * settings.Training.BatchSize * step;
+        if (manifest.Samples != samples)
+            throw new FormatException($"samples is {manifest.Samples}, {settings.Population} members x batch {settings.Training.BatchSize} x {step} steps are {samples}");
+    }
+
+    /// <summary>
+    /// The lines of the first <paramref name="length"/> bytes of a run folder file, which must end a line (a
+    /// FormatException naming <paramref name="field"/> otherwise).
+    /// </summary>
+    private static string[] Lines(string path, string name, long length, string field)
+    {
+        if (FileKind.Problem(path, followLinks: false) is { } problem)
+            throw new FormatException($"{name}: {problem}");
+        using var stream = File.OpenRead(path);
+        if (length < 1 || length > stream.Length || length > Array.MaxLength)
+            throw new FormatException($"{field} {length} is outside {name}, which has {stream.Length} bytes");
+        var bytes = new byte[length];
+        stream.ReadExactly(bytes);
+        if (bytes[^1] != (byte)'\n')
+            throw new FormatException($"{field} {length} does not end a line of {name}");
+        return Encoding.UTF8.GetString(bytes, 0, bytes.Length - 1).Split('\n');
     }
 
     private void EnsureIdentity(StoredCheckpoint stored, CheckpointIdentity expected)

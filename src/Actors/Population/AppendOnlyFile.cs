@@ -1,11 +1,13 @@
 using System.Text;
+using PapaActors.Models;
 
 namespace PapaActors.Actors.Population;
 
 /// <summary>
 /// A text file written a whole line at a time and flushed, that can be cut back to an earlier length (a
 /// rollback or resume replays the rounds since a checkpoint, whose lines must be written once). A line that
-/// cannot be written completely (disk full) is cut off again, so the file never ends mid-line.
+/// cannot be written completely (disk full) is cut off again, so the file never ends mid-line. A symbolic link
+/// or another non-regular file at its path is refused: the run folder's files are written there, nowhere else.
 /// </summary>
 public sealed class AppendOnlyFile : IDisposable
 {
@@ -14,6 +16,7 @@ public sealed class AppendOnlyFile : IDisposable
     private AppendOnlyFile(string path, long length)
     {
         Path = path;
+        FileKind.EnsureWritable(path);
         _stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
         TruncateTo(length);
     }

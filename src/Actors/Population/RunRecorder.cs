@@ -8,6 +8,7 @@ using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
+using PapaActors.Models;
 using PapaActors.Models.Weights;
 
 namespace PapaActors.Actors.Population;
@@ -223,7 +224,7 @@ public sealed class RunRecorder : ReceiveActor
         RollbackReady ready;
         try
         {
-            var search = _checkpoints.FindLatestValid();
+            var search = _checkpoints.FindLatestValid(_settings);
             foreach (var problem in search.Problems)
                 _log.Warning("{0}", problem);
             var checkpoint = search.Latest is { } latest ? _checkpoints.Load(latest, _identity) : null;
@@ -289,7 +290,8 @@ public sealed class RunRecorder : ReceiveActor
     public static bool HasCompleted(string folder)
     {
         var results = Path.Combine(folder, ResultsFile);
-        return File.Exists(results) && File.ReadAllText(results).Contains($"\"status\": \"{RunStatus.Completed}\"", StringComparison.Ordinal);
+        // Read only when it is a regular file: a FIFO planted there would block the read forever.
+        return FileKind.Of(results, followLinks: false) == FileKind.Kind.Regular && File.ReadAllText(results).Contains($"\"status\": \"{RunStatus.Completed}\"", StringComparison.Ordinal);
     }
 
     private void TryWriteOutcome(string status, string reason)

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PapaActors.Actors.Configuration;
+using PapaActors.Models;
 
 namespace PapaActors.Actors.Schedule;
 
@@ -79,15 +80,22 @@ public static class ScheduleJournal
     {
         if (!File.Exists(path))
             throw new JournalException($"{path}: no schedule journal here");
-        var lines = File.ReadAllLines(path);
-        if (lines.Length == 0)
+        if (FileKind.Problem(path, followLinks: true) is { } problem)
+            throw new JournalException($"{path}: {problem}");
+        return Parse(path, File.ReadAllLines(path));
+    }
+
+    /// <summary>The journal whose <paramref name="lines"/> were read from <paramref name="path"/> (for messages), as <see cref="Read"/>.</summary>
+    public static Content Parse(string path, IReadOnlyList<string> lines)
+    {
+        if (lines.Count == 0)
             throw new JournalException($"{path}: the journal is empty");
         Header? header = null;
         var rounds = new List<RoundPlan>();
         var ended = false;
         string? failure = null;
         var resets = new List<MemberReset>();
-        for (var i = 0; i < lines.Length; i++)
+        for (var i = 0; i < lines.Count; i++)
         {
             var where = $"{path}, line {i + 1}";
             if (ended)

@@ -20,8 +20,8 @@ public static class CifarReader
         var labelBytes = classes == 100 ? 2 : 1;
         var recordSize = labelBytes + Pixels;
         var paths = files.Select(name => System.IO.Path.Combine(folder, name)).ToList();
-        foreach (var path in paths.Where(p => !File.Exists(p)))
-            throw new DatasetFormatException(path, "file not found");
+        foreach (var path in paths)
+            DatasetFile.OpenRead(path).Dispose();
         // Records are copied straight into one array sized from the files: no per-image arrays to collect later.
         var count = paths.Sum(p => new FileInfo(p).Length / recordSize);
         var images = new byte[count * Pixels];
@@ -29,7 +29,7 @@ public static class CifarReader
         var record = 0;
         foreach (var path in paths)
         {
-            var bytes = File.ReadAllBytes(path);
+            var bytes = ReadAll(path);
             if (bytes.Length == 0 || bytes.Length % recordSize != 0)
                 throw new DatasetFormatException(path, $"size {bytes.Length} is not a whole number of {recordSize}-byte CIFAR-{classes} records (truncated or wrong format)");
             for (var offset = 0; offset < bytes.Length; offset += recordSize, record++)
@@ -42,5 +42,21 @@ public static class CifarReader
             }
         }
         return new Records(images, labels);
+    }
+
+    private static byte[] ReadAll(string path)
+    {
+        using var stream = DatasetFile.OpenRead(path);
+        try
+        {
+            var bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+            // Reading on past the size also finds a file whose size says nothing (a /proc file says 0) and fails to read.
+            return stream.ReadByte() == -1 ? bytes : throw new DatasetFormatException(path, "the file grew while it was read");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw DatasetFile.Unreadable(path, e);
+        }
     }
 }

@@ -18,9 +18,9 @@ public static class IdxReader
     public static IdxArray Read(string path, int expectedDimensions)
     {
         var file = ResolvePath(path);
+        using var raw = DatasetFile.OpenRead(file);
         try
         {
-            using var raw = File.OpenRead(file);
             using Stream stream = file.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(raw, CompressionMode.Decompress) : raw;
             // A plain file's size bounds the data; a .gz file's decompressed size is only known by reading it.
             var available = stream == raw ? (long?)raw.Length : null;
@@ -34,15 +34,32 @@ public static class IdxReader
         {
             throw new DatasetFormatException(file, "truncated: the file ends inside the header", e);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw DatasetFile.Unreadable(file, e);
+        }
     }
 
+    /// <summary><paramref name="path"/>, or <c>path.gz</c> when only that exists (a directory or FIFO there counts: it is refused by name).</summary>
     public static string ResolvePath(string path)
     {
-        if (File.Exists(path))
+        if (Exists(path))
             return path;
-        if (File.Exists(path + ".gz"))
+        if (Exists(path + ".gz"))
             return path + ".gz";
         throw new DatasetFormatException(path, "file not found (looked for it with and without .gz)");
+    }
+
+    private static bool Exists(string path)
+    {
+        try
+        {
+            return FileKind.Of(path, followLinks: true) != FileKind.Kind.Missing;
+        }
+        catch (IOException e)
+        {
+            throw DatasetFile.Unreadable(path, e);
+        }
     }
 
     private static IdxArray Parse(Stream stream, string file, int expectedDimensions, long? fileLength)

@@ -111,7 +111,8 @@ public sealed class CheckpointStoreTests(ITestOutputHelper output) : IDisposable
 
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(written.Folder, "manifest.json")))!;
         Assert.Equal("papa-checkpoint", (string?)manifest["format"]);
-        Assert.Equal(1, (int?)manifest["version"]);
+        Assert.Equal(2, (int?)manifest["version"]);
+        Assert.Matches("^[0-9a-f]{64}$", (string?)manifest["manifest_sha256"]);
         Assert.Equal(3007, (long?)manifest["samples"]);
         Assert.Equal(Identity.ConfigFingerprint, (string?)manifest["identity"]!["config_fingerprint"]);
         var member0 = manifest["members"]![0]!;

@@ -154,11 +154,11 @@ public sealed class WeightMathTests
 
         File.WriteAllBytes(folder.File("corrupt.safetensors"), File.ReadAllBytes(path)[..40]);
         var corrupt = Assert.Throws<WeightLayoutException>(() => SafetensorsFile.Load(folder.File("corrupt.safetensors"), snapshot.Layout));
-        Assert.Contains("corrupt.safetensors: not a readable safetensors file", corrupt.Message);
+        Assert.Contains("corrupt.safetensors: the header claims", corrupt.Message); // checked before anything is read or allocated
 
         using var cnn = ModelZoo.Create("cnn", new ImageShape(1, 8, 8), 10, 0.25, initSeed: 1);
         var mismatch = Assert.Throws<WeightLayoutException>(() => SafetensorsFile.Load(path, new ModelState(cnn).Layout));
-        Assert.Contains("unexpected tensor(s) layers.1.weight", mismatch.Message);
+        Assert.Contains("unexpected tensor 'layers.1.", mismatch.Message);
 
         Assert.Throws<FileNotFoundException>(() => SafetensorsFile.Load(folder.File("absent.safetensors"), snapshot.Layout));
     }
