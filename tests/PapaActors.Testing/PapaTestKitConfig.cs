@@ -20,5 +20,11 @@ public static class PapaTestKitConfig
         new PapaSystemSetup(runConfig) { SerializeEveryMessage = true, VirtualTime = true, Logging = SystemLogging.TestKit }.ToConfig();
 
     /// <summary>The run settings an ActorSystem was configured with.</summary>
-    public static PapaSettings Settings(ActorSystem system) => PapaSettings.FromConfig(system.Settings.Config);
+    /// <remarks>
+    /// Only its `papa` section is read: the rest is every Akka module's defaults (such as `akka.test.*`), which
+    /// the validation of a user's `akka` keys does not know.
+    /// </remarks>
+    public static PapaSettings Settings(ActorSystem system) =>
+        PapaSettings.FromConfig(ConfigurationFactory.ParseString(string.Join('\n',
+            PapaConfig.Render(system.Settings.Config).Split('\n').Where(line => line.StartsWith(PapaConfig.Root + ".", StringComparison.Ordinal)))));
 }

@@ -143,7 +143,9 @@ public static class PapaConfig
                 throw new ConfigException($"unknown key '{Clip(path)}': only keys under {string.Join(" and ", AllowedRoots)} are allowed");
             if (value.IsObject() && path == root) // `papa {}`: an empty section
                 continue;
-            if (value.IsObject()) // deeper, {} sets nothing and hides a mistake
+            // Deeper, {} sets nothing and hides a mistake; Akka's own reference configs have a few, which a whole
+            // ActorSystem's config (as the TestKit gives) carries.
+            if (value.IsObject() && !(root == "akka" && AkkaKeys.Value.Contains(path)))
                 throw new ConfigException($"'{Clip(path)}' is an empty object: give its keys or leave it out");
             if (root == Root && (!Defaults.HasPath(path) || Defaults.GetValue(path).IsObject()))
                 throw new ConfigException($"unknown key '{Clip(path)}'{Suggestion(path)}");
@@ -152,14 +154,14 @@ public static class PapaConfig
         }
     }
 
-    /// <summary>Every setting of Akka's reference configs (embedded in its assemblies) for the modules this project runs, and of hocon/akka.conf and hocon/cluster.conf.</summary>
+    /// <summary>Every setting (and empty object) of Akka's reference configs (embedded in its assemblies) for the modules this project runs, and of hocon/akka.conf and hocon/cluster.conf.</summary>
     private static readonly Lazy<HashSet<string>> AkkaKeys = new(() =>
         new[]
         {
             ConfigurationFactory.Default(), ConfigurationFactory.FromResource<RemoteSettings>("Akka.Remote.Configuration.Remote.conf"),
             ConfigurationFactory.FromResource<ClusterSettings>("Akka.Cluster.Configuration.Cluster.conf"), ClusterSingleton.DefaultConfig(),
             AkkaDefaults, ClusterDefaults,
-        }.SelectMany(c => Leaves(c.GetValue("akka"), "akka")).Select(leaf => leaf.Path).ToHashSet());
+        }.SelectMany(c => Leaves(c.GetValue("akka"), "akka", emptyObjects: true)).Select(leaf => leaf.Path).ToHashSet());
 
     /// <summary>Akka sections whose keys are names the user chooses (serializers, deployed actor paths, cluster roles).</summary>
     private static readonly string[] AkkaMaps =

@@ -50,6 +50,7 @@ public sealed class CheckpointedRun : IDisposable
 /// resumed (bit-identical to the uninterrupted run); any other crafted file is one `error:` line naming it, exit
 /// code 2, nothing written outside the run folder; nothing hangs.
 /// </summary>
+[Trait("Category", "Slow")]
 public sealed class CraftedFileTests(CheckpointedRun run) : IClassFixture<CheckpointedRun>
 {
     private const string Newest = "checkpoints/round-000005";
