@@ -102,29 +102,11 @@ public static class ScheduleReplay
             return $"{Describe(round)}, yet {received.Count} of {population} members received a Mix";
         foreach (var (member, mix) in received)
         {
-            var (keep, shares, parents) = Expected(round.Mix, member, population);
-            if (mix.Keep != keep || mix.Parents != parents || !TracerWeights.Shares(mix.Weights).SequenceEqual(shares))
+            var shares = round.Mix.TargetShares(member, population).Select(s => Math.Round(s, 6));
+            if (mix.Keep != round.Mix.KeepOf(member) || mix.Parents != round.Mix.ParentsOf(member) || !TracerWeights.Shares(mix.Weights).SequenceEqual(shares))
                 return $"{Describe(round)}, yet member {member} received keep={mix.Keep}, shares [{string.Join(", ", TracerWeights.Shares(mix.Weights))}]";
         }
         return null;
-    }
-
-    private static (double Keep, double[] Shares, ParentPair? Parents) Expected(MixDecision decision, int member, int population)
-    {
-        var mean = Enumerable.Repeat(Math.Round(1.0 / population, 6), population).ToArray();
-        switch (decision)
-        {
-            case PushTowardMean push:
-                return (push.Keep, mean, null);
-            case ReplaceWithChildren children:
-                var pair = children.Parents[member];
-                var shares = new double[population];
-                shares[pair.First] += 0.5;
-                shares[pair.Second] += 0.5;
-                return (0, shares, pair);
-            default:
-                return (0, mean, null);
-        }
     }
 
     public static string Describe(RoundPlan round) =>

@@ -14,10 +14,51 @@ public readonly record struct ParentPair(int First, int Second)
     public override string ToString() => $"{First}+{Second}";
 }
 
-/// <summary>What happens to the population at the end of a round.</summary>
+/// <summary>
+/// What happens to the population at the end of a round: member j becomes keep * w_j + (1 - keep) * target_j, where
+/// the target is the mean of all members or the child of j's parents. The shares below are the one place that says
+/// which members' weights (and REPAIR statistics) make each member after the mix.
+/// </summary>
 public abstract record MixDecision
 {
     public abstract string Kind { get; }
+
+    /// <summary>The share member <paramref name="member"/> keeps of its own weights.</summary>
+    public virtual double KeepOf(int member) => 0;
+
+    /// <summary>The parents whose child member <paramref name="member"/> becomes (PAPA-2), else null.</summary>
+    public virtual ParentPair? ParentsOf(int member) => null;
+
+    /// <summary>Each member's share in the target of <paramref name="member"/>: 1/p each in the mean, 1/2 each for a child's parents.</summary>
+    public double[] TargetShares(int member, int population)
+    {
+        if (ParentsOf(member) is { } pair)
+            return ParentShares(pair, population);
+        return Enumerable.Repeat(1.0 / population, population).ToArray();
+    }
+
+    /// <summary>
+    /// Each member's share in the weights of <paramref name="member"/> after the mix: keep for itself plus (1 - keep)/p
+    /// each for a push, 1/p each for the mean, 1/2 each for a child's parents (a member without a mix keeps itself).
+    /// </summary>
+    public double[] SharesAfter(int member, int population)
+    {
+        if (ParentsOf(member) is { } pair)
+            return ParentShares(pair, population);
+        var keep = this is NoMix ? 1 : KeepOf(member);
+        var shares = new double[population];
+        for (var i = 0; i < population; i++)
+            shares[i] = (1 - keep) / population + (i == member ? keep : 0);
+        return shares;
+    }
+
+    private static double[] ParentShares(ParentPair pair, int population)
+    {
+        var shares = new double[population];
+        shares[pair.First] += 0.5;
+        shares[pair.Second] += 0.5;
+        return shares;
+    }
 }
 
 public sealed record NoMix : MixDecision
@@ -30,6 +71,7 @@ public sealed record NoMix : MixDecision
 public sealed record PushTowardMean(double Keep) : MixDecision
 {
     public override string Kind => "push";
+    public override double KeepOf(int member) => Keep;
 }
 
 /// <summary>PAPA-all: every member is replaced by the mean.</summary>
@@ -43,6 +85,7 @@ public sealed record ReplaceWithMean : MixDecision
 public sealed record ReplaceWithChildren(IReadOnlyList<ParentPair> Parents) : MixDecision
 {
     public override string Kind => "children";
+    public override ParentPair? ParentsOf(int member) => Parents[member];
     public bool Equals(ReplaceWithChildren? other) => other is not null && Parents.SequenceEqual(other.Parents);
     public override int GetHashCode() => Parents.Aggregate(17, (h, p) => h * 31 + p.GetHashCode());
 }

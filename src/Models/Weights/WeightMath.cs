@@ -39,8 +39,4 @@ public static class WeightMath
 
     /// <summary>The PAPA-2 child of two parents, 0.5 * a + 0.5 * b: the same bits in either order.</summary>
     public static WeightSnapshot Child(WeightSnapshot a, WeightSnapshot b) => Interpolate(a, b, 0.5);
-
-    /// <summary>keep * own + (1 - keep) * other: the mixing rule of every PAPA variant.</summary>
-    public static WeightSnapshot Mix(WeightSnapshot own, WeightSnapshot other, double keep) =>
-        WeightedSum([own, other], [keep, 1 - keep]);
 }

@@ -29,14 +29,6 @@ public sealed class WeightMathTests
     }
 
     [Fact]
-    public void MixKeepsRhoOfOwnWeights()
-    {
-        var own = Snapshot(10, 20, 30, 40, 50, 60);
-        var mean = Snapshot(0, 0, 0, 0, 0, 0);
-        AssertClose([9, 18, 27, 36, 45, 54], WeightMath.Mix(own, mean, keep: 0.9).Values);
-    }
-
-    [Fact]
     public void LayoutMismatchIsNamedNotPartiallyApplied()
     {
         var other = WeightSnapshot.FromOwned(new WeightLayout([
