@@ -31,7 +31,8 @@ internal sealed class ConsoleReporter : ReceiveActor
         Receive<RoundCompleted>(OnRound);
         Receive<CheckpointWritten>(w => Console.WriteLine($"checkpoint of round {w.Round}: {w.Bytes / 1e6:0.0} MB in {w.Milliseconds:0} ms ({w.Folder})"));
         Receive<CheckpointFailed>(f => AnsiConsole.MarkupLineInterpolated($"[red]checkpoint of round {f.Round} failed:[/] {f.Reason}"));
-        Receive<FaultRecorded>(f => AnsiConsole.MarkupLineInterpolated($"[yellow]fault in round {f.Round}[/]{(f.Member is { } m ? $", member {m}" : "")}: {f.Detail}"));
+        Receive<FaultRecorded>(f => AnsiConsole.MarkupLineInterpolated(
+            $"[yellow]fault in round {f.Round}[/]{(f.Member is { } m ? $", member {m}" : "")}: {f.Detail}{(f.Replacement is { } r ? $"; start a node for member(s) {string.Join(",", r.Members)}: {CommandLines.MemberNode(r.SeedNode, string.Join(",", r.Members))} (or --members auto)" : "")}"));
         Receive<RollBack>(r => AnsiConsole.MarkupLineInterpolated($"[yellow]rolling back[/] to {(r.Round is { } round ? $"the checkpoint of round {round}" : "the start")}: {r.Cause}"));
         Receive<MembersReset>(r => AnsiConsole.MarkupLineInterpolated($"[yellow]round {r.Round}: reset diverged member(s)[/] {string.Join(", ", r.Members)} to the mean of the finite ones ({r.Reason})"));
         Receive<IRunEvent>(_ => { });

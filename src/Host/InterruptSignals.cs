@@ -53,7 +53,7 @@ internal sealed class InterruptSignals : IDisposable
     {
         lock (_gate)
         {
-            _run = runFolder is null ? null : (runFolder, resumeCommand ?? LocalRun.ResumeCommand(runFolder));
+            _run = runFolder is null ? null : (runFolder, resumeCommand ?? CommandLines.Resume(runFolder));
             _outcome = null;
         }
     }

@@ -23,7 +23,7 @@ internal static class LocalRun
         using var data = RunChecks.Local(config, settings);
         return await RunFolder.InNewFolderAsync(outFolder, settings, async folder =>
         {
-            using var signals = InterruptSignals.ForRun(folder, ResumeCommand(folder));
+            using var signals = InterruptSignals.ForRun(folder, CommandLines.Resume(folder));
             return await RunAsync(config, settings, data, folder, RunStart.Fresh, verbose, signals);
         });
     }
@@ -35,11 +35,9 @@ internal static class LocalRun
         using var heldLock = runLock;
         using var data = RunChecks.Local(config, settings);
         var folder = Path.GetFullPath(runFolder);
-        using var signals = InterruptSignals.ForRun(folder, ResumeCommand(folder));
+        using var signals = InterruptSignals.ForRun(folder, CommandLines.Resume(folder));
         return await RunAsync(config, settings, data, folder, start, verbose, signals);
     }
-
-    public static string ResumeCommand(string folder) => $"./papa resume {folder}";
 
     /// <summary>
     /// One run in <paramref name="folder"/> (prepared and locked, or holding the run to resume) on <paramref name="data"/>
@@ -61,7 +59,7 @@ internal static class LocalRun
         var result = await OutcomeOrTermination(run, system);
         signals.Settle(ExitCodeOf(result));
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
-        return Report(result, folder, ResumeCommand(folder));
+        return Report(result, folder, CommandLines.Resume(folder));
     }
 
     /// <summary>The run's outcome, or a failure if the actor system terminates first: never a wait without an end.</summary>

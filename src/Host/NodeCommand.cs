@@ -46,12 +46,12 @@ internal static class NodeCommand
         if (seedNodes.Count == 0)
             cluster.Join(cluster.SelfAddress);
         AnsiConsole.MarkupLineInterpolated($"averager node at [bold]{cluster.SelfAddress}[/]; waiting for {settings.Population} members. Start them with:");
-        AnsiConsole.MarkupLineInterpolated($"  ./papa node --role member --seed-node {cluster.SelfAddress} --members 0,1,...");
+        AnsiConsole.MarkupLineInterpolated($"  {CommandLines.MemberNode(cluster.SelfAddress.ToString(), "0,1,...")}");
         if (RunSecret.Load(settings.Secret.File) is not null)
             AnsiConsole.MarkupLine("  each with this run's secret (the same papa.cluster.secret-file, or PAPA_CLUSTER_SECRET)");
 
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
-        var resumeCommand = $"./papa node --role averager --resume {folder}";
+        var resumeCommand = CommandLines.ResumeAverager(folder);
         using var signals = InterruptSignals.ForRun(folder, resumeCommand);
         var run = ClusterNodes.StartAverager(system, settings, PapaConfig.Render(config), data, folder, reporter, start, signals.Token);
         var result = await LocalRun.OutcomeOrTermination(run, system);

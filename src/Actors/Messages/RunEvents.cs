@@ -63,8 +63,14 @@ public sealed record RollbackReady(Checkpoints.Checkpoint? Checkpoint, string? P
 /// <summary>Diverged members replaced by the mean of the finite ones in <paramref name="Round"/> (a journaled decision).</summary>
 public sealed record MembersReset(int Round, IReadOnlyList<int> Members, string Reason) : IRunEvent;
 
-/// <summary>A fault the run survived (for faults.jsonl and the console): what happened and what the Averager does.</summary>
-public sealed record FaultRecorded(string Kind, int? Member, int Round, string Detail) : IRunEvent;
+/// <summary>
+/// A fault the run survived (for faults.jsonl and the console): what happened and what the Averager does;
+/// <paramref name="Replacement"/>: the run waits for a node to run these members (the Host says how to start one).
+/// </summary>
+public sealed record FaultRecorded(string Kind, int? Member, int Round, string Detail, ReplacementWanted? Replacement = null) : IRunEvent;
+
+/// <summary>Members no node runs, and the address a member node joins to run them.</summary>
+public sealed record ReplacementWanted(string SeedNode, IReadOnlyList<int> Members);
 
 public sealed record MemberResult(int Member, double TestAccuracy, double HeldOutAccuracy, WeightSnapshot Weights);
 

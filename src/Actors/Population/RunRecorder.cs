@@ -177,6 +177,7 @@ public sealed class RunRecorder : ReceiveActor
         ["member"] = fault.Member,
         ["round"] = fault.Round,
         ["detail"] = fault.Detail,
+        ["seed_node"] = fault.Replacement?.SeedNode,
     }.ToJsonString());
 
     /// <summary>Writes the checkpoint with the current journal and metrics lengths, and answers the Averager.</summary>
