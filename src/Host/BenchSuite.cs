@@ -165,7 +165,7 @@ internal static class BenchSuite
             "the default run's checkpoint (4 cnn members with momentum) written, fsynced and renamed");
     }
 
-    /// <summary>The resnet20 run of README "Performance" on random CIFAR-format files, as a child `papa run`.</summary>
+    /// <summary>The resnet20 run of docs/performance.md on random CIFAR-format files, as a child `papa run`.</summary>
     private static async Task<IReadOnlyList<Figure>> ResNetRun(Scale scale)
     {
         var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-resnet20-{Guid.NewGuid():N}");
@@ -205,7 +205,7 @@ internal static class BenchSuite
         DataLoading.Load(PapaSettings.FromConfig(PapaConfig.Load(LocalRun.DefaultConfig, overrides)).Dataset);
 
     /// <summary>
-    /// The overrides of hocon/paper/cifar10-resnet20-papa-all-variations.conf for the measured run (README "Performance" gives the
+    /// The overrides of hocon/paper/cifar10-resnet20-papa-all-variations.conf for the measured run (docs/performance.md gives the
     /// same command): batch 64 and BatchNorm re-estimated for soups, as the figures were first measured.
     /// </summary>
     private static string[] ResNetOverrides(string dataFolder, int epochs) =>

@@ -2,21 +2,9 @@ using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Host;
 
+/// <summary>README.md as the entry point; its links and the docs' examples are checked by <see cref="DocsTests"/>.</summary>
 public sealed class ReadmeTests
 {
-    [Fact]
-    public void TheScheduleTestingExampleInTheReadmeIsTheTestThatRuns()
-    {
-        const string example = "tests/PapaActors.Tests/Examples/Papa2ScheduleTests.cs";
-        var readme = File.ReadAllText(RepositoryFiles.Path("README.md")).ReplaceLineEndings("\n");
-        var marker = readme.IndexOf($"<!-- example: {example} -->", StringComparison.Ordinal);
-        Assert.True(marker >= 0, "the README marks where the example goes");
-        var start = readme.IndexOf("```csharp\n", marker, StringComparison.Ordinal) + "```csharp\n".Length;
-        var end = readme.IndexOf("```", start, StringComparison.Ordinal);
-
-        Assert.Equal(File.ReadAllText(RepositoryFiles.Path(example)).ReplaceLineEndings("\n"), readme[start..end]);
-    }
-
     [Fact]
     public void TheReadmeStartsWithTheTwoCommandsAndCiRunsTheTestOne()
     {

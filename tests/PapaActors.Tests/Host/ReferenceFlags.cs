@@ -9,7 +9,7 @@ public enum FlagKind
 {
     /// <summary>The flag's value must be what our settings hold (<see cref="ReferenceFlag.Expect"/>).</summary>
     Key,
-    /// <summary>We have no key for it and do something else: README "Where we differ from the reference" names it.</summary>
+    /// <summary>We have no key for it and do something else: docs/method.md "Where we differ from the reference" names it.</summary>
     Difference,
     /// <summary>A feature not implemented here: a paper config may only mirror a run that leaves it at main.py's default.</summary>
     DefaultOnly,

@@ -1,6 +1,6 @@
 namespace PapaActors.Tests.Support;
 
-/// <summary>Paths in the repository the tests were compiled from (README.md, hocon/, scripts/).</summary>
+/// <summary>Paths in the repository the tests were compiled from (README.md, docs/, hocon/, scripts/).</summary>
 public static class RepositoryFiles
 {
     public static string Root => Locate();
