@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Akka.Event;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
@@ -350,7 +349,7 @@ public sealed class PopulationRun<TPeer> where TPeer : class
             Drop(gain, from);
         else if (gain.Attempt != _attempt || !_mixGainRounds.Contains(gain.Round))
             Log(LogLevel.DebugLevel, $"ignoring a mix measurement of round {gain.Round} from member {gain.Member}: of an abandoned attempt, or of a mix not measured");
-        else if (!IsAccuracy(gain.HeldOutBefore) || !IsAccuracy(gain.HeldOutAfter))
+        else if (!ReportChecks.IsAccuracy(gain.HeldOutBefore) || !ReportChecks.IsAccuracy(gain.HeldOutAfter))
             OnMemberLost(gain.Member, $"it measured held-out accuracies of {gain.HeldOutBefore} and {gain.HeldOutAfter} around the mix of round {gain.Round}, outside [0, 1]", recoverable: true);
         else
             _commands.Add(new Notify(new MixGainMeasured(gain.Round, gain.Member, gain.HeldOutBefore, gain.HeldOutAfter)));
@@ -456,30 +455,11 @@ public sealed class PopulationRun<TPeer> where TPeer : class
         _asked.Clear();
         if (mixes)
         {
-            foreach (var (reducer, combine) in CombineRounds(plan))
+            foreach (var (reducer, combine) in NodeMixing.CombineRounds(_members, plan, _attempt))
             {
                 _asked[reducer] = combine;
                 Send(reducer, combine);
             }
-        }
-    }
-
-    /// <summary>
-    /// What each node reducer sends up this round: the sum of its members (PAPA, PAPA-all); for PAPA-2 the children
-    /// whose parents are both on it, formed there (sent up only when a member elsewhere needs one), and the parents of
-    /// children whose parents are on two nodes.
-    /// </summary>
-    private IEnumerable<(TPeer Reducer, CombineRound Message)> CombineRounds(RoundPlan plan)
-    {
-        var pairs = plan.Mix is ReplaceWithChildren c ? c.Parents.Select((p, j) => (Pair: p.Sorted, Child: j)).ToList() : [];
-        foreach (var reducer in _members.Reducers)
-        {
-            var members = _members.MembersOn(reducer).ToImmutableArray();
-            var form = pairs.Select(p => p.Pair).Distinct().Where(p => FormedOn(p, reducer)).ToImmutableArray();
-            var upload = pairs.Where(p => FormedOn(p.Pair, reducer) && !reducer.Equals(_members.ReducerOf(p.Child))).Select(p => p.Pair).Distinct().ToImmutableArray();
-            var parents = pairs.Select(p => p.Pair).Where(p => !_members.ReducerOf(p.First).Equals(_members.ReducerOf(p.Second)))
-                .SelectMany(p => new[] { p.First, p.Second }).Where(m => reducer.Equals(_members.ReducerOf(m))).Distinct().Order().ToImmutableArray();
-            yield return (reducer, new CombineRound(_attempt, plan.Round, members, plan.Mix is PushTowardMean or ReplaceWithMean, parents, form, upload));
         }
     }
 
@@ -488,8 +468,6 @@ public sealed class PopulationRun<TPeer> where TPeer : class
         round >= 0 && round + 1 < _plan.Rounds.Count && _plan.Rounds[round].Mix is PushTowardMean
             ? Math.Min(_settings.Mixing.PushDelaySteps, _plan.Rounds[round + 1].Steps)
             : 0;
-
-    private bool FormedOn(ParentPair pair, TPeer reducer) => reducer.Equals(_members.ReducerOf(pair.First)) && reducer.Equals(_members.ReducerOf(pair.Second));
 
     /// <summary>A member's report of a round without a mix; a mixing round's reports come through its node's reducer.</summary>
     private void OnTrained(TPeer from, Trained report)
@@ -504,7 +482,7 @@ public sealed class PopulationRun<TPeer> where TPeer : class
             Log(LogLevel.WarningLevel, $"ignoring a report for round {report.Round} from member {report.Member} ({_env.Describe(from)}) during round {_round}");
             return;
         }
-        if (Implausible(report) is { } problem)
+        if (ReportChecks.Implausible(report) is { } problem)
         {
             OnMemberLost(report.Member, problem, recoverable: true);
             return;
@@ -526,7 +504,7 @@ public sealed class PopulationRun<TPeer> where TPeer : class
             Log(LogLevel.WarningLevel, $"ignoring a node report for round {node.Round} from {_env.Describe(from)} during round {_round}");
             return;
         }
-        if (node.Reports.Select(r => (r.Member, Problem: Implausible(r))).FirstOrDefault(r => r.Problem is not null) is { Problem: { } problem } bad)
+        if (node.Reports.Select(r => (r.Member, Problem: ReportChecks.Implausible(r))).FirstOrDefault(r => r.Problem is not null) is { Problem: { } problem } bad)
         {
             OnMemberLost(bad.Member, problem, recoverable: true);
             return;
@@ -537,7 +515,7 @@ public sealed class PopulationRun<TPeer> where TPeer : class
             OnMemberLost(missing.Member, $"it sent no REPAIR statistics for round {node.Round}", recoverable: true);
             return;
         }
-        if (Incomplete(from, node) is { } gap)
+        if (ReportChecks.Incomplete(_asked.GetValueOrDefault(from), node) is { } gap)
         {
             OnMemberLost(_members.MembersOn(from).First(), $"its node's report for round {node.Round} {gap}", recoverable: true);
             return;
@@ -554,37 +532,6 @@ public sealed class PopulationRun<TPeer> where TPeer : class
         if (_reports.All(r => r is not null))
             OnRoundReported();
     }
-
-    /// <summary>What a node's report lacks of what this round's <see cref="CombineRound"/> asked it for (the mix needs all of it).</summary>
-    private string? Incomplete(TPeer from, NodeTrained node)
-    {
-        if (!_asked.TryGetValue(from, out var asked))
-            return "was not asked for";
-        if (!asked.Members.Order().SequenceEqual(node.Reports.Select(r => r.Member).Order()))
-            return $"covers members {string.Join(", ", node.Reports.Select(r => r.Member))}, not {string.Join(", ", asked.Members)}";
-        if (node.Reports.Any(r => r.Diverged))
-            return null; // a diverged member's weights are left out, and the round resets it from the others
-        if (asked.Sum && node.Sum is null)
-            return "has no sum";
-        var snapshots = asked.UploadSnapshots.Where(m => !node.Snapshots.ContainsKey(m)).ToList();
-        var children = asked.UploadChildren.Where(p => !node.Children.ContainsKey(p)).ToList();
-        return snapshots.Count + children.Count == 0 ? null
-            : $"lacks the snapshots of member(s) {string.Join(", ", snapshots)} and the children of {string.Join(", ", children)}";
-    }
-
-    /// <summary>
-    /// Numbers from the network that no member can report (a loss may be NaN: that is a divergence, handled as one).
-    /// Such a report is the member's failure, named, never an exception in the averager.
-    /// </summary>
-    private static string? Implausible(Trained r) =>
-        r.HeldOutAccuracy is { } accuracy && !IsAccuracy(accuracy) ? $"it reported a held-out accuracy of {accuracy}, outside [0, 1]"
-        : r.Step < 0 || r.Samples < 0 ? $"it reported step {r.Step} and {r.Samples} samples"
-        : new[] { r.Seconds, r.WaitSeconds, r.MixSeconds }.Any(t => !(t >= 0 && double.IsFinite(t))) ? $"it reported times of {r.Seconds}, {r.WaitSeconds} and {r.MixSeconds} s"
-        : !double.IsFinite(r.LearningRate) ? $"it reported a learning rate of {r.LearningRate}"
-        : null;
-
-    /// <summary>In [0, 1], or NaN: not measured (an empty held-out split).</summary>
-    private static bool IsAccuracy(double accuracy) => double.IsNaN(accuracy) || accuracy is >= 0 and <= 1;
 
     private void OnRoundReported()
     {
@@ -712,40 +659,15 @@ public sealed class PopulationRun<TPeer> where TPeer : class
         _checkpointEverySteps > 0 && round > 0
         && _plan.Rounds[round].FirstStep / _checkpointEverySteps > _plan.Rounds[round - 1].FirstStep / _checkpointEverySteps;
 
-    /// <summary>
-    /// Sends every node its members' mixes in one <see cref="NodeMix"/>. With REPAIR on, each member also gets the
-    /// parents' statistics combined with the shares each member has in its new weights (<see cref="MixDecision.SharesAfter"/>).
-    /// Returns the seconds it took.
-    /// </summary>
+    /// <summary>Sends every node its members' mixes (<see cref="NodeMixing.NodeMixes"/>); returns the seconds it took.</summary>
     private double ApplyMix(RoundPlan plan, IReadOnlyList<Trained> reports, MixInputs inputs)
     {
         var start = _env.Time.GetTimestamp();
         var statistics = _settings.Training.Repair.Enabled ? reports.Select(r => r.RepairStatistics!).ToList() : null;
-        var children = new Dictionary<ParentPair, WeightSnapshot>(inputs.Children);
-        WeightSnapshot Child(ParentPair pair) =>
-            children.TryGetValue(pair, out var child) ? child : children[pair] = WeightMath.Child(inputs.Snapshots[pair.First], inputs.Snapshots[pair.Second]);
-
-        MemberMix MixFor(int j) => new(j, plan.Mix.KeepOf(j), plan.Mix.ParentsOf(j),
-            statistics is null ? null : ActivationStatistics.WeightedSum(statistics, plan.Mix.SharesAfter(j, Population)));
-
-        foreach (var reducer in _members.Reducers)
-        {
-            var members = _members.MembersOn(reducer).Select(MixFor).ToImmutableArray();
-            // The children this node did not form itself.
-            var sent = members.Select(m => m.Parents?.Sorted).OfType<ParentPair>().Distinct()
-                .Where(pair => inputs.FormedHere || !FormedOn(pair, reducer)).ToImmutableDictionary(pair => pair, Child);
-            _commands.Add(new Transfer<TPeer>(reducer, new NodeMix(_attempt, plan.Round, plan.Mix is ReplaceWithChildren ? null : inputs.Mean, members, sent,
-                MeasureGain: _mixGainRounds.Contains(plan.Round))));
-        }
+        foreach (var (reducer, mix) in NodeMixing.NodeMixes(_members, plan, statistics, inputs, _attempt, _mixGainRounds.Contains(plan.Round)))
+            _commands.Add(new Transfer<TPeer>(reducer, mix));
         return _env.Time.GetElapsedTime(start).TotalSeconds;
     }
-
-    /// <summary>
-    /// What a round's mix is made of: the mean of the finite members (from the node sums), the members' snapshots and
-    /// the children the nodes sent up; <paramref name="FormedHere"/>: every child is formed here (after a reset).
-    /// </summary>
-    private sealed record MixInputs(WeightSnapshot? Mean, IReadOnlyDictionary<int, WeightSnapshot> Snapshots,
-        IReadOnlyDictionary<ParentPair, WeightSnapshot> Children, bool FormedHere);
 
     // ---- Checkpoints
 
@@ -906,18 +828,12 @@ public sealed class PopulationRun<TPeer> where TPeer : class
             Drop(final, from);
             return;
         }
-        var problem = final.Weights.Layout.Fingerprint != _members.LayoutFingerprint ? $"its final weights have layout {final.Weights.Layout.Fingerprint}, the population {_members.LayoutFingerprint}"
-            : _testLabels.Length == 0 || final.TestLogits.Length == 0 || final.TestLogits.Length % _testLabels.Length != 0
-                ? $"it sent {final.TestLogits.Length} test logits for {_testLabels.Length} test images"
-            : !(final.TestAccuracy is >= 0 and <= 1 && IsAccuracy(final.HeldOutAccuracy))
-                ? $"it reported accuracies {final.TestAccuracy} (test) and {final.HeldOutAccuracy} (held-out), outside [0, 1]"
-            : null;
-        if (problem is not null)
+        if (ReportChecks.FinalProblem(final, _members.LayoutFingerprint!, _testLabels.Length) is { } problem)
         {
             OnMemberLost(index, problem, recoverable: true);
             return;
         }
-        if (!AllFinite(final.Weights.Values))
+        if (!ReportChecks.AllFinite(final.Weights))
         {
             Fail($"member {index} diverged: its final weights are not finite", RunStatus.Diverged);
             return;
@@ -935,7 +851,7 @@ public sealed class PopulationRun<TPeer> where TPeer : class
     {
         _commands.Add(new CancelTimer(RunTimer.Round));
         _commands.Add(new StopSoups());
-        if (!AllFinite(soups.AverageSoup.Weights.Values) || !AllFinite(soups.GreedySoup.Weights.Values))
+        if (!ReportChecks.AllFinite(soups.AverageSoup.Weights) || !ReportChecks.AllFinite(soups.GreedySoup.Weights))
         {
             Fail("a soup's weights are not finite; no soup is written", RunStatus.Diverged);
             return;
@@ -947,8 +863,6 @@ public sealed class PopulationRun<TPeer> where TPeer : class
         _commands.Add(new Notify(new RunCompleted(results)));
         EndRun(new RunEnded(Completed: true, $"average soup {results.AverageSoup.TestAccuracy:P2}, greedy soup {results.GreedySoup.TestAccuracy:P2}"));
     }
-
-    private static bool AllFinite(ImmutableArray<float> values) => values.All(float.IsFinite);
 
     private void Fail(string reason, string status = RunStatus.Failed)
     {
