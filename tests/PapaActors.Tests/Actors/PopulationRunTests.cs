@@ -1,8 +1,11 @@
+using System.Collections.Immutable;
 using CsCheck;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Replay;
 using PapaActors.Actors.Run;
 using PapaActors.Actors.Schedule;
+using PapaActors.Models.Training;
+using PapaActors.Models.Weights;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
@@ -182,10 +185,12 @@ public sealed class PopulationRunTests
         Assert.DoesNotContain(world.Sent<Train>(), t => t.Round == 2);
     }
 
-    [Fact]
-    public void ADivergedMemberIsResetToTheMeanOfTheFiniteOnesWhenThePolicySaysSo()
+    [Theory]
+    [InlineData("method=papa-2")]   // the finite members' weights are collected for the mean
+    [InlineData("method=papa-all")] // the node sums leave the diverged member out
+    public void ADivergedMemberIsResetToTheMeanOfTheFiniteOnesWhenThePolicySaysSo(string method)
     {
-        var world = World(["method=papa-2", "on-divergence=reset"]);
+        var world = World([method, "on-divergence=reset"]);
         world.Loss = (member, round) => member == 3 && round == 1 ? double.NaN : 1.0;
         world.RegisterAll().RunToEnd();
 
@@ -205,6 +210,135 @@ public sealed class PopulationRunTests
 
         var answer = Assert.IsType<Send<string>>(world.Commands[^1]);
         Assert.Equal(("spare-node", true), (answer.To, ((RunEnded)answer.Message).Completed));
+    }
+
+    [Fact]
+    public void MemberNodesAreOfferedMissingIndicesEachOnceHeldForTheNodeThatAsked()
+    {
+        var world = World(["method=none"]);
+        IReadOnlyList<int> Ask(string node, ImmutableArray<int>? wanted)
+        {
+            world.HandleNow(node, new RequestMissingMembers(node, wanted));
+            return ((MissingMembers)((Send<string>)world.Commands[^1]).Message).Indices;
+        }
+
+        Assert.Equal([0, 1, 2, 3], Ask("A", null));
+        Assert.Equal([], Ask("B", null));    // held for A
+        Assert.Equal([], Ask("B", [1]));     // held for A, and explicit lists are all or nothing
+        Assert.Equal([1, 2], Ask("A", [1, 2]));
+        world.Time.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal([0, 1, 2, 3], Ask("B", null)); // an offer is held a minute
+        world.RegisterAll();
+        world.Step();
+        Assert.Equal([1, 2, 3], Ask("B", null)); // still B's, but member 0 is taken
+    }
+
+    [Fact]
+    public void WithoutACheckpointEveryMemberStartsAfreshFromRoundZero()
+    {
+        var world = World(["method=papa-all", "every-epochs=0.5"]).RegisterAll();
+        while (world.Run.Round < 1)
+            world.Step();
+        world.RestartMember(2);
+        world.RunToEnd();
+
+        Assert.Null(world.Event<RollBack>().Round);
+        Assert.All(world.Sent<RestoreState>(), r => Assert.Equal((0, null), (r.Round, r.State)));
+        Assert.Equal(2, world.Sent<Train>().Count(t => t.Round == 0 && t.Attempt == 101) / 2); // round 0 again, for all four
+        Assert.NotNull(world.Event<RunCompleted>());
+    }
+
+    [Fact]
+    public void WithOnMemberLossFailTheFirstFailureEndsTheRun()
+    {
+        var world = World(["method=none", "on-member-loss=fail"]).RegisterAll();
+        while (world.Run.Phase != RunPhase.Training)
+            world.Step();
+        world.HandleNow("member-1", new MemberFailed(1, "InvalidOperationException: boom", Restarting: true));
+
+        Assert.Equal("member 1 failed: InvalidOperationException: boom", world.Event<RunFailed>().Reason);
+        Assert.Empty(world.Events.OfType<RollBack>());
+    }
+
+    [Theory]
+    [InlineData("method=papa-all")] // the node's report says so
+    [InlineData("method=none")]     // the member's own report says so
+    public void ADivergedMemberFailsTheRunAsDivergedNamingMemberStepAndLoss(string method)
+    {
+        var world = World([method]);
+        world.Loss = (member, round) => member == 2 && round == 0 ? double.NaN : 1.0;
+        world.RegisterAll().RunToEnd();
+
+        var failed = world.Event<RunFailed>();
+        Assert.Equal(RunStatus.Diverged, failed.Status);
+        Assert.Equal("member 2 diverged by step 12: loss NaN; on-divergence = fail", failed.Reason);
+        Assert.Empty(world.Sent<NodeMix>());
+    }
+
+    [Fact]
+    public void InANonMixingRoundTheFiniteMembersAreAskedForTheirWeightsToResetADivergedOne()
+    {
+        var world = World(["method=none", "on-divergence=reset"]);
+        world.Loss = (member, round) => member == 0 && round == 0 ? double.PositiveInfinity : 1.0;
+        world.RegisterAll().RunToEnd();
+
+        Assert.Equal([1, 2, 3], world.Sent<CaptureState>().Select((_, i) => i + 1)); // of the finite members only
+        var reset = world.Sent<RestoreState>().Single();
+        Assert.Equal([0.0, 0.33333, 0.33333, 0.33333], TracerWeights.Shares(reset.State!.Weights).Select(s => Math.Round(s, 5)));
+        Assert.Empty(reset.State.Optimizer.Layout.Entries); // a fresh optimizer
+        Assert.Equal([0], world.Event<MembersReset>().Members);
+        Assert.All(world.Sent<Train>(), t => Assert.False(t.SendSnapshot));
+        Assert.NotNull(world.Event<RunCompleted>());
+    }
+
+    [Fact]
+    public void ACheckpointThatCannotBeWrittenFailsTheRunNamingTheCause()
+    {
+        var world = World(["method=none", "checkpoint.every-epochs=1"]).RegisterAll();
+        while (!world.Events.OfType<CheckpointDue>().Any())
+            world.Step();
+        world.HandleNow(RunWorld.Recorder, new CheckpointFailed(1, "No space left on device"));
+
+        Assert.Equal("could not write the checkpoint of round 1: No space left on device", world.Event<RunFailed>().Reason);
+    }
+
+    [Fact]
+    public void ANodeReportWithImpossibleNumbersOrWithoutAMemberItRunsIsTheMembersFailure()
+    {
+        NodeTrained Node(long attempt, params Trained[] reports) => new(attempt, 0, [.. reports], PartialSum.Of([TracerWeights.For(0, 4)]),
+            ImmutableDictionary<int, WeightSnapshot>.Empty, ImmutableDictionary<ParentPair, WeightSnapshot>.Empty);
+        Trained Report(int member, double? heldOut = null) => new(member, 0, 6, 1, 0.1, 48, 0.1, heldOut, null, Attempt: 100);
+        RunWorld Started()
+        {
+            var world = World(["method=papa-all", "every-epochs=0.5", "on-member-loss=fail", "repair=off"]);
+            for (var i = 0; i < 4; i++)
+                world.HandleNow(world.Members[i], new Registration<string>(i, world.Members[i], "node-0", TracerWeights.Layout(4).Fingerprint));
+            return world;
+        }
+
+        var first = Started();
+        first.HandleNow("node-0", Node(100, Report(0), Report(1, heldOut: 1.5), Report(2), Report(3)));
+        Assert.Equal("member 1 failed: it reported a held-out accuracy of 1.5, outside [0, 1]", first.Event<RunFailed>().Reason);
+
+        var second = Started();
+        second.HandleNow("node-0", Node(100, Report(0), Report(1)));
+        Assert.Equal("member 0 failed: its node's report for round 0 covers members 0, 1, not 0, 1, 2, 3", second.Event<RunFailed>().Reason);
+    }
+
+    [Fact]
+    public void ARunThatThrowsOnAnInputFailsWithItsCauseInsteadOfHanging()
+    {
+        var world = World(["method=papa-all", "every-epochs=0.5", "repair=on"]).RegisterAll();
+        var alien = new ActivationStatistics([new LayerStatistics("other", [1], [1])]);
+        while (world.Run.Phase != RunPhase.Training)
+            world.Step();
+        var reports = Enumerable.Range(0, 4).Select(i => new Trained(i, 0, 6, 1, 0.1, 48, 0.1, null, null,
+            i == 1 ? alien : TracerWeights.Statistics(i, 4), Attempt: 100)).ToImmutableArray();
+        world.HandleNow("node-0", new NodeTrained(100, 0, reports, PartialSum.Of(Enumerable.Range(0, 4).Select(i => TracerWeights.For(i, 4)).ToList()),
+            ImmutableDictionary<int, WeightSnapshot>.Empty, ImmutableDictionary<ParentPair, WeightSnapshot>.Empty));
+
+        Assert.StartsWith("the averager failed on NodeTrained: ArgumentException: statistics 1 has layer 'other'", world.Event<RunFailed>().Reason);
+        Assert.Equal(RunPhase.Stopped, world.Run.Phase);
     }
 
     [Fact]
