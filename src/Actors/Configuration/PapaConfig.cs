@@ -147,12 +147,21 @@ public static class PapaConfig
             // ActorSystem's config (as the TestKit gives) carries.
             if (value.IsObject() && !(root == "akka" && AkkaKeys.Value.Contains(path)))
                 throw new ConfigException($"'{Clip(path)}' is an empty object: give its keys or leave it out");
+            if (RemovedKeys.TryGetValue(path, out var replacement))
+                throw new ConfigException($"'{path}' was removed: {replacement}");
             if (root == Root && (!Defaults.HasPath(path) || Defaults.GetValue(path).IsObject()))
                 throw new ConfigException($"unknown key '{Clip(path)}'{Suggestion(path)}");
             if (root == "akka" && !IsAkkaKey(path))
                 throw new ConfigException($"unknown key '{Clip(path)}': Akka has no such setting (did you mean '{Closest(path, AkkaKeys.Value)}'?)");
         }
     }
+
+    /// <summary>Keys an earlier version had, and what replaced them (a config that sets one is refused with this).</summary>
+    private static readonly Dictionary<string, string> RemovedKeys = new()
+    {
+        ["papa.transfer.path"] = "a message above papa.transfer.stream-above always takes the stream connection (the chunk path is gone); delete the key",
+        ["papa.transfer.chunk-bytes"] = "it is now 'papa.transfer.stream-above', the size above which a message takes the stream connection",
+    };
 
     /// <summary>Every setting (and empty object) of Akka's reference configs (embedded in its assemblies) for the modules this project runs, and of hocon/akka.conf and hocon/cluster.conf.</summary>
     private static readonly Lazy<HashSet<string>> AkkaKeys = new(() =>
