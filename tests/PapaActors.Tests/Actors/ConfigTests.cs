@@ -49,6 +49,20 @@ public sealed class ConfigTests
         Assert.Contains("keys of papa.optimizer: name, lr, min-lr", nested.Message);
     }
 
+    [Fact]
+    public void ARecordedConfigCarriesRemovedKeysOverWhereAUsersConfigIsRefused()
+    {
+        using var folder = new TempFolder();
+        var file = folder.File("config.conf");
+        File.WriteAllText(file, "papa.transfer.path = \"chunks\"\npapa.transfer.chunk-bytes = \"64KiB\"\npapa.epochs = \"3\"\n");
+
+        var recorded = PapaSettings.FromConfig(PapaConfig.LoadRecorded(file));
+
+        Assert.Equal(64 * 1024, recorded.Transfer.StreamAboveBytes);
+        Assert.Equal(3, recorded.Epochs);
+        Assert.StartsWith("'papa.transfer.path' was removed", Assert.Throws<ConfigException>(() => PapaConfig.Load(file, [])).Message);
+    }
+
     [Theory]
     [InlineData("method=papa3", "'papa.method' = 'papa3' is not allowed: expected one of none | papa | papa-all | papa-2")]
     [InlineData("population=0", "'papa.population' = '0' is not allowed: expected an integer from 1 to 4096")]
