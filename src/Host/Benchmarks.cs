@@ -141,26 +141,23 @@ internal static class Benchmarks
         NLogSetup.Configure(null, verbose: false);
         using var certificates = new ThrowawayCertificates(tls);
         overrides = [.. overrides, .. certificates.Settings];
-        var table = new Table().AddColumn("snapshot").AddColumn("path").AddColumn(new TableColumn("size").RightAligned()).AddColumn(new TableColumn("MB/s").RightAligned())
-            .AddColumn(new TableColumn("ms per transfer").RightAligned()).AddColumn("on the wire");
+        var table = new Table().AddColumn("snapshot").AddColumn(new TableColumn("size").RightAligned()).AddColumn(new TableColumn("MB/s").RightAligned())
+            .AddColumn(new TableColumn("ms per transfer").RightAligned());
         foreach (var transfer in await MeasureTransferAsync(overrides, repeats))
-            table.AddRow(transfer.Model, transfer.PathName, $"{transfer.Megabytes:0.0} MB", $"{transfer.MegabytesPerSecond:0}", $"{transfer.Milliseconds:0.0}", transfer.Wire);
+            table.AddRow(transfer.Model, $"{transfer.Megabytes:0.0} MB", $"{transfer.MegabytesPerSecond:0}", $"{transfer.Milliseconds:0.0}");
         AnsiConsole.Write(table);
         return ExitCodes.Success;
     }
 
-    public sealed record Transfer(string Model, TransferPath Path, double Megabytes, double MegabytesPerSecond, double Milliseconds, string Wire)
-    {
-        public string PathName => Path.ToString().ToLowerInvariant();
-    }
+    public sealed record Transfer(string Model, double Megabytes, double MegabytesPerSecond, double Milliseconds);
 
     /// <summary>
-    /// Weight transfer over loopback, by both of `papa.transfer.path`: a resnet20 and a vgg11 snapshot (CIFAR shapes, full
+    /// Weight transfer over loopback on the stream connection: a resnet20 and a vgg11 snapshot (CIFAR shapes, full
     /// width) sent <paramref name="repeats"/> times as <see cref="Mix"/> messages from one ActorSystem to another, one
-    /// after the other; each includes serialization, sending, reassembly, checksum and deserialization, and the ack.
-    /// Each path has its own pair of ActorSystems; <paramref name="chunksFirst"/> measures the chunk path first.
+    /// after the other; each includes serialization, the announcement over Akka, the frame on the stream connection,
+    /// checksum and deserialization, and the ack.
     /// </summary>
-    public static async Task<IReadOnlyList<Transfer>> MeasureTransferAsync(IReadOnlyList<string> overrides, int repeats, bool chunksFirst = false)
+    public static async Task<IReadOnlyList<Transfer>> MeasureTransferAsync(IReadOnlyList<string> overrides, int repeats)
     {
         TorchRuntime.Configure(Environment.ProcessorCount);
         var snapshots = new[] { "resnet20", "vgg11" }.Select(name =>
@@ -168,32 +165,24 @@ internal static class Benchmarks
             using var model = ModelZoo.Create(name, new ImageShape(3, 32, 32), 10, 1.0, initSeed: 1);
             return (Name: name, Snapshot: new ModelState(model).Capture());
         }).ToList();
+        // The cluster transport settings (frame and buffer sizes), as plain remoting between two systems.
+        var remote = PapaSystemSetup.RemoteNode(PapaConfig.Load(null, overrides), NodeEndpoint.Loopback);
+        using var sender = remote.Create("sender");
+        using var receiver = remote.Create("receiver");
+        var echoAddress = ((ExtendedActorSystem)receiver).Provider.DefaultAddress;
+        receiver.ActorOf(Props.Create(() => new Echo()), "echo");
+        var echo = await sender.ActorSelection(new RootActorPath(echoAddress) / "user" / "echo").ResolveOne(TimeSpan.FromSeconds(10));
         var transfers = new List<Transfer>();
-        foreach (var path in chunksFirst ? new[] { TransferPath.Chunks, TransferPath.Stream } : [TransferPath.Stream, TransferPath.Chunks])
+        foreach (var (name, snapshot) in snapshots)
         {
-            var pathName = path.ToString().ToLowerInvariant();
-            // The cluster transport settings (frame and buffer sizes), as plain remoting between two systems.
-            var remote = PapaSystemSetup.RemoteNode(PapaConfig.Load(null, [.. overrides, $"transfer.path={pathName}"]), NodeEndpoint.Loopback);
-            using var sender = remote.Create("sender");
-            using var receiver = remote.Create("receiver");
-            var echoAddress = ((ExtendedActorSystem)receiver).Provider.DefaultAddress;
-            receiver.ActorOf(Props.Create(() => new Echo()), "echo");
-            var echo = await sender.ActorSelection(new RootActorPath(echoAddress) / "user" / "echo").ResolveOne(TimeSpan.FromSeconds(10));
-            var transport = BulkTransport.For(sender);
-            foreach (var (name, snapshot) in snapshots)
-            {
-                var megabytes = snapshot.Values.Length * 4 / 1e6;
-                var wire = path == TransferPath.Stream
-                    ? "1 frame on the stream connection, announced over Akka"
-                    : $"{transport.Split(new Mix(0, snapshot, 0, null)).Count} x {transport.ChunkBytes / 1024} KiB Akka messages";
-                await TransferAll(sender, echo, snapshot, 2); // warm-up
-                var clock = Stopwatch.StartNew();
-                await TransferAll(sender, echo, snapshot, repeats);
-                var seconds = clock.Elapsed.TotalSeconds;
-                transfers.Add(new Transfer(name, path, megabytes, megabytes * repeats / seconds, seconds * 1000 / repeats, wire));
-            }
+            var megabytes = snapshot.Values.Length * 4 / 1e6;
+            await TransferAll(sender, echo, snapshot, 2); // warm-up
+            var clock = Stopwatch.StartNew();
+            await TransferAll(sender, echo, snapshot, repeats);
+            var seconds = clock.Elapsed.TotalSeconds;
+            transfers.Add(new Transfer(name, megabytes, megabytes * repeats / seconds, seconds * 1000 / repeats));
         }
-        return transfers.OrderBy(t => t.Model, StringComparer.Ordinal).ThenBy(t => t.Path).ToList();
+        return transfers;
     }
 
     /// <summary>Checkpoint size and the median costs of <see cref="MeasureCheckpoint"/> for the default run's model and two CIFAR models.</summary>
@@ -341,7 +330,7 @@ internal static class Benchmarks
     /// The bytes of one PAPA round's messages between the averager and <paramref name="nodes"/> member nodes of the
     /// default run's cnn, as PapaSerializer writes them: per node now (Train to each member, CombineRound, one
     /// NodeTrained with the node's exact sum, one NodeMix with the mean), and as it was per member (Train, Trained
-    /// with a snapshot, Mix with the mean). Chunk and Akka envelopes (under 1 %) are left out.
+    /// with a snapshot, Mix with the mean). Akka's envelopes and stream frame headers (under 1 %) are left out.
     /// </summary>
     public static (long PerMember, long PerNode) MixingTraffic(int population, int nodes)
     {

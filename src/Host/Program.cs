@@ -134,7 +134,7 @@ public static class Program
     {
         var repeatsOption = new Option<int>("--repeats") { Description = "Transfers per snapshot", DefaultValueFactory = _ => 20 };
         var tlsOption = TlsOption();
-        var transfer = new Command("transfer", "Weight transfer throughput between two ActorSystems over loopback (resnet20, vgg11), by the stream and the chunk path")
+        var transfer = new Command("transfer", "Weight transfer throughput between two ActorSystems over loopback (resnet20, vgg11) on the stream connection")
         {
             common.Set, repeatsOption, tlsOption,
         };

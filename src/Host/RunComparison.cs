@@ -105,7 +105,7 @@ internal static class RunComparison
         var configFile = Path.Combine(folder, RunRecorder.ConfigFile);
         if (!File.Exists(configFile))
             throw new ConfigException($"{folder} has no {RunRecorder.ConfigFile}, which says what the run was configured with");
-        var settings = PapaConfig.Values(PapaConfig.Load(configFile, [])).ToDictionary(s => s.Key, s => s.Value);
+        var settings = PapaConfig.Values(PapaConfig.LoadRecorded(configFile)).ToDictionary(s => s.Key, s => s.Value);
         return new Run(Value<int>(results, "seed", resultsFile), Fields.Select(f => Accuracy(results, f, resultsFile)).ToArray(), settings);
     }
 

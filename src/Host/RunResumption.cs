@@ -33,7 +33,7 @@ internal static class RunResumption
                 throw new ConfigException($"{folder} is not a run folder: it has no {RunRecorder.ConfigFile}");
             if (RunRecorder.HasCompleted(folder))
                 throw new ConfigException($"the run in {folder} has completed; there is nothing to resume");
-            var config = PapaConfig.Load(configFile, []);
+            var config = PapaConfig.LoadRecorded(configFile);
             var settings = PapaSettings.FromConfig(config);
             return (config, settings, StartFrom(folder, config), runLock);
         }

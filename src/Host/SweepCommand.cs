@@ -117,7 +117,7 @@ internal static class SweepCommand
         var configFile = Path.Combine(folder, RunRecorder.ConfigFile);
         if (!File.Exists(configFile))
             throw new ConfigException($"{folder} is not a run folder (it has no {RunRecorder.ConfigFile}); move it away or choose another --out");
-        var recorded = PapaConfig.Values(PapaConfig.Load(configFile, [])).ToDictionary(v => v.Key, v => v.Value);
+        var recorded = PapaConfig.Values(PapaConfig.LoadRecorded(configFile)).ToDictionary(v => v.Key, v => v.Value);
         var completed = RunRecorder.HasCompleted(folder);
         foreach (var (key, value) in PapaConfig.Values(config).Where(v => CheckpointIdentity.ChangesResults(v.Key)))
         {

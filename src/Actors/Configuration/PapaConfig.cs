@@ -28,14 +28,23 @@ public static class PapaConfig
     /// <summary>Akka.Cluster settings of cluster nodes (hocon/cluster.conf, embedded).</summary>
     public static Config ClusterDefaults { get; } = ConfigurationFactory.ParseString(ReadResource("PapaActors.cluster.conf"));
 
-    public static Config Load(string? file, IEnumerable<string> overrides)
+    public static Config Load(string? file, IEnumerable<string> overrides) => Load(file, overrides, text => text);
+
+    /// <summary>
+    /// Loads the config.conf of a run folder, as <see cref="Render"/> wrote it (one `key = value` line per setting),
+    /// possibly by an earlier version: a key since removed is carried over to its successor, or left out when it has
+    /// none (such keys only set how messages travel, never what a run computes).
+    /// </summary>
+    public static Config LoadRecorded(string file) => Load(file, [], CarryOverRemovedKeys);
+
+    private static Config Load(string? file, IEnumerable<string> overrides, Func<string, string> upgrade)
     {
         var user = ConfigurationFactory.Empty;
         if (file is not null)
         {
             if (!File.Exists(file))
                 throw new ConfigException($"config file not found: {file}");
-            user = Parse(File.ReadAllText(file), file);
+            user = Parse(upgrade(File.ReadAllText(file)), file);
         }
         foreach (var assignment in overrides)
             user = ParseOverride(assignment).WithFallback(user);
@@ -147,11 +156,34 @@ public static class PapaConfig
             // ActorSystem's config (as the TestKit gives) carries.
             if (value.IsObject() && !(root == "akka" && AkkaKeys.Value.Contains(path)))
                 throw new ConfigException($"'{Clip(path)}' is an empty object: give its keys or leave it out");
+            if (RemovedKeys.TryGetValue(path, out var removed))
+                throw new ConfigException($"'{path}' was removed: {removed.Replacement}");
             if (root == Root && (!Defaults.HasPath(path) || Defaults.GetValue(path).IsObject()))
                 throw new ConfigException($"unknown key '{Clip(path)}'{Suggestion(path)}");
             if (root == "akka" && !IsAkkaKey(path))
                 throw new ConfigException($"unknown key '{Clip(path)}': Akka has no such setting (did you mean '{Closest(path, AkkaKeys.Value)}'?)");
         }
+    }
+
+    /// <summary>A key an earlier version had: what replaced it (a config that sets it is refused with this), and its successor key, if any.</summary>
+    private sealed record RemovedKey(string Replacement, string? Successor = null);
+
+    private static readonly Dictionary<string, RemovedKey> RemovedKeys = new()
+    {
+        ["papa.transfer.path"] = new("a message above papa.transfer.stream-above always takes the stream connection (the chunk path is gone); delete the key"),
+        ["papa.transfer.chunk-bytes"] = new("it is now 'papa.transfer.stream-above', the size above which a message takes the stream connection",
+            "papa.transfer.stream-above"),
+    };
+
+    private static string CarryOverRemovedKeys(string rendered) => string.Join('\n', rendered.Split('\n').SelectMany(CarryOver));
+
+    /// <summary>A rendered line `key = value`; when its key was removed, the line under its successor's name, or none.</summary>
+    private static IEnumerable<string> CarryOver(string line)
+    {
+        var parts = line.Split('=', 2);
+        if (!RemovedKeys.TryGetValue(parts[0].Trim(), out var removed))
+            return [line];
+        return removed.Successor is { } successor ? [$"{successor} ={parts[1]}"] : [];
     }
 
     /// <summary>Every setting (and empty object) of Akka's reference configs (embedded in its assemblies) for the modules this project runs, and of hocon/akka.conf and hocon/cluster.conf.</summary>

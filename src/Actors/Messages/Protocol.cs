@@ -16,7 +16,7 @@ public static class WireProtocol
     /// Bump it with any change of a message's encoding (a field added, removed, retyped or reordered, a manifest
     /// renamed or removed): nodes of two builds then refuse each other with a clear error instead of misreading bytes.
     /// </summary>
-    public const int Version = 3;
+    public const int Version = 4;
 }
 
 /// <summary>An HMAC-SHA256 (hex) over a request and the <paramref name="Nonce"/> of a <see cref="SecretChallenge"/> (see Security.RunSecret).</summary>
@@ -220,17 +220,6 @@ public sealed record MissingMembers(ImmutableArray<int> Indices) : IPapaMessage;
 /// again, fresh); otherwise it stops for good (its model could not even be built).
 /// </summary>
 public sealed record MemberFailed(int Member, string Reason, bool Restarting = false) : IPapaMessage;
-
-/// <summary>One slice of a large message on its way to a remote actor (see <see cref="Transfer.BulkTransport"/>).</summary>
-public sealed record MessageChunk(
-    long TransferId,
-    int Index,
-    int Count,
-    long TotalBytes,
-    uint Checksum,
-    int SerializerId,
-    string Manifest,
-    byte[] Data) : IPapaMessage;
 
 // ---- The stream path (see Transfer.BulkTransport): weights on a TCP connection of their own, announced over Akka.
 

@@ -31,7 +31,7 @@ public static class ScheduleReplay
         var configFile = Path.Combine(runFolder, RunRecorder.ConfigFile);
         if (!File.Exists(configFile))
             throw new JournalException($"{configFile}: not found; is {runFolder} a run folder?");
-        var config = PapaConfig.Load(configFile, []);
+        var config = PapaConfig.LoadRecorded(configFile);
         var journal = ScheduleJournal.Read(Path.Combine(runFolder, ScheduleJournal.FileName));
         return await ReplayAsync(config, journal, timeout);
     }

@@ -185,14 +185,6 @@ internal static class MessageCodecs
             },
             r => new(r.ReadString(), r.ReadBoolean() ? ReadIndices(r) : null)),
         Codec<MissingMembers>("missing", (w, m) => WriteIndices(w, m.Indices), r => new(ReadIndices(r))),
-        Codec<MessageChunk>("chunk",
-            (w, m) =>
-            {
-                w.Write(m.TransferId); w.Write(m.Index); w.Write(m.Count); w.Write(m.TotalBytes); w.Write(m.Checksum);
-                w.Write(m.SerializerId); w.Write(m.Manifest); w.Write(m.Data.Length); w.Write(m.Data);
-            },
-            r => new(r.ReadInt64(), r.ReadInt32(), r.ReadInt32(), r.ReadInt64(), r.ReadUInt32(), r.ReadInt32(), r.ReadString(), ReadBytes(r)),
-            m => m.Data.Length + m.Manifest.Length),
         Codec<StreamedMessage>("streamed", (w, m) => { w.Write(m.TransferId); w.Write(m.TotalBytes); w.Write(m.Manifest); },
             r => new(r.ReadInt64(), r.ReadInt64(), r.ReadString())),
         Codec<StreamTransferFailed>("stream-failed", (w, m) => { w.Write(m.TransferId); w.Write(m.Reason); }, r => new(r.ReadInt64(), r.ReadString())),
@@ -305,15 +297,6 @@ internal static class MessageCodecs
 
     /// <summary>Written as <see cref="WriteIndices"/> writes them: the same bytes as an int array of <see cref="WireFormat"/>.</summary>
     private static ImmutableArray<int> ReadIndices(BinaryReader r) => WireFormat.ReadInts(r);
-
-    private static byte[] ReadBytes(BinaryReader r)
-    {
-        var length = r.ReadInt32();
-        // BinaryReader.ReadBytes allocates the count it is given before it reads.
-        if (length < 0 || length > r.BaseStream.Length - r.BaseStream.Position)
-            throw new IOException($"{length} bytes in a message with {r.BaseStream.Length - r.BaseStream.Position} bytes left");
-        return r.ReadBytes(length);
-    }
 
     private static void WriteOptional(BinaryWriter w, double? value)
     {

@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Akka.Event;
-using Akka.Remote;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 
@@ -11,14 +10,13 @@ public sealed record TransferFailed(string From, long TransferId, string Reason)
 
 /// <summary>
 /// An actor that may receive bulk messages from other nodes (see <see cref="BulkTransport"/>), each handled in place,
-/// in its sender's order. A chunk train is reassembled. A <see cref="StreamedMessage"/> is replaced by its payload
-/// from the stream connection; when that has not come yet, the actor waits for it without blocking its thread,
-/// every other message stashed meanwhile, for at most `papa.transfer.timeout`.
+/// in its sender's order: a <see cref="StreamedMessage"/> is replaced by its payload from the stream connection; when
+/// that has not come yet, the actor waits for it without blocking its thread, every other message stashed meanwhile,
+/// for at most `papa.transfer.timeout`.
 /// </summary>
 public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
 {
     private readonly TransferSettings _settings;
-    private ChunkAssembler? _assembler;
     /// <summary>Payloads (or why they will not come) that arrived before their announcement, and when (ms).</summary>
     private readonly Dictionary<long, (object Arrival, long ArrivedAt)> _early = [];
     private Awaiting? _awaiting;
@@ -27,11 +25,6 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
 
     private sealed record AwaitExpired(long TransferId) : INoSerializationVerificationNeeded;
 
-    /// <summary>Time to drop chunk trains whose next chunk is overdue.</summary>
-    private sealed record ChunksDue : INoSerializationVerificationNeeded;
-
-    private ICancelable? _chunksDue;
-
     // The transport is created with the first receiving actor, so this node accepts stream connections before any sender asks.
     protected BulkReceivingActor() => _settings = BulkTransport.For(Context.System).Settings;
 
@@ -39,11 +32,6 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
 
     protected override bool AroundReceive(Receive receive, object message)
     {
-        // A sender that is gone sends no more chunks: its train is dropped now, not held until the timeout.
-        if (message is Terminated gone && _assembler is { HasPending: true })
-            DeliverAll(receive, _assembler.Forget(
-                sender => sender.Equals(gone.ActorRef) || (gone.AddressTerminated && sender.Path.Address.Equals(gone.ActorRef.Path.Address)),
-                $"its sender {gone.ActorRef.Path} is gone"));
         switch (message)
         {
             case StreamPayload payload:
@@ -56,14 +44,6 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
                 if (_awaiting is { } late && late.Announcement.TransferId == expired.TransferId)
                     Resume(Failed(late, $"its payload did not arrive within {_settings.Timeout.TotalSeconds:0.###} s (papa.transfer.timeout)"));
                 return true;
-            case ChunksDue:
-                _chunksDue = null;
-                DeliverAll(receive, _assembler?.Expire() ?? []);
-                ScheduleChunksDue();
-                return true;
-            case DisassociatedEvent lost:
-                DeliverAll(receive, _assembler?.Forget(sender => sender.Path.Address.Equals(lost.RemoteAddress), $"its node {lost.RemoteAddress} disassociated") ?? []);
-                return true;
             case Terminated { AddressTerminated: true } lost when _awaiting is { } awaited && lost.ActorRef.Path.Address.Equals(awaited.Sender.Path.Address):
                 Stash.Stash(); // handled right after the transfer it ends
                 Resume(Failed(awaited, $"its node {lost.ActorRef.Path.Address} was lost before the payload arrived"));
@@ -74,27 +54,9 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
             case StreamedMessage announcement:
                 OnAnnouncement(receive, announcement);
                 return true;
-            case MessageChunk chunk:
-                if (_assembler is null)
-                {
-                    _assembler = BulkTransport.For(Context.System).CreateAssembler();
-                    // A node that goes away sends no more chunks, whether or not this actor watches the sender.
-                    Context.System.EventStream.Subscribe(Self, typeof(DisassociatedEvent));
-                }
-                DeliverAll(receive, _assembler.Accept(chunk, Sender));
-                ScheduleChunksDue();
-                return true;
             default:
                 return base.AroundReceive(receive, message);
         }
-    }
-
-    public override void AroundPostStop()
-    {
-        _chunksDue?.Cancel();
-        if (_assembler is not null)
-            Context.System.EventStream.Unsubscribe(Self);
-        base.AroundPostStop();
     }
 
     /// <summary>A payload that came before its announcement outlives a restart: the announcement still comes.</summary>
@@ -161,18 +123,6 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
         _awaiting = null;
         Stash.Prepend([new Envelope(delivered, awaited.Sender)]);
         Stash.UnstashAll();
-    }
-
-    private void DeliverAll(Receive receive, IEnumerable<object> messages)
-    {
-        foreach (var message in messages)
-            Deliver(receive, message);
-    }
-
-    private void ScheduleChunksDue()
-    {
-        if (_chunksDue is null && _assembler is { HasPending: true })
-            _chunksDue = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.Timeout, Self, new ChunksDue(), Self);
     }
 
     private void Deliver(Receive receive, object message)

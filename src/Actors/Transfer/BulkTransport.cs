@@ -1,4 +1,3 @@
-using System.IO.Hashing;
 using Akka.Actor;
 using Akka.Remote;
 using PapaActors.Actors.Configuration;
@@ -11,14 +10,10 @@ namespace PapaActors.Actors.Transfer;
 /// <summary>
 /// Sends messages that may be large (weights, logits) to actors on other nodes without ever blocking Akka.Remote's
 /// connection or hitting its frame size. Local actors get the message itself: in one process nothing is serialized or
-/// copied. A remote actor gets it by `papa.transfer.path`:
-/// <list type="bullet">
-/// <item>stream: a message larger than `papa.transfer.chunk-bytes` goes on this node's stream connection to the target's
-/// node (<see cref="StreamConnection"/>), written straight from its arrays, while a small <see cref="StreamedMessage"/>
-/// takes its place among the sender's Akka messages; the receiving <see cref="BulkReceivingActor"/> handles it in that
-/// place. A smaller one is an Akka message like any other.</item>
-/// <item>chunks: it travels as a train of <see cref="MessageChunk"/>s, each a separate Akka message.</item>
-/// </list>
+/// copied. A remote actor gets a message up to `papa.transfer.stream-above` as an Akka message like any other; a larger
+/// one goes on this node's stream connection to the target's node (<see cref="StreamConnection"/>), written straight
+/// from its arrays, while a small <see cref="StreamedMessage"/> takes its place among the sender's Akka messages; the
+/// receiving <see cref="BulkReceivingActor"/> handles it in that place.
 /// Each ActorSystem with remoting accepts stream connections (<see cref="StreamListener"/>) at its remote hostname, on
 /// `papa.transfer.stream-port`, and tells the port to a node that asks (<see cref="StreamPortActor"/>).
 /// </summary>
@@ -38,9 +33,9 @@ public sealed class BulkTransport : IExtension
         var config = system.Settings.Config;
         Settings = TransferSettings.FromConfig(config);
         const string frameKey = "akka.remote.dot-netty.tcp.maximum-frame-size";
-        if (config.HasPath(frameKey) && ChunkBytes + ChunkOverheadBytes > config.GetByteSize(frameKey))
+        if (config.HasPath(frameKey) && Settings.StreamAboveBytes + EnvelopeBytes > config.GetByteSize(frameKey))
             throw new ConfigException(
-                $"'papa.transfer.chunk-bytes' ({ChunkBytes}) plus {ChunkOverheadBytes} bytes of envelope must fit in '{frameKey}' ({config.GetByteSize(frameKey)})");
+                $"'papa.transfer.stream-above' ({Settings.StreamAboveBytes}) plus {EnvelopeBytes} bytes of envelope must fit in '{frameKey}' ({config.GetByteSize(frameKey)})");
         _nextTransferId = Random.Shared.NextInt64(1, long.MaxValue / 2);
         // The stream carries PapaSerializer's messages only: never a serializer named by the bytes on the wire.
         _serializer = new PapaSerializer(system);
@@ -54,12 +49,10 @@ public sealed class BulkTransport : IExtension
         system.WhenTerminated.ContinueWith(_ => Stop(), TaskScheduler.Default);
     }
 
-    /// <summary>Room left in a frame for Akka's envelope and the chunk header (paths, manifest, counters).</summary>
-    public const int ChunkOverheadBytes = 4096;
+    /// <summary>Room left in a frame for Akka's envelope (actor paths, manifest) around a message that stays on Akka.Remote.</summary>
+    public const int EnvelopeBytes = 4096;
 
     public TransferSettings Settings { get; }
-
-    public int ChunkBytes => Settings.ChunkBytes;
 
     /// <summary>The port this node accepts stream connections on (none without remoting).</summary>
     public int? StreamPort => _listener?.Port;
@@ -69,35 +62,13 @@ public sealed class BulkTransport : IExtension
     public void Send(IActorRef target, object message, IActorRef sender)
     {
         if (target is IInternalActorRef { IsLocal: true })
+        {
             target.Tell(message, sender);
-        else if (Settings.Path == TransferPath.Chunks)
-            foreach (var chunk in Split(message))
-                target.Tell(chunk, sender);
-        else
-            Stream(target, message, sender);
-    }
-
-    /// <summary>Serializes <paramref name="message"/> and cuts it into chunks that carry its checksum.</summary>
-    public IReadOnlyList<MessageChunk> Split(object message)
-    {
-        var manifest = _serializer.Manifest(message);
-        var bytes = _serializer.ToBinary(message);
-        var checksum = Crc32.HashToUInt32(bytes);
-        var count = Math.Max(1, (bytes.Length + ChunkBytes - 1) / ChunkBytes);
-        var id = Interlocked.Increment(ref _nextTransferId);
-        return Enumerable.Range(0, count)
-            .Select(i => new MessageChunk(id, i, count, bytes.Length, checksum, PapaSerializer.Id, manifest,
-                bytes.AsSpan(i * ChunkBytes, Math.Min(ChunkBytes, bytes.Length - i * ChunkBytes)).ToArray()))
-            .ToList();
-    }
-
-    public ChunkAssembler CreateAssembler(TimeProvider? clock = null) => new(_serializer, Settings.MaxMessageBytes, Settings.Timeout, clock ?? TimeProvider.System);
-
-    private void Stream(IActorRef target, object message, IActorRef sender)
-    {
+            return;
+        }
         var manifest = _serializer.Manifest(message);
         var bytes = _serializer.SizeOf(message);
-        if (bytes <= ChunkBytes)
+        if (bytes <= Settings.StreamAboveBytes)
         {
             target.Tell(message, sender);
             return;

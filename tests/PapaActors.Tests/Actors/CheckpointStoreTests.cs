@@ -291,7 +291,7 @@ public sealed class CheckpointStoreTests(ITestOutputHelper output) : IDisposable
         var defaults = Fingerprint();
         Assert.Equal(defaults, Fingerprint("checkpoint.keep=5", "checkpoint.every-epochs=0.5", "round-timeout=1m",
             "replacement-timeout=2m", "on-member-loss=fail", "max-restarts=9", "fault-injection.throw-member=1",
-            "transfer.chunk-bytes=1MiB", "save-members=on", "akka.cluster.split-brain-resolver.stable-after=3s"));
+            "transfer.stream-above=1MiB", "save-members=on", "akka.cluster.split-brain-resolver.stable-after=3s"));
         Assert.NotEqual(defaults, Fingerprint("seed=2"));
         Assert.NotEqual(defaults, Fingerprint("on-divergence=reset"));
         Assert.Matches("^[0-9a-f]{64}$", defaults);

@@ -54,12 +54,12 @@ public sealed class ClusterTests : IDisposable
     /// grouping never changes a mean, and a PAPA-2 child is the same bits wherever its parents meet.
     /// </summary>
     [Theory]
-    [InlineData("method=papa", "transfer.path=chunks", "transfer.chunk-bytes=4KiB")] // weights cross in many chunks
+    [InlineData("method=papa", "transfer.stream-above=4KiB")] // pushes and means cross on the stream connections
     [InlineData("method=papa", "push-delay-steps=2")] // members train on while their pushes travel
-    [InlineData("method=papa-2", "transfer.chunk-bytes=4KiB")] // weights cross on the stream connections
+    [InlineData("method=papa-2", "transfer.stream-above=4KiB")] // weights cross on the stream connections
     [InlineData("method=papa-2", "pairing=reference")] // a child formed where both parents are, for a member on another node
     [InlineData("method=papa-all", "variations.mixup=[0.0, 1.0]", "variations.random-erasing=[0.0, 0.5]")]
-    [InlineData("method=papa-2", "transfer.chunk-bytes=4KiB", Tls)] // Akka.Remote and the stream connections speak mutual TLS
+    [InlineData("method=papa-2", "transfer.stream-above=4KiB", Tls)] // Akka.Remote and the stream connections speak mutual TLS
     public async Task AClusteredRunIsBitIdenticalToTheLocalRunForEveryLayoutOfMembersOnNodes(params string[] overrides)
     {
         TorchRuntime.Configure(1);

@@ -49,6 +49,20 @@ public sealed class ConfigTests
         Assert.Contains("keys of papa.optimizer: name, lr, min-lr", nested.Message);
     }
 
+    [Fact]
+    public void ARecordedConfigCarriesRemovedKeysOverWhereAUsersConfigIsRefused()
+    {
+        using var folder = new TempFolder();
+        var file = folder.File("config.conf");
+        File.WriteAllText(file, "papa.transfer.path = \"chunks\"\npapa.transfer.chunk-bytes = \"64KiB\"\npapa.epochs = \"3\"\n");
+
+        var recorded = PapaSettings.FromConfig(PapaConfig.LoadRecorded(file));
+
+        Assert.Equal(64 * 1024, recorded.Transfer.StreamAboveBytes);
+        Assert.Equal(3, recorded.Epochs);
+        Assert.StartsWith("'papa.transfer.path' was removed", Assert.Throws<ConfigException>(() => PapaConfig.Load(file, [])).Message);
+    }
+
     [Theory]
     [InlineData("method=papa3", "'papa.method' = 'papa3' is not allowed: expected one of none | papa | papa-all | papa-2")]
     [InlineData("population=0", "'papa.population' = '0' is not allowed: expected an integer from 1 to 4096")]
@@ -79,7 +93,7 @@ public sealed class ConfigTests
     [InlineData("normalization=imagenet", "'papa.normalization' = 'imagenet' is not allowed: expected one of reference | computed")]
     [InlineData("mix-from-start=maybe", "'papa.mix-from-start' = 'maybe' is not allowed: expected on or off")]
     [InlineData("pairing=random", "'papa.pairing' = 'random' is not allowed: expected one of cycle | reference")]
-    [InlineData("transfer.path=udp", "'papa.transfer.path' = 'udp' is not allowed: expected one of stream | chunks")]
+    [InlineData("transfer.stream-above=1b", "'papa.transfer.stream-above' = '1b' is not allowed: expected a size from 1024 to 67108864 bytes")]
     [InlineData("transfer.max-message-bytes=1b", "'papa.transfer.max-message-bytes' = '1b' is not allowed: expected a size from 1024 to 1099511627776 bytes")]
     [InlineData("transfer.timeout=0", "'papa.transfer.timeout' = '0' is not allowed: expected a duration > 0")]
     [InlineData("transfer.stream-port=70000", "'papa.transfer.stream-port' = '70000' is not allowed: expected an integer from 0 to 65535")]

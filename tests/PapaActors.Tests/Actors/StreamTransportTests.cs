@@ -17,12 +17,12 @@ namespace PapaActors.Tests.Actors;
 /// </summary>
 public sealed class StreamTransportTests : TestKit, IDisposable
 {
-    private static readonly string[] Transfer = ["transfer.chunk-bytes=1KiB", "transfer.timeout=1s"];
+    private static readonly string[] Transfer = ["transfer.stream-above=1KiB", "transfer.timeout=1s"];
     private readonly ActorSystem _sending;
 
     public StreamTransportTests() : base(RemoteConfig(Transfer))
     {
-        _sending = ActorSystem.Create("sending", RemoteConfig([.. Transfer, "transfer.path=stream"]));
+        _sending = ActorSystem.Create("sending", RemoteConfig(Transfer));
     }
 
     private static Config RemoteConfig(string[] overrides, int port = 0) =>
@@ -38,7 +38,7 @@ public sealed class StreamTransportTests : TestKit, IDisposable
         Dispose();
     }
 
-    /// <summary>Tells the test what it handles, and each announcement or chunk as it comes in.</summary>
+    /// <summary>Tells the test what it handles, and each announcement as it comes in.</summary>
     private sealed class Recorder : BulkReceivingActor
     {
         private readonly IActorRef _test;
@@ -51,7 +51,7 @@ public sealed class StreamTransportTests : TestKit, IDisposable
 
         protected override bool AroundReceive(Receive receive, object message)
         {
-            if (message is StreamedMessage or MessageChunk)
+            if (message is StreamedMessage)
                 _test.Tell(message.GetType().Name);
             return base.AroundReceive(receive, message);
         }
@@ -95,6 +95,18 @@ public sealed class StreamTransportTests : TestKit, IDisposable
 
         ExpectMsg(nameof(StreamedMessage));
         Samples.AssertSame(mix, ExpectMsg<Mix>(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public void AMessageUpToTheThresholdCrossesAsAPlainAkkaMessage()
+    {
+        var (recorder, sender) = Connect(_sending);
+        var mix = LargeMix(1, floats: 100);
+        Assert.True(new PapaSerializer((ExtendedActorSystem)_sending).SizeOf(mix) <= 1024);
+
+        BulkTransport.For(_sending).Send(recorder, mix, sender);
+
+        Samples.AssertSame(mix, ExpectMsg<Mix>(TimeSpan.FromSeconds(10))); // no announcement before it
     }
 
     [Fact]
@@ -240,6 +252,24 @@ public sealed class StreamTransportTests : TestKit, IDisposable
         Assert.True(allocated < 64 * 1024, $"{allocated} bytes allocated");
     }
 
+    [Theory]
+    [InlineData("System.UriBuilder, System.Private.Uri")] // how Akka's JSON serializer names a type
+    [InlineData("checkpoint")] // not a message
+    public void TheFrameReaderRefusesAManifestPapaSerializerDoesNotWriteBeforeReadingItsPayload(string manifest)
+    {
+        var frame = Frame(43, TestActor, LargeMix(1, floats: 1000), manifest);
+        var reader = new StreamFrameReader(new PapaSerializer((ExtendedActorSystem)Sys), maxMessageBytes: 1 << 20);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var read = reader.Read(new MemoryStream(frame));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        var failure = Assert.IsType<StreamTransferFailed>(read!.Arrival);
+        Assert.Equal($"the stream announced a message of unknown manifest '{manifest}' (only PapaSerializer messages travel on it)", failure.Reason);
+        Assert.False(read.ConnectionUsable);
+        Assert.True(allocated < 64 * 1024, $"{allocated} bytes allocated");
+    }
+
     [Fact]
     public void AnArrayTheFrameClaimsButNeverBringsAllocatesOnlyAboutWhatCame()
     {
@@ -317,19 +347,6 @@ public sealed class StreamTransportTests : TestKit, IDisposable
         public Forwarder(IActorRef test) => ReceiveAny(m => test.Tell(m));
     }
 
-    [Fact]
-    public void TheChunkPathStillWorksWhenSelected()
-    {
-        using var chunking = ActorSystem.Create("chunking", RemoteConfig([.. Transfer, "transfer.path=chunks"]));
-        var (recorder, sender) = Connect(chunking);
-        var mix = LargeMix(1, floats: 1000);
-
-        BulkTransport.For(chunking).Send(recorder, mix, sender);
-
-        ExpectMsg(nameof(MessageChunk));
-        Samples.AssertSame(mix, FishForMessage<Mix>(_ => true, TimeSpan.FromSeconds(10)));
-    }
-
     private static int FreePort()
     {
         using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
@@ -339,11 +356,13 @@ public sealed class StreamTransportTests : TestKit, IDisposable
 
     private TcpClient RawConnection() => new("127.0.0.1", BulkTransport.For(Sys).StreamPort!.Value);
 
-    private byte[] Frame(long transferId, IActorRef target, object message)
+    /// <summary>A frame as the stream path writes it, the payload under its own manifest or <paramref name="manifest"/>.</summary>
+    private byte[] Frame(long transferId, IActorRef target, object message, string? manifest = null)
     {
         var serializer = new PapaSerializer((ExtendedActorSystem)Sys);
         using var bytes = new MemoryStream();
-        new StreamFrameWriter(serializer).Write(bytes, new OutgoingFrame(transferId, target, ActorRefs.Nobody, message, serializer.Manifest(message), serializer.SizeOf(message)));
+        new StreamFrameWriter(serializer).Write(bytes,
+            new OutgoingFrame(transferId, target, ActorRefs.Nobody, message, manifest ?? serializer.Manifest(message), serializer.SizeOf(message)));
         return bytes.ToArray();
     }
 

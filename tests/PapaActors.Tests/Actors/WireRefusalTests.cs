@@ -2,8 +2,6 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
 using PapaActors.Actors;
-using PapaActors.Actors.Messages;
-using PapaActors.Actors.Transfer;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
@@ -16,7 +14,7 @@ public sealed class WireRefusalTests() : TestKit(RemoteNodeConfig())
 {
     /// <summary>A node as deployed: without the in-process serialization checks of the other actor tests.</summary>
     private static Config RemoteNodeConfig() =>
-        (PapaSystemSetup.RemoteNode(TestSettings.TinyConfig("transfer.chunk-bytes=1KiB"), NodeEndpoint.Loopback) with { Logging = SystemLogging.TestKit })
+        (PapaSystemSetup.RemoteNode(TestSettings.TinyConfig(), NodeEndpoint.Loopback) with { Logging = SystemLogging.TestKit })
             .ToConfig();
 
     /// <summary>A type any JSON payload could name; its constructor counts the instances made.</summary>
@@ -64,44 +62,5 @@ public sealed class WireRefusalTests() : TestKit(RemoteNodeConfig())
         Assert.Equal(PapaActors.Actors.Serialization.RefusingJsonSerializer.JsonId, serializer.Identifier);
         var error = Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.ToBinary(new UriBuilder("http://example.org")));
         Assert.Contains("System.UriBuilder has no wire format", error.Message);
-    }
-
-    [Fact]
-    public async Task AChunkTrainWhoseNodeGoesAwayIsDroppedBeforeTheTimeout()
-    {
-        var receiver = Sys.ActorOf(Props.Create(() => new ChunkRecorder(TestActor)), "receiver");
-        using var sending = ActorSystem.Create("sending", RemoteNodeConfig());
-        var node = ((ExtendedActorSystem)Sys).Provider.DefaultAddress;
-        var target = await sending.ActorSelection(receiver.Path.ToStringWithAddress(node)).ResolveOne(TimeSpan.FromSeconds(10));
-        var chunks = BulkTransport.For(sending).Split(new MemberFinal(2, Samples.Snapshot(), 0.9, 0.91, [.. new float[2000]]));
-        var sender = sending.ActorOf(Props.Empty, "sender");
-
-        target.Tell(chunks[0], sender);
-        target.Tell(chunks[1], sender);
-        await ExpectMsgAsync(nameof(MessageChunk));
-        await ExpectMsgAsync(nameof(MessageChunk));
-        await sending.Terminate();
-
-        var failure = await ExpectMsgAsync<TransferFailed>(TimeSpan.FromSeconds(20));
-        Assert.Equal($"its node {((ExtendedActorSystem)sending).Provider.DefaultAddress} disassociated after 2 of {chunks.Count} chunks", failure.Reason);
-    }
-
-    /// <summary>Tells the test of each chunk as it comes in, and of everything it handles.</summary>
-    private sealed class ChunkRecorder : BulkReceivingActor
-    {
-        private readonly IActorRef _test;
-
-        public ChunkRecorder(IActorRef test)
-        {
-            _test = test;
-            ReceiveAny(test.Tell);
-        }
-
-        protected override bool AroundReceive(Receive receive, object message)
-        {
-            if (message is MessageChunk)
-                _test.Tell(nameof(MessageChunk));
-            return base.AroundReceive(receive, message);
-        }
     }
 }

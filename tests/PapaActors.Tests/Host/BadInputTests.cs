@@ -28,6 +28,10 @@ public sealed class BadInputTests
         ["list of lists"] = ("papa.devices = [[cpu]]\n", "'papa.devices' must be a list of single values such as [a, b], not of lists or objects"),
         ["unknown akka key"] = ("akka.bogus.key = 1\n", "unknown key 'akka.bogus.key': Akka has no such setting"),
         ["100 KB key"] = ($"papa.{Long100KbKey} = 1\n", $"unknown key 'papa.{Long100KbKey[..95]}... (100005 characters)'"),
+        ["removed transfer.path"] = ("papa.transfer {\n  path = chunks\n}\n",
+            "'papa.transfer.path' was removed: a message above papa.transfer.stream-above always takes the stream connection (the chunk path is gone); delete the key"),
+        ["renamed transfer.chunk-bytes"] = ("papa.transfer.chunk-bytes = 64KiB\n",
+            "'papa.transfer.chunk-bytes' was removed: it is now 'papa.transfer.stream-above', the size above which a message takes the stream connection"),
         ["2 MB value"] = ($"papa.method = \"{Long2MbValue}\"\n", $"'papa.method' = '{Long2MbValue[..100]}... (2000000 characters)' is not allowed"),
     };
 
@@ -53,6 +57,8 @@ public sealed class BadInputTests
     [InlineData("x={\finclude \"/etc/passwd\"}", "line 1: `include` is not supported")]
     [InlineData("optimizer={}", "'papa.optimizer' is an empty object")]
     [InlineData("akka.bogus.key=1", "unknown key 'akka.bogus.key': Akka has no such setting")]
+    [InlineData("transfer.path=stream", "'papa.transfer.path' was removed: a message above papa.transfer.stream-above always takes the stream connection")]
+    [InlineData("papa.transfer.chunk-bytes=1MiB", "'papa.transfer.chunk-bytes' was removed: it is now 'papa.transfer.stream-above'")]
     [InlineData("NESTED", "line 1: nested deeper than 32 levels")]
     [InlineData("DOTS", "line 1: a key nested deeper than 32 levels")]
     [InlineData("LONG-KEY", "unknown key 'papa.kkkkkkkkkk")]

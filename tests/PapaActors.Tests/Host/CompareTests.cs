@@ -66,6 +66,19 @@ public sealed class CompareTests : IDisposable
     }
 
     [Fact]
+    public void ARunFolderOfTheVersionWithTheChunkPathStillCompares()
+    {
+        var old = Run("old", 1, [0.90, 0.92, 0.92, 0.91]);
+        var config = Path.Combine(old, "config.conf");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("papa.transfer.stream-above", "papa.transfer.chunk-bytes") + "papa.transfer.path = \"chunks\"\n");
+
+        var result = Cli.RunInProcess("compare", old, Run("new", 2, [0.91, 0.93, 0.93, 0.93]));
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Contains("all runs", result.Output);
+    }
+
+    [Fact]
     public void CompareWritesTheBarChartAsAPng()
     {
         var plot = _folder.File("compare.png");

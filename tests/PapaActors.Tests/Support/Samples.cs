@@ -85,7 +85,6 @@ public static class Samples
         new RequestMissingMembers("akka.tcp://papa@10.0.0.3:4056", null),
         new MissingMembers([1]),
         new MissingMembers([]),
-        new MessageChunk(99, 1, 3, 1_000_000, 0xDEADBEEF, 7101, "trained", [1, 2, 3]),
         new StreamedMessage(99, 37_000_000, "mix"),
         new StreamTransferFailed(99, "could not connect to 10.0.0.2:41234 within 60 s"),
         new StreamPortRequest(),
@@ -120,12 +119,10 @@ public static class Samples
         type = Nullable.GetUnderlyingType(type) ?? type;
         if (type == typeof(int)) return n;
         if (type == typeof(long)) return (1L << 40) + n;
-        if (type == typeof(uint)) return 0x8000_0000u + (uint)n;
         if (type == typeof(double)) return n + 0.125;
         if (type == typeof(bool)) return true;
         if (type == typeof(string)) return $"text {n}";
         if (type == typeof(ImmutableArray<float>)) return ImmutableArray.Create(n, -0.5f);
-        if (type == typeof(byte[])) return new[] { (byte)n, (byte)255 };
         if (type == typeof(IActorRef)) return actor;
         if (type == typeof(WeightSnapshot)) return Snapshot(n);
         if (type == typeof(MemberState)) return State(n);
