@@ -136,10 +136,19 @@ public static class ResultsFile
             throw new ConfigException($"{folder} has no {Name}: the run may not have completed, or it is not a run folder");
         if (FileKind.Problem(file, followLinks: true) is { } problem)
             throw new ConfigException($"{file}: {problem}");
+        string text;
+        try
+        {
+            text = File.ReadAllText(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"{file} cannot be read ({e.Message})", e);
+        }
         JsonObject results;
         try
         {
-            results = JsonNode.Parse(File.ReadAllText(file)) as JsonObject ?? throw new JsonException("not a JSON object");
+            results = JsonNode.Parse(text) as JsonObject ?? throw new JsonException("not a JSON object");
         }
         catch (JsonException e)
         {
@@ -148,7 +157,7 @@ public static class ResultsFile
         var status = Status(results) ?? throw new ConfigException($"{file}: 'status' is missing or not a string");
         if (status != RunStatus.Completed)
             throw new ConfigException($"{file}: the run's status is '{status}', not '{RunStatus.Completed}', so it has no results"
-                + (results["reason"] is JsonValue reason ? $" ({reason})" : ""));
+                + (results["reason"] is JsonValue reason ? $" ({reason.ToString().ReplaceLineEndings(" ")})" : ""));
         try
         {
             return results.Deserialize(ResultsJsonContext.Default.Completed)!;

@@ -123,6 +123,18 @@ public sealed class CompareTests : IDisposable
         AssertRejectedWithoutPlot([Run("good", 1, [0.9, 0.9, 0.9, 0.9]), run], $"{file}: {message}");
     }
 
+    /// <summary>/proc/self/mem is a regular file whose read at offset 0 fails with EIO, as a damaged disk's would.</summary>
+    [Fact]
+    public void CompareNamesAResultsJsonThatCannotBeRead()
+    {
+        var run = Run("bad", 2, [0.9, 0.9, 0.9, 0.9]);
+        var file = Path.Combine(run, "results.json");
+        File.Delete(file);
+        File.CreateSymbolicLink(file, "/proc/self/mem");
+
+        AssertRejectedWithoutPlot([run], $"{file} cannot be read (");
+    }
+
     [Theory]
     [InlineData(0, 1e308, "'mean_member_test_accuracy' = 1E+308 is not an accuracy: expected a number from 0 to 1")]
     [InlineData(1, -5, "'ensemble.test_accuracy' = -5 is not an accuracy: expected a number from 0 to 1")]
