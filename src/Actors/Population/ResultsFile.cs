@@ -157,7 +157,7 @@ public static class ResultsFile
         var status = Status(results) ?? throw new ConfigException($"{file}: 'status' is missing or not a string");
         if (status != RunStatus.Completed)
             throw new ConfigException($"{file}: the run's status is '{status}', not '{RunStatus.Completed}', so it has no results"
-                + (results["reason"] is JsonValue reason ? $" ({reason.ToString().ReplaceLineEndings(" ")})" : ""));
+                + (results["reason"] is JsonValue reason ? $" ({reason})" : ""));
         try
         {
             return results.Deserialize(ResultsJsonContext.Default.Completed)!;
