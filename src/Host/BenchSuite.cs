@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
+using PapaActors.Actors.Population;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using Spectre.Console;
@@ -175,16 +176,16 @@ internal static class BenchSuite
             var config = Path.Combine(AppContext.BaseDirectory, "hocon", "paper", "cifar10-resnet20-papa-all-variations.conf");
             var overrides = ResNetOverrides(data, scale.ResNetEpochs);
             await RunChildAsync(["run", "--config", config, .. overrides.SelectMany(o => new[] { "--set", o }), "--out", run], scale.ChildTimeout);
-            var results = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(run, "results.json")))!;
+            var results = ResultsFile.ReadCompleted(run);
             var settings = PapaSettings.FromConfig(PapaConfig.Load(config, overrides));
             var what = $"{settings.Training.Model}, {settings.Population} members, {settings.Epochs} epoch(s) of " +
                 $"{Math.Round(scale.ResNetTrainImages * (1 - settings.Dataset.HeldOutFraction))} images, {scale.ResNetTestImages} test images";
             return
             [
-                new Figure("peak RSS", "GB", [(long)results["peak_rss_bytes"]! / 1e9], "<= 1.5", v => v <= 1.5, what),
-                new Figure("finish", "s", [(double)results["phases"]!["finishing_seconds"]!], "<= 30", v => v <= 30,
+                new Figure("peak RSS", "GB", [results.PeakRssBytes / 1e9], "<= 1.5", v => v <= 1.5, what),
+                new Figure("finish", "s", [results.Phases.FinishingSeconds], "<= 30", v => v <= 30,
                     "final evaluation of every member, ensemble, average and greedy soups (BatchNorm re-estimated), same run"),
-                new Figure("resnet20 training", "samples/s", [(double)results["samples_per_second"]!], "", null, "same run"),
+                new Figure("resnet20 training", "samples/s", [results.SamplesPerSecond], "", null, "same run"),
             ];
         }
         finally

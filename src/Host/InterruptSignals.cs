@@ -73,7 +73,7 @@ internal sealed class InterruptSignals : IDisposable
     {
         lock (_gate)
         {
-            if (_outcome is null && _run is { } run && !RunRecorder.WriteOutcome(run.Folder, RunStatus.Interrupted, StoppedAtOnce, run.ResumeCommand))
+            if (_outcome is null && _run is { } run && !ResultsFile.WriteUnfinished(run.Folder, RunStatus.Interrupted, StoppedAtOnce, run.ResumeCommand))
                 _outcome = ExitCodes.Success; // it completed before its outcome reached this process's report
             return _exitWithRunOutcome && _outcome is { } code ? code : ExitCodes.Interrupted;
         }

@@ -1,10 +1,7 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
-using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using ScottPlot;
 using Spectre.Console;
@@ -18,12 +15,16 @@ namespace PapaActors.Host;
 internal static class RunComparison
 {
     private static readonly string[] Measures = ["mean member", "ensemble", "average soup", "greedy soup"];
-    private static readonly string[] Fields = ["mean_member_test_accuracy", "ensemble.test_accuracy", "average_soup.test_accuracy", "greedy_soup.test_accuracy"];
+    private static readonly (string Field, Func<ResultsFile.Completed, double> Of)[] Fields =
+    [
+        ("mean_member_test_accuracy", r => r.MeanMemberTestAccuracy), ("ensemble.test_accuracy", r => r.Ensemble.TestAccuracy),
+        ("average_soup.test_accuracy", r => r.AverageSoup.TestAccuracy), ("greedy_soup.test_accuracy", r => r.GreedySoup.TestAccuracy),
+    ];
 
     // The seed is what a group averages over; data-dir only says where the dataset is (papa.dataset says which).
     private static readonly string[] Ignored = ["papa.seed", "papa.data-dir"];
 
-    private sealed record Run(int Seed, double[] Accuracies, Dictionary<string, string> Settings);
+    private sealed record Run(long Seed, double[] Accuracies, Dictionary<string, string> Settings);
 
     private sealed record Group(string Label, IReadOnlyList<Run> Runs)
     {
@@ -86,47 +87,19 @@ internal static class RunComparison
 
     private static Run Read(string folder)
     {
-        var resultsFile = Path.Combine(folder, RunRecorder.ResultsFile);
-        if (!File.Exists(resultsFile))
-            throw new ConfigException($"{folder} has no {RunRecorder.ResultsFile}: the run may not have completed, or it is not a run folder");
-        JsonObject results;
-        try
-        {
-            results = JsonNode.Parse(File.ReadAllText(resultsFile)) as JsonObject ?? throw new JsonException("not a JSON object");
-        }
-        catch (JsonException e)
-        {
-            throw new ConfigException($"{resultsFile} is not valid JSON: {e.Message}", e);
-        }
-        var status = Value<string>(results, "status", resultsFile);
-        if (status != RunStatus.Completed)
-            throw new ConfigException($"{resultsFile}: the run's status is '{status}', not '{RunStatus.Completed}'; only completed runs can be compared");
-
+        var results = ResultsFile.ReadCompleted(folder);
         var configFile = Path.Combine(folder, RunRecorder.ConfigFile);
         if (!File.Exists(configFile))
             throw new ConfigException($"{folder} has no {RunRecorder.ConfigFile}, which says what the run was configured with");
         var settings = PapaConfig.Values(PapaConfig.LoadRecorded(configFile)).ToDictionary(s => s.Key, s => s.Value);
-        return new Run(Value<int>(results, "seed", resultsFile), Fields.Select(f => Accuracy(results, f, resultsFile)).ToArray(), settings);
+        var resultsFile = Path.Combine(folder, ResultsFile.Name);
+        return new Run(results.Seed, Fields.Select(f => Accuracy(f.Of(results), f.Field, resultsFile)).ToArray(), settings);
     }
 
-    private static double Accuracy(JsonObject results, string path, string file)
-    {
-        var accuracy = Value<double>(results, path, file);
-        return accuracy is >= 0 and <= 1
+    private static double Accuracy(double accuracy, string field, string file) =>
+        accuracy is >= 0 and <= 1
             ? accuracy
-            : throw new ConfigException($"{file}: '{path}' = {accuracy.ToString(CultureInfo.InvariantCulture)} is not an accuracy: expected a number from 0 to 1");
-    }
-
-    /// <summary>The value at a dotted path such as `ensemble.test_accuracy`.</summary>
-    private static T Value<T>(JsonObject results, string path, string file)
-    {
-        JsonNode? node = results;
-        foreach (var name in path.Split('.'))
-            node = (node as JsonObject)?[name];
-        return node is JsonValue value && value.TryGetValue<T>(out var result)
-            ? result
-            : throw new ConfigException($"{file}: '{path}' is missing or not a {(typeof(T) == typeof(string) ? "string" : "number")}");
-    }
+            : throw new ConfigException($"{file}: '{field}' = {accuracy.ToString(CultureInfo.InvariantCulture)} is not an accuracy: expected a number from 0 to 1");
 
     /// <summary>Groups runs by the result-changing settings in which they differ, in the order the runs were given.</summary>
     private static IReadOnlyList<Group> Grouped(IReadOnlyList<Run> runs)

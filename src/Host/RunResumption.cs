@@ -31,7 +31,7 @@ internal static class RunResumption
             EnsureRegularFiles(folder);
             if (!File.Exists(configFile))
                 throw new ConfigException($"{folder} is not a run folder: it has no {RunRecorder.ConfigFile}");
-            if (RunRecorder.HasCompleted(folder))
+            if (ResultsFile.HasCompleted(folder))
                 throw new ConfigException($"the run in {folder} has completed; there is nothing to resume");
             var config = PapaConfig.LoadRecorded(configFile);
             var settings = PapaSettings.FromConfig(config);
@@ -65,7 +65,7 @@ internal static class RunResumption
 
     /// <summary>The files a resume reads or appends to: what the run wrote there, never a link to or a FIFO from elsewhere.</summary>
     private static readonly string[] RecordedFiles =
-        [RunRecorder.ConfigFile, ScheduleJournal.FileName, RunRecorder.MetricsFile, RunRecorder.FaultsFile, RunRecorder.ResultsFile, NLogSetup.LogFile];
+        [RunRecorder.ConfigFile, ScheduleJournal.FileName, RunRecorder.MetricsFile, RunRecorder.FaultsFile, ResultsFile.Name, NLogSetup.LogFile];
 
     private static void EnsureRegularFiles(string folder)
     {

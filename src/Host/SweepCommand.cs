@@ -95,7 +95,7 @@ internal static class SweepCommand
             AnsiConsole.MarkupLineInterpolated($"[yellow]sweep interrupted[/] after {Clock(clock.Elapsed.TotalSeconds)}; run the same papa sweep command again to continue it");
             return ExitCodes.Interrupted;
         }
-        var completed = runs.Where(r => RunRecorder.HasCompleted(r.Folder)).Select(r => r.Folder).ToList();
+        var completed = runs.Where(r => ResultsFile.HasCompleted(r.Folder)).Select(r => r.Folder).ToList();
         AnsiConsole.MarkupLineInterpolated(
             $"sweep: {runs.Count} run(s) in {Clock(clock.Elapsed.TotalSeconds)}: {runs.Count - toRun} skipped, {runs.Count(r => r.Step == Step.Resume)} resumed, {runs.Count(r => r.Step == Step.Start)} started, {failed.Count} failed");
         if (completed.Count > 0)
@@ -118,7 +118,7 @@ internal static class SweepCommand
         if (!File.Exists(configFile))
             throw new ConfigException($"{folder} is not a run folder (it has no {RunRecorder.ConfigFile}); move it away or choose another --out");
         var recorded = PapaConfig.Values(PapaConfig.LoadRecorded(configFile)).ToDictionary(v => v.Key, v => v.Value);
-        var completed = RunRecorder.HasCompleted(folder);
+        var completed = ResultsFile.HasCompleted(folder);
         foreach (var (key, value) in PapaConfig.Values(config).Where(v => CheckpointIdentity.ChangesResults(v.Key)))
         {
             if (recorded[key] != value)

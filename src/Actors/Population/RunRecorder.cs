@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Event;
@@ -8,7 +7,6 @@ using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
-using PapaActors.Models;
 using PapaActors.Models.Weights;
 
 namespace PapaActors.Actors.Population;
@@ -25,13 +23,11 @@ namespace PapaActors.Actors.Population;
 /// </summary>
 public sealed class RunRecorder : ReceiveActor
 {
-    public const string ResultsFile = "results.json";
     public const string MetricsFile = "metrics.csv";
     public const string ConfigFile = "config.conf";
     public const string FaultsFile = "faults.jsonl";
     private const string MetricsHeader = "member,round,epoch,step,train_loss,learning_rate,held_out_accuracy,samples_per_second,wait_seconds,mix_seconds,averaging_seconds,held_out_before_mix,held_out_after_mix,feature_cka_mean,feature_cka_min";
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
     private readonly string _folder;
     private readonly IActorRef _observer;
     private readonly string _resumeCommand;
@@ -254,7 +250,7 @@ public sealed class RunRecorder : ReceiveActor
         if (_settings!.SaveMembers)
             foreach (var member in results.Members)
                 SafetensorsFile.Save(member.Weights, Path.Combine(_folder, $"member-{member.Member}.safetensors"));
-        WriteWhole(_folder, ResultsFile, ResultsJson(results).ToJsonString(Indented));
+        ResultsFile.Write(_folder, ResultsFile.Completed.Of(_settings!, results, _wallClock.Elapsed.TotalSeconds));
         _journal?.AppendLine(ScheduleJournal.EndLine(_rounds));
         Close();
     }
@@ -264,105 +260,22 @@ public sealed class RunRecorder : ReceiveActor
     {
         if (_metrics is not null)
             WriteRows(all: true);
-        WriteOutcome(_folder, status, reason, _resumeCommand, _lastCheckpoint, _wallClock.Elapsed.TotalSeconds);
+        ResultsFile.WriteUnfinished(_folder, status, reason, _resumeCommand, _lastCheckpoint, _wallClock.Elapsed.TotalSeconds);
         if (status != RunStatus.Interrupted)
             _journal?.AppendLine(ScheduleJournal.FailedLine(reason));
         Close();
-    }
-
-    /// <summary>
-    /// results.json of a run that ended without results: status, reason and how to resume it. A completed run's
-    /// results.json is never replaced (a late signal or failure cannot undo a finished run): then it returns false.
-    /// </summary>
-    public static bool WriteOutcome(string folder, string status, string reason, string resumeCommand, int? checkpointRound = null, double? wallSeconds = null)
-    {
-        if (HasCompleted(folder))
-            return false;
-        var outcome = new JsonObject { ["status"] = status, ["reason"] = reason, ["wall_seconds"] = wallSeconds };
-        if (checkpointRound is { } round)
-            outcome["checkpoint_round"] = round;
-        if (status != RunStatus.Diverged) // resuming would diverge again, bit for bit
-            outcome["resume"] = resumeCommand;
-        WriteWhole(folder, ResultsFile, outcome.ToJsonString(Indented));
-        return true;
-    }
-
-    /// <summary>Whether the run folder's results.json says the run completed.</summary>
-    public static bool HasCompleted(string folder)
-    {
-        var results = Path.Combine(folder, ResultsFile);
-        // Read only when it is a regular file: a FIFO planted there would block the read forever.
-        return FileKind.Of(results, followLinks: false) == FileKind.Kind.Regular && File.ReadAllText(results).Contains($"\"status\": \"{RunStatus.Completed}\"", StringComparison.Ordinal);
     }
 
     private void TryWriteOutcome(string status, string reason)
     {
         try
         {
-            WriteOutcome(_folder, status, reason, _resumeCommand, _lastCheckpoint, _wallClock.Elapsed.TotalSeconds);
+            ResultsFile.WriteUnfinished(_folder, status, reason, _resumeCommand, _lastCheckpoint, _wallClock.Elapsed.TotalSeconds);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _log.Error(e, "could not write {0} either", ResultsFile);
+            _log.Error(e, "could not write {0} either", ResultsFile.Name);
         }
-    }
-
-    private JsonObject ResultsJson(RunResults results)
-    {
-        var settings = _settings!;
-        var accuracies = results.Members.Select(m => m.TestAccuracy).ToList();
-        var variations = settings.Training.Variations.Assign(settings.Population, settings.Seed);
-        JsonObject Soup(SoupResult soup) => new()
-        {
-            ["test_accuracy"] = soup.TestAccuracy,
-            ["held_out_accuracy"] = soup.HeldOutAccuracy,
-            ["members_used"] = new JsonArray(soup.MembersUsed.Select(m => (JsonNode)m).ToArray()),
-        };
-        return new JsonObject
-        {
-            ["status"] = RunStatus.Completed,
-            ["method"] = settings.Method.Name(),
-            ["population"] = settings.Population,
-            ["epochs"] = settings.Epochs,
-            ["seed"] = settings.Seed,
-            ["model"] = settings.Training.Model,
-            ["dataset"] = settings.Dataset.Name,
-            // As resolved (repair = auto is on for papa-all and papa-2): what a table of results needs to say.
-            ["repair"] = settings.Training.Repair.Enabled,
-            ["repair_soup"] = settings.Training.Repair.Soups,
-            ["align"] = settings.AlignSoups ? "weight-matching" : "none",
-            ["members"] = new JsonArray(results.Members.Select(m => (JsonNode)new JsonObject
-            {
-                ["member"] = m.Member,
-                ["test_accuracy"] = m.TestAccuracy,
-                ["held_out_accuracy"] = m.HeldOutAccuracy,
-                ["variation"] = new JsonObject
-                {
-                    ["mixup"] = variations[m.Member].Mixup,
-                    ["cutmix"] = variations[m.Member].Cutmix,
-                    ["label_smoothing"] = variations[m.Member].LabelSmoothing,
-                    ["random_erasing"] = variations[m.Member].RandomErasing,
-                },
-            }).ToArray()),
-            ["mean_member_test_accuracy"] = accuracies.Average(),
-            ["min_member_test_accuracy"] = accuracies.Min(),
-            ["max_member_test_accuracy"] = accuracies.Max(),
-            ["ensemble"] = new JsonObject { ["test_accuracy"] = results.EnsembleTestAccuracy },
-            ["average_soup"] = Soup(results.AverageSoup),
-            ["greedy_soup"] = Soup(results.GreedySoup),
-            ["training_samples"] = results.TrainingSamples,
-            ["training_seconds"] = results.TrainingSeconds,
-            ["samples_per_second"] = results.TrainingSeconds > 0 ? results.TrainingSamples / results.TrainingSeconds : 0,
-            ["phases"] = new JsonObject
-            {
-                ["training_seconds"] = results.TrainingSeconds,
-                ["averaging_seconds"] = results.Phases.AveragingSeconds,
-                ["waiting_seconds"] = results.Phases.WaitingSeconds,
-                ["finishing_seconds"] = results.Phases.FinishingSeconds,
-            },
-            ["peak_rss_bytes"] = results.Phases.PeakRssBytes,
-            ["wall_seconds"] = _wallClock.Elapsed.TotalSeconds,
-        };
     }
 
     private static void WriteWhole(string folder, string name, string text) =>

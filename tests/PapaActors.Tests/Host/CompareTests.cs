@@ -17,15 +17,7 @@ public sealed class CompareTests : IDisposable
         var folder = _folder.File(name);
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "config.conf"), PapaConfig.Render(PapaConfig.Load(null, [$"seed={seed}", .. settings])));
-        File.WriteAllText(Path.Combine(folder, "results.json"), new JsonObject
-        {
-            ["status"] = "completed",
-            ["seed"] = seed,
-            ["mean_member_test_accuracy"] = accuracies[0],
-            ["ensemble"] = new JsonObject { ["test_accuracy"] = accuracies[1] },
-            ["average_soup"] = new JsonObject { ["test_accuracy"] = accuracies[2] },
-            ["greedy_soup"] = new JsonObject { ["test_accuracy"] = accuracies[3] },
-        }.ToJsonString());
+        ResultsFixtures.WriteCompleted(folder, seed, accuracies);
         return folder;
     }
 
@@ -95,10 +87,13 @@ public sealed class CompareTests : IDisposable
     /// <summary>The bad folder follows a good one, so the error must name which; null content deletes the file.</summary>
     [Theory]
     [InlineData("results.json", null, "RUN has no results.json: the run may not have completed")]
-    [InlineData("results.json", """{ "status": "failed", "reason": "member 0 threw" }""", "RUN/results.json: the run's status is 'failed', not 'completed'")]
+    [InlineData("results.json", """{ "status": "failed", "reason": "member 0 threw" }""",
+        "RUN/results.json: the run's status is 'failed', not 'completed', so it has no results (member 0 threw)")]
     [InlineData("results.json", """{ "status": "compl""", "RUN/results.json is not valid JSON")]
+    [InlineData("results.json", "[1, 2]", "RUN/results.json is not valid JSON: not a JSON object")]
+    [InlineData("results.json", """{ "seed": 1 }""", "RUN/results.json: 'status' is missing or not a string")]
     [InlineData("results.json", """{ "status": "completed", "seed": 1, "mean_member_test_accuracy": 0.9 }""",
-        "RUN/results.json: 'ensemble.test_accuracy' is missing or not a number")]
+        "RUN/results.json: 'method' is missing: expected a string")]
     [InlineData("config.conf", null, "RUN has no config.conf")]
     public void CompareRefusesARunFolderItCannotUseAndNamesIt(string file, string? content, string message)
     {
@@ -109,6 +104,48 @@ public sealed class CompareTests : IDisposable
         else
             File.WriteAllText(Path.Combine(run, file), content);
         AssertRejectedWithoutPlot([good, run], message.Replace("RUN", run));
+    }
+
+    /// <summary>A completed run's results.json (as `papa run` writes it) with one field removed (null) or given another value.</summary>
+    [Theory]
+    [InlineData("ensemble.test_accuracy", null, "'ensemble.test_accuracy' is missing: expected a number")]
+    [InlineData("phases", null, "'phases' is missing: expected an object")]
+    [InlineData("members[1].variation.cutmix", null, "'members[1].variation.cutmix' is missing: expected a number")]
+    [InlineData("seed", "\"7\"", "'seed' = \"7\" is not a whole number")]
+    [InlineData("method", "null", "'method' = null is not a string")]
+    [InlineData("repair", "0", "'repair' = 0 is not true or false")]
+    [InlineData("members[0].variation.mixup", "true", "'members[0].variation.mixup' = true is not a number")]
+    [InlineData("average_soup", "[]", "'average_soup' = [] is not an object")]
+    [InlineData("greedy_soup.members_used", "{}", "'greedy_soup.members_used' = {} is not an array")]
+    public void CompareNamesAFieldOfACompletedRunsResultsThatIsMissingOrOfTheWrongType(string field, string? value, string message)
+    {
+        var run = Run("bad", 2, [0.9, 0.9, 0.9, 0.9]);
+        var file = Path.Combine(run, "results.json");
+        var results = JsonNode.Parse(File.ReadAllText(file))!;
+        var steps = field.Split('.');
+        var parent = results;
+        foreach (var step in steps[..^1])
+            parent = step.Split('[') is [var array, var index] ? parent[array]![int.Parse(index.TrimEnd(']'))]! : parent[step]!;
+        var name = steps[^1];
+        if (value is null)
+            parent.AsObject().Remove(name);
+        else
+            parent[name] = JsonNode.Parse(value);
+        File.WriteAllText(file, results.ToJsonString());
+
+        AssertRejectedWithoutPlot([Run("good", 1, [0.9, 0.9, 0.9, 0.9]), run], $"{file}: {message}");
+    }
+
+    /// <summary>/proc/self/mem is a regular file whose read at offset 0 fails with EIO, as a damaged disk's would.</summary>
+    [Fact]
+    public void CompareNamesAResultsJsonThatCannotBeRead()
+    {
+        var run = Run("bad", 2, [0.9, 0.9, 0.9, 0.9]);
+        var file = Path.Combine(run, "results.json");
+        File.Delete(file);
+        File.CreateSymbolicLink(file, "/proc/self/mem");
+
+        AssertRejectedWithoutPlot([run], $"{file} cannot be read (");
     }
 
     [Theory]

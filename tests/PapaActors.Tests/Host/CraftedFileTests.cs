@@ -120,6 +120,18 @@ public sealed class CraftedFileTests(CheckpointedRun run) : IClassFixture<Checkp
         Assert.False(File.Exists(Path.Combine(folder, "results.json")));
     }
 
+    /// <summary>`papa compare` reads the run as written, and names a FIFO in place of another run's results.json instead of blocking on it.</summary>
+    [Fact]
+    public void CompareRefusesAResultsJsonThatIsAFifoWithoutReadingIt()
+    {
+        using var temp = new TempFolder();
+        var folder = run.Interrupted(temp);
+        var results = Path.Combine(folder, "results.json");
+        MakeFifo(results);
+
+        Cli.AssertRejected(Cli.RunInProcess("compare", run.Folder, folder), $"{results}: a FIFO (named pipe), not a regular file");
+    }
+
     [Theory]
     [InlineData("mnist", "train-images-idx3-ubyte", "fifo", "a FIFO (named pipe), not a regular file")]
     [InlineData("mnist", "t10k-labels-idx1-ubyte", "directory", "a directory, not a regular file")]

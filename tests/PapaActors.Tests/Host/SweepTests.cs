@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using PapaActors.Actors.Configuration;
 using PapaActors.Tests.Support;
 
@@ -53,15 +51,7 @@ public sealed class SweepTests : IDisposable
         var folder = Path.Combine(sweep, name);
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "config.conf"), PapaConfig.Render(PapaConfig.Load(TinyConfigFile(), overrides)));
-        File.WriteAllText(Path.Combine(folder, "results.json"), new JsonObject
-        {
-            ["status"] = "completed",
-            ["seed"] = long.Parse(overrides[^1]["seed=".Length..]),
-            ["mean_member_test_accuracy"] = 0.9,
-            ["ensemble"] = new JsonObject { ["test_accuracy"] = 0.92 },
-            ["average_soup"] = new JsonObject { ["test_accuracy"] = 0.91 },
-            ["greedy_soup"] = new JsonObject { ["test_accuracy"] = 0.93 },
-        }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        ResultsFixtures.WriteCompleted(folder, long.Parse(overrides[^1]["seed=".Length..]), [0.9, 0.92, 0.91, 0.93]);
     }
 
     [Fact]
