@@ -32,11 +32,11 @@ public static class InjectedFaults
     {
         if (TakeThrowFile(fault.ThrowFile, member))
             throw new InjectedFaultException($"injected fault: member {member} found its index in {fault.ThrowFile} (papa.fault-injection.throw-file)");
-        if (fault.Member != member || fault.AtStep < first || fault.AtStep >= first + steps)
+        if (fault.ThrowMember != member || fault.ThrowAtStep < first || fault.ThrowAtStep >= first + steps)
             return;
         var count = Thrown.GetOrCreateValue(fault).AddOrUpdate(member, 1, (_, n) => n + 1);
-        if (fault.Times < 0 || count <= fault.Times)
-            throw new InjectedFaultException($"injected fault: member {member} at step {fault.AtStep} (papa.fault-injection, throw {count})");
+        if (fault.ThrowTimes < 0 || count <= fault.ThrowTimes)
+            throw new InjectedFaultException($"injected fault: member {member} at step {fault.ThrowAtStep} (papa.fault-injection, throw {count})");
     }
 
     /// <summary>True once for the member whose index the trigger file holds: it deletes the file, so it throws once.</summary>
