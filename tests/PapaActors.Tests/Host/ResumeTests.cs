@@ -21,7 +21,7 @@ public sealed class ResumeTests
         "--set", "test-limit=500", "--set", "model=cnn", "--set", "model-width=0.25", "--set", "population=3", "--set", "epochs=4",
         "--set", "batch-size=50", "--set", "method=papa", "--set", "ema-every-steps=5", "--set", "rho=0.9", "--set", "sync-every-steps=10",
         "--set", "variations.mixup=[0.0, 0.4]", "--set", "torch-threads=1", "--set", "batchnorm.reset-batches=5",
-        "--set", "checkpoint.every-epochs=0.5", "--set", "checkpoint.keep=3", "--set", "fault-injection.checkpoint-pause=300ms",
+        "--set", "checkpoint.every-epochs=0.5", "--set", "checkpoint.keep=3",
     ];
 
     private static readonly Lazy<string> Reference = new(() =>
@@ -43,12 +43,16 @@ public sealed class ResumeTests
             first.WaitUntil(() => JournalRounds(folder) >= 20, Patience, "20 rounds");
             first.KillHard();
         }
+        // Its first checkpoint write holds until the kill: the kill lands halfway through it, however slow the machine.
+        SetCheckpointPause(folder, "1h");
+        var resumedAt = DateTime.UtcNow;
         using (var second = PapaProcess.Start("resume", folder))
         {
-            second.WaitUntil(() => HalfWrittenCheckpoint(folder), Patience, "a checkpoint being written");
+            second.WaitUntil(() => HalfWrittenCheckpoint(folder, since: resumedAt), Patience, "a checkpoint being written");
             second.KillHard();
         }
-        Assert.True(Directory.EnumerateDirectories(Path.Combine(folder, "checkpoints"), "*.partial").Any());
+        Assert.True(HalfWrittenCheckpoint(folder, since: resumedAt));
+        SetCheckpointPause(folder, "0s");
         var damaged = FlipAByteOfTheNewestCheckpoint(folder);
         using (var third = PapaProcess.Start("resume", folder))
         {
@@ -95,14 +99,14 @@ public sealed class ResumeTests
         using var temp = new TempFolder();
         var folder = temp.File("run");
 
-        // Checkpoints only on a signal, each held in its pause: the second signal is sent while the first one's
-        // checkpoint is being written, so the run cannot have exited in between.
-        string[] heldCheckpoint = ["--set", "checkpoint.every-epochs=0", "--set", "fault-injection.checkpoint-pause=1h"];
-        using (var run = PapaProcess.Start(["run", "--out", folder, .. SmallRun, .. heldCheckpoint]))
+        // A run's outcome reaches the program only through the recorder that writes its checkpoints: once that
+        // recorder holds a checkpoint in an hour's pause, the run cannot end by itself, so both signals reach a
+        // running program, and the second is its second (its answer to the first is printed before it is sent).
+        using (var run = PapaProcess.Start(["run", "--out", folder, .. SmallRun, "--set", "fault-injection.checkpoint-pause=1h"]))
         {
-            run.WaitUntil(() => JournalRounds(folder) >= 20, Patience, "20 rounds");
+            run.WaitUntil(() => HalfWrittenCheckpoint(folder), Patience, "a checkpoint held in its pause");
             run.Interrupt();
-            run.WaitUntil(() => HalfWrittenCheckpoint(folder), Patience, "the checkpoint of the first signal being written");
+            run.WaitUntil(() => run.Output.Contains("send it again to stop at once"), Patience, "the answer to the first signal");
             run.Interrupt();
             Assert.Equal(130, run.WaitForExit(TimeSpan.FromSeconds(20)));
             Assert.Contains("again: stopping at once", run.Output);
@@ -110,6 +114,7 @@ public sealed class ResumeTests
         var stopped = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "results.json")))!;
         Assert.Equal(("interrupted", "stopped at once by a second signal"), ((string)stopped["status"]!, (string)stopped["reason"]!));
 
+        SetCheckpointPause(folder, "0s");
         using (var resumed = PapaProcess.Start("resume", folder))
             Assert.True(resumed.WaitForExit(Patience) == 0, resumed.Output);
 
@@ -129,12 +134,29 @@ public sealed class ResumeTests
         Assert.Contains("is not a run folder: it has no config.conf", empty.Output);
     }
 
-    /// <summary>A checkpoint folder with member files but no manifest yet: the write is halfway.</summary>
-    private static bool HalfWrittenCheckpoint(string folder)
+    /// <summary>
+    /// A checkpoint folder with member files (written <paramref name="since"/>, if given) but no manifest yet: the write is halfway.
+    /// </summary>
+    private static bool HalfWrittenCheckpoint(string folder, DateTime? since = null)
     {
         var checkpoints = Path.Combine(folder, "checkpoints");
         return Directory.Exists(checkpoints) && Directory.EnumerateDirectories(checkpoints, "*.partial")
-            .Any(d => Directory.EnumerateFiles(d, "member-*").Any() && !File.Exists(Path.Combine(d, "manifest.json")));
+            .Any(d => Directory.EnumerateFiles(d, "member-*").Any(f => File.GetLastWriteTimeUtc(f) >= (since ?? DateTime.MinValue))
+                && !File.Exists(Path.Combine(d, "manifest.json")));
+    }
+
+    /// <summary>
+    /// Sets the run's checkpoint pause in its config.conf, which a resume reads: an operational key, outside the
+    /// checkpoint identity, so the run stays the same run.
+    /// </summary>
+    private static void SetCheckpointPause(string folder, string pause)
+    {
+        var config = Path.Combine(folder, "config.conf");
+        var lines = File.ReadAllLines(config);
+        var key = Array.FindIndex(lines, l => l.StartsWith("papa.fault-injection.checkpoint-pause = ", StringComparison.Ordinal));
+        Assert.True(key >= 0, $"{config} has no checkpoint-pause line");
+        lines[key] = $"papa.fault-injection.checkpoint-pause = \"{pause}\"";
+        File.WriteAllLines(config, lines);
     }
 
     private static string FlipAByteOfTheNewestCheckpoint(string folder)
