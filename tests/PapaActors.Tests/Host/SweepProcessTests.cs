@@ -20,7 +20,7 @@ public sealed class SweepProcessTests : IDisposable
         var folder = Path.Combine(Path.GetTempPath(), "papa-sweep-grid-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(folder);
         var config = ConfigFile(Path.Combine(folder, "tiny.conf"));
-        return (folder, Cli.Run(["sweep", "--config", config, .. GridArguments, "--out", Path.Combine(folder, "grid")]));
+        return (folder, PapaProcess.Run(["sweep", "--config", config, .. GridArguments, "--out", Path.Combine(folder, "grid")]));
     });
 
     private readonly TempFolder _temp = new();
@@ -80,7 +80,7 @@ public sealed class SweepProcessTests : IDisposable
         Assert.True(first.ExitCode == 0, first.Output);
         var before = Results(grid, GridFolders);
 
-        var second = Cli.Run(["sweep", "--config", Path.Combine(folder, "tiny.conf"), .. GridArguments, "--out", grid]);
+        var second = PapaProcess.Run(["sweep", "--config", Path.Combine(folder, "tiny.conf"), .. GridArguments, "--out", grid]);
 
         Assert.True(second.ExitCode == 0, second.Output);
         Assert.Contains("4 skipped, 0 resumed, 0 started, 0 failed", second.Output);
@@ -125,7 +125,7 @@ public sealed class SweepProcessTests : IDisposable
         var healthy = ConfigFile(_temp.File("healthy.conf"));
         string[] grid = ["--seeds", "1", "--set", "epochs=2,3", "--out", sweep];
 
-        var first = Cli.Run(["sweep", "--config", faulty, .. grid]);
+        var first = PapaProcess.Run(["sweep", "--config", faulty, .. grid]);
         Assert.True(first.ExitCode == 1, first.Output);
         Assert.Contains("failed: epochs=3_seed=1; run the same papa sweep command again to resume them", first.Output);
         var failed = JsonNode.Parse(File.ReadAllText(Path.Combine(sweep, "epochs=3_seed=1", "results.json")))!;
@@ -133,7 +133,7 @@ public sealed class SweepProcessTests : IDisposable
         Assert.Contains("injected fault: member 0 at step 30", (string)failed["reason"]!);
         var finished = Results(sweep, ["epochs=2_seed=1"]);
 
-        var second = Cli.Run(["sweep", "--config", healthy, .. grid]);
+        var second = PapaProcess.Run(["sweep", "--config", healthy, .. grid]);
 
         Assert.True(second.ExitCode == 0, second.Output);
         Assert.Contains("[1/2] epochs=2_seed=1: completed earlier, skipped", second.Output);
@@ -145,7 +145,7 @@ public sealed class SweepProcessTests : IDisposable
         Assert.True(finished["epochs=2_seed=1"].Bytes.SequenceEqual(unchanged.Bytes) && finished["epochs=2_seed=1"].Written == unchanged.Written);
 
         var reference = _temp.File("reference");
-        var uninterrupted = Cli.Run("run", "--config", healthy, "--set", "epochs=3", "--set", "seed=1", "--out", reference);
+        var uninterrupted = PapaProcess.Run("run", "--config", healthy, "--set", "epochs=3", "--set", "seed=1", "--out", reference);
         Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Output);
         AssertSameRun(reference, Path.Combine(sweep, "epochs=3_seed=1"));
     }
