@@ -17,7 +17,7 @@ namespace PapaActors.Tests.Actors;
 /// How the real AveragerActor meets faults, with TestProbes as members and as the run recorder: rollback to a
 /// checkpoint, the restart budget, divergence, interrupts and its own failure. Every message is serialized.
 /// </summary>
-public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
+public sealed class AveragerFaultTests() : TestKit(PapaTestKitConfig.For(TestSettings.TinyConfig(), virtualTime: false))
 {
     // REPAIR off: these probes answer Train by hand, without statistics (REPAIR's faults are tested with it on below).
     private AveragerHarness Harness(params string[] overrides) =>

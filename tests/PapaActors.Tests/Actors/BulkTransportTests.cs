@@ -5,11 +5,12 @@ using PapaActors.Actors.Messages;
 using PapaActors.Actors.Serialization;
 using PapaActors.Actors.Transfer;
 using PapaActors.Models.Weights;
+using PapaActors.Testing;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
 
-public sealed class BulkTransportTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig("transfer.chunk-bytes=1KiB")))
+public sealed class BulkTransportTests() : TestKit(PapaTestKitConfig.For(TestSettings.TinyConfig("transfer.chunk-bytes=1KiB"), virtualTime: false))
 {
     private static MemberFinal LargeMessage() =>
         new(2, WeightSnapshot.FromOwned(Samples.Snapshot().Layout, new float[9]), 0.9, 0.91, [.. Enumerable.Range(0, 2000).Select(i => i * 0.5f)]);
@@ -150,7 +151,7 @@ public sealed class BulkTransportTests() : TestKit(TestSettings.ActorTestConfig(
     [Fact]
     public void ChunkSizeMustFitTheRemoteFrame()
     {
-        using var system = (TestSettings.ActorTestSetup(TestSettings.TinyConfig("transfer.chunk-bytes=512KiB")) with
+        using var system = (PapaTestKitConfig.Setup(TestSettings.TinyConfig("transfer.chunk-bytes=512KiB"), virtualTime: false) with
         {
             Overrides = ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.maximum-frame-size = 128000b"),
         }).Create("frames");

@@ -7,6 +7,7 @@ using PapaActors.Actors.Messages;
 using PapaActors.Actors.Serialization;
 using PapaActors.Actors.Transfer;
 using PapaActors.Models.Weights;
+using PapaActors.Testing;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
@@ -26,7 +27,7 @@ public sealed class StreamTransportTests : TestKit, IDisposable
     }
 
     private static Config RemoteConfig(string[] overrides, int port = 0) =>
-        (TestSettings.ActorTestSetup(TestSettings.TinyConfig(overrides)) with
+        (PapaTestKitConfig.Setup(TestSettings.TinyConfig(overrides), virtualTime: false) with
         {
             Remote = new NodeEndpoint("127.0.0.1", port),
             Overrides = ConfigurationFactory.ParseString("akka.remote.retry-gate-closed-for = 100ms"),
