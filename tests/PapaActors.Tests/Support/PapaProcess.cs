@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace PapaActors.Tests.Support;
@@ -98,19 +99,25 @@ public sealed class PapaProcess : IDisposable
     /// <summary>kill -9: no handler runs, nothing is flushed or renamed.</summary>
     public void KillHard()
     {
-        Signal("KILL");
+        Signal(SigKill);
         WaitForExit(TimeSpan.FromSeconds(30));
     }
 
     /// <summary>What Ctrl-C in a terminal sends.</summary>
-    public void Interrupt() => Signal("INT");
+    public void Interrupt() => Signal(SigInt);
 
-    private void Signal(string name)
+    private const int SigInt = 2;
+    private const int SigKill = 9;
+
+    /// <summary>libc's kill(2), sent now: a `kill` child process would first have to start on a busy machine.</summary>
+    private void Signal(int signal)
     {
-        using var kill = Process.Start("kill", ["-" + name, _process.Id.ToString()]);
-        if (!kill.WaitForExit(TimeSpan.FromSeconds(10)) || kill.ExitCode != 0)
-            throw new InvalidOperationException($"kill -{name} {_process.Id} failed");
+        if (kill(_process.Id, signal) != 0)
+            throw new InvalidOperationException($"kill -{signal} {_process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
     }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
 
     private void Append(string? line, TaskCompletionSource closed)
     {
