@@ -4,33 +4,46 @@ using static PapaActors.Tests.Support.RunFolders;
 
 namespace PapaActors.Tests.Host;
 
+/// <summary>The small run of <see cref="ResumeTests"/> left alone, once for the class: what every interrupted and resumed run must end as.</summary>
+public sealed class UninterruptedSmallRun : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public UninterruptedSmallRun()
+    {
+        Folder = _temp.File("run");
+        var run = PapaProcess.Run(ResumeTests.Patience, ["run", "--out", Folder, .. ResumeTests.SmallRun]);
+        if (run.ExitCode != 0)
+            throw new InvalidOperationException(run.Output);
+    }
+
+    public string Folder { get; }
+
+    public void Dispose() => _temp.Dispose();
+}
+
 /// <summary>
 /// The promise of checkpoints, on the real program: a run killed with kill -9 at any point (also halfway
 /// through a checkpoint write, also with its newest checkpoint damaged) or stopped with Ctrl-C, then resumed,
 /// ends bit-identical to the same run left alone: soups, journal, per-round losses and accuracies.
 /// </summary>
 [Trait("Category", "Slow")]
-public sealed class ResumeTests
+public sealed class ResumeTests(UninterruptedSmallRun reference) : IClassFixture<UninterruptedSmallRun>
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+    internal static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
 
-    /// <summary>A small PAPA run on Fashion-MNIST, with augmentation draws, momentum and a checkpoint every half epoch.</summary>
-    private static readonly string[] SmallRun =
+    /// <summary>
+    /// A small PAPA run on Fashion-MNIST, with augmentation draws, momentum and a checkpoint every half epoch: 27 rounds,
+    /// a checkpoint every 3.
+    /// </summary>
+    internal static readonly string[] SmallRun =
     [
-        "--set", "dataset=fashion-mnist", "--set", "data-dir=/usr/share/datasets/fashion-mnist", "--set", "train-limit=3000",
+        "--set", "dataset=fashion-mnist", "--set", "data-dir=/usr/share/datasets/fashion-mnist", "--set", "train-limit=1500",
         "--set", "test-limit=500", "--set", "model=cnn", "--set", "model-width=0.25", "--set", "population=3", "--set", "epochs=4",
         "--set", "batch-size=50", "--set", "method=papa", "--set", "ema-every-steps=5", "--set", "rho=0.9", "--set", "sync-every-steps=10",
         "--set", "variations.mixup=[0.0, 0.4]", "--set", "torch-threads=1", "--set", "batchnorm.reset-batches=5",
         "--set", "checkpoint.every-epochs=0.5", "--set", "checkpoint.keep=3",
     ];
-
-    private static readonly Lazy<string> Reference = new(() =>
-    {
-        var folder = Path.Combine(Path.GetTempPath(), "papa-resume-reference-" + Guid.NewGuid().ToString("N")[..8]);
-        using var run = PapaProcess.Start(["run", "--out", folder, .. SmallRun]);
-        Assert.True(run.WaitForExit(Patience) == 0, run.Output);
-        return folder;
-    });
 
     [Fact]
     public void ARunKilledThreeTimesAndResumedIsBitIdenticalToTheUninterruptedRun()
@@ -40,7 +53,7 @@ public sealed class ResumeTests
 
         using (var first = PapaProcess.Start(["run", "--out", folder, .. SmallRun]))
         {
-            first.WaitUntil(() => JournalRounds(folder) >= 20, Patience, "20 rounds");
+            first.WaitUntil(() => JournalRounds(folder) >= 10, Patience, "10 rounds");
             first.KillHard();
         }
         // Its first checkpoint write holds until the kill: the kill lands halfway through it, however slow the machine.
@@ -58,13 +71,13 @@ public sealed class ResumeTests
         {
             third.WaitUntil(() => third.Output.Contains("resuming"), Patience, "the resume");
             Assert.Contains($"{damaged}: ", third.Output); // the damaged checkpoint is named and skipped
-            third.WaitUntil(() => JournalRounds(folder) >= 36, Patience, "36 rounds");
+            third.WaitUntil(() => JournalRounds(folder) >= 18, Patience, "18 rounds");
             third.KillHard();
         }
         using (var last = PapaProcess.Start("resume", folder))
             Assert.True(last.WaitForExit(Patience) == 0, last.Output);
 
-        AssertSameRun(Reference.Value, folder);
+        AssertSameRun(reference.Folder, folder);
     }
 
     [Fact]
@@ -75,7 +88,7 @@ public sealed class ResumeTests
 
         using (var run = PapaProcess.Start(["run", "--out", folder, .. SmallRun]))
         {
-            run.WaitUntil(() => JournalRounds(folder) >= 12, Patience, "12 rounds");
+            run.WaitUntil(() => JournalRounds(folder) >= 6, Patience, "6 rounds");
             run.Interrupt();
             Assert.Equal(130, run.WaitForExit(Patience));
             Assert.Contains($"continue it with: ./papa resume {folder}", run.Output);
@@ -84,13 +97,13 @@ public sealed class ResumeTests
         Assert.Equal("interrupted", (string)interrupted["status"]!);
         Assert.Equal($"./papa resume {folder}", (string)interrupted["resume"]!);
         var round = (int)interrupted["checkpoint_round"]!;
-        Assert.True(round >= 12, $"the checkpoint is written at the end of the round being trained, not before: round {round}");
+        Assert.True(round >= 6, $"the checkpoint is written at the end of the round being trained, not before: round {round}");
         Assert.True(File.Exists(Path.Combine(folder, "checkpoints", $"round-{round:D6}", "manifest.json")));
 
         using (var resumed = PapaProcess.Start("resume", folder))
             Assert.True(resumed.WaitForExit(Patience) == 0, resumed.Output);
 
-        AssertSameRun(Reference.Value, folder);
+        AssertSameRun(reference.Folder, folder);
     }
 
     [Fact]
@@ -118,13 +131,13 @@ public sealed class ResumeTests
         using (var resumed = PapaProcess.Start("resume", folder))
             Assert.True(resumed.WaitForExit(Patience) == 0, resumed.Output);
 
-        AssertSameRun(Reference.Value, folder);
+        AssertSameRun(reference.Folder, folder);
     }
 
     [Fact]
     public void ResumingACompletedRunOrAFolderWithoutARunIsRefused()
     {
-        var completed = Cli.RunInProcess("resume", Reference.Value);
+        var completed = Cli.RunInProcess("resume", reference.Folder);
         Assert.Equal(2, completed.ExitCode);
         Assert.Contains("has completed; there is nothing to resume", completed.Output);
 
