@@ -5,30 +5,39 @@ using static PapaActors.Tests.Support.RunFolders;
 
 namespace PapaActors.Tests.Host;
 
+/// <summary>The 2x2 grid swept once: its folder and output, shared by the tests that only read it or skip all of it.</summary>
+public sealed class SweptGrid : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public SweptGrid()
+    {
+        var config = SweepProcessTests.ConfigFile(_temp.File("tiny.conf"));
+        Sweep = PapaProcess.Run(["sweep", "--config", config, .. SweepProcessTests.GridArguments, "--out", _temp.File("grid")]);
+    }
+
+    public string Folder => _temp.Path;
+
+    public Cli.Result Sweep { get; }
+
+    public void Dispose() => _temp.Dispose();
+}
+
 /// <summary>`papa sweep` as a child process over tiny synthetic runs: the grid, skipping, resuming, refusing a changed folder.</summary>
 [Trait("Category", "Slow")]
-public sealed class SweepProcessTests : IDisposable
+public sealed class SweepProcessTests(SweptGrid swept) : IClassFixture<SweptGrid>, IDisposable
 {
-    private static readonly string[] GridArguments = ["--seeds", "1", "--set", "method=none,papa", "--set", "repair=off,on"];
+    internal static readonly string[] GridArguments = ["--seeds", "1", "--set", "method=none,papa", "--set", "repair=off,on"];
 
     private static readonly string[] GridFolders =
         ["method=none_repair=off_seed=1", "method=none_repair=on_seed=1", "method=papa_repair=off_seed=1", "method=papa_repair=on_seed=1"];
-
-    /// <summary>The 2x2 grid swept once: its folder and output, shared by the tests that only read it or skip all of it.</summary>
-    private static readonly Lazy<(string Folder, Cli.Result Sweep)> Grid = new(() =>
-    {
-        var folder = Path.Combine(Path.GetTempPath(), "papa-sweep-grid-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(folder);
-        var config = ConfigFile(Path.Combine(folder, "tiny.conf"));
-        return (folder, PapaProcess.Run(["sweep", "--config", config, .. GridArguments, "--out", Path.Combine(folder, "grid")]));
-    });
 
     private readonly TempFolder _temp = new();
 
     public void Dispose() => _temp.Dispose();
 
     /// <summary>The tiny synthetic run of the tests (2 epochs of 12 steps, 3 members) plus overrides, as a config file.</summary>
-    private static string ConfigFile(string path, params string[] overrides)
+    internal static string ConfigFile(string path, params string[] overrides)
     {
         File.WriteAllText(path, PapaConfig.Render(TestSettings.TinyConfig(overrides)));
         return path;
@@ -51,7 +60,7 @@ public sealed class SweepProcessTests : IDisposable
     [Fact]
     public void A2x2GridRunsFourFoldersNamedByTheirSettingsAndEndsWithTheCompareTableOfTheGroups()
     {
-        var (folder, sweep) = Grid.Value;
+        var (folder, sweep) = (swept.Folder, swept.Sweep);
         var grid = Path.Combine(folder, "grid");
 
         Assert.True(sweep.ExitCode == 0, sweep.Output);
@@ -75,7 +84,7 @@ public sealed class SweepProcessTests : IDisposable
     [Fact]
     public void ASecondSweepWithTheSameArgumentsStartsNothingLeavesTheResultsUntouchedAndPrintsTheSameTable()
     {
-        var (folder, first) = Grid.Value;
+        var (folder, first) = (swept.Folder, swept.Sweep);
         var grid = Path.Combine(folder, "grid");
         Assert.True(first.ExitCode == 0, first.Output);
         var before = Results(grid, GridFolders);
@@ -95,7 +104,7 @@ public sealed class SweepProcessTests : IDisposable
     [Fact]
     public void ACompletedFolderWithOtherResultChangingSettingsIsRefusedNamingTheKeyAndOperationalOnesAreNot()
     {
-        var (folder, first) = Grid.Value;
+        var (folder, first) = (swept.Folder, swept.Sweep);
         var grid = Path.Combine(folder, "grid");
         Assert.True(first.ExitCode == 0, first.Output);
         var before = Results(grid, GridFolders);
