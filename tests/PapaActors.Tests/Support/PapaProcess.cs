@@ -21,8 +21,10 @@ public sealed class PapaProcess : IDisposable
     private PapaProcess(string name, string program, IEnumerable<string> arguments)
     {
         _name = name;
-        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
+        // A test run started in the background of a script (`./papa test &`) ignores SIGINT, and a child inherits
+        // that: .NET and bash keep ignoring it, and Ctrl-C would not reach the program. env gives it the defaults.
+        var start = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in (string[])["--default-signal=INT,TERM", program, .. arguments])
             start.ArgumentList.Add(argument);
         start.Environment["PAPA_DLL"] = PapaDll;
         _process = new Process { StartInfo = start };
