@@ -9,8 +9,9 @@
 #   throw          a member made to throw (papa.fault-injection.throw-file)
 # Passes (exit 0) when the faulted run's soups and journal are bit-identical to the fault-free run's; prints
 # the goodput (fault-free wall time / faulted wall time) and, per fault, the time to detection and to
-# training again.
-#   scripts/chaos.sh [--faults N] [--interval SECONDS] [--seed N] [--out DIR] [--port PORT] [--config FILE] [--set key=value ...]
+# training again. With --every-rounds N, the faults come every ~N rounds of training instead (rounds the faulted
+# run's journal gained since the previous fault): at the same points of the run on any machine (the tests use it).
+#   scripts/chaos.sh [--faults N] [--interval SECONDS | --every-rounds N] [--seed N] [--out DIR] [--port PORT] [--config FILE] [--set key=value ...]
 # Defaults: 10 faults every ~30 s, seed 1, port 4060, hocon/chaos.conf, run folders under runs/<time>-chaos.
 # PAPA_DLL=path/to/papa.dll uses that build instead of building src/Host (the tests do this).
 set -euo pipefail
@@ -18,6 +19,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 config="$root/hocon/chaos.conf"
 faults=10
 interval=30
+every_rounds=0
 seed=1
 port=4060
 out="$root/runs/$(date +%Y%m%d-%H%M%S)-chaos"
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --faults) faults="$2"; shift 2 ;;
     --interval) interval="$2"; shift 2 ;;
+    --every-rounds) every_rounds="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --port) port="$2"; shift 2 ;;
@@ -34,8 +37,8 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
-for number in "$faults" "$interval" "$seed" "$port"; do
-  [[ "$number" =~ ^[0-9]+$ ]] || { echo "--faults, --interval, --seed and --port take whole numbers, not '$number'" >&2; exit 2; }
+for number in "$faults" "$interval" "$every_rounds" "$seed" "$port"; do
+  [[ "$number" =~ ^[0-9]+$ ]] || { echo "--faults, --interval, --every-rounds, --seed and --port take whole numbers, not '$number'" >&2; exit 2; }
 done
 [ -e "$out" ] && { echo "$out already exists; choose another --out" >&2; exit 2; }
 
@@ -95,6 +98,31 @@ start_node() { # slot, --members value
 
 run_over() { ! kill -0 "$averager" 2>/dev/null; }
 
+journal_rounds() { # rounds in the journal of run folder $1 so far
+  local count
+  count=$(grep -c '"type":"round"' "$1/schedule.jsonl" 2>/dev/null) || true
+  echo "${count:-0}"
+}
+
+# Until the next fault: ~INTERVAL seconds, or ~N more rounds in the journal of run folder $1 (a rollback cuts the
+# journal back: the rounds played again count again), or the end of the run.
+await_next_fault() {
+  local share="$RANDOM" target started
+  if [ "$every_rounds" -eq 0 ]; then
+    sleep "$(awk -v i="$interval" -v r="$share" 'BEGIN { printf "%.1f", i * (0.5 + r / 32767) }')"
+    return
+  fi
+  target=$(($(journal_rounds "$1") + $(awk -v n="$every_rounds" -v r="$share" 'BEGIN { printf "%.0f", n * (0.5 + r / 32767) }')))
+  started=$(now)
+  while [ "$(journal_rounds "$1")" -lt "$target" ] && ! run_over; do
+    if [ "$(awk -v s="$(seconds_since "$started")" -v l="$run_limit" 'BEGIN { print (s > l) }')" = 1 ]; then
+      echo "the run gained no $every_rounds rounds within $run_limit s" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+
 # Waits for the averager to end the run and the member nodes to stop; returns the averager's exit code.
 finish() {
   local status=0 started
@@ -148,7 +176,7 @@ injected=0
 pause_seconds=20
 kills=0
 for kind in "${schedule[@]}"; do
-  sleep "$(awk -v i="$interval" -v r="$RANDOM" 'BEGIN { printf "%.1f", i * (0.5 + r / 32767) }')"
+  await_next_fault "$faulted"
   run_over && break
   slot=$((RANDOM % 3))
   at=$(now)
@@ -181,7 +209,7 @@ chaos_wall=$(seconds_since "$chaos_start")
 # ---- 3. Verdict and figures.
 status=0
 if [ "$injected" -lt "$faults" ]; then
-  echo "only $injected of $faults faults were injected before the run ended: make the run longer (--set epochs=...) or --interval shorter" >&2
+  echo "only $injected of $faults faults were injected before the run ended: make the run longer (--set epochs=...) or --interval or --every-rounds shorter" >&2
   status=1
 fi
 if [ ! -f "$faulted/soup-greedy.safetensors" ]; then

@@ -16,8 +16,12 @@ public static class PapaTestKitConfig
     /// <summary>Checkpoints are off unless the overrides turn them on: a schedule replay writes no files.</summary>
     public static Config For(params string[] overrides) => For(PapaConfig.Load(null, ["checkpoint.every-epochs=0", .. overrides]));
 
-    public static Config For(Config runConfig) =>
-        new PapaSystemSetup(runConfig) { SerializeEveryMessage = true, VirtualTime = true, Logging = SystemLogging.TestKit }.ToConfig();
+    /// <param name="virtualTime">Off: timers fire on the wall clock, as a test of whole runs needs.</param>
+    public static Config For(Config runConfig, bool virtualTime = true) => Setup(runConfig, virtualTime).ToConfig();
+
+    /// <summary>The setup behind <see cref="For(Config, bool)"/>, to add remoting, TLS or Akka keys to (`with { ... }`).</summary>
+    public static PapaSystemSetup Setup(Config runConfig, bool virtualTime = true) =>
+        new(runConfig) { SerializeEveryMessage = true, VirtualTime = virtualTime, Logging = SystemLogging.TestKit };
 
     /// <summary>The run settings an ActorSystem was configured with.</summary>
     /// <remarks>

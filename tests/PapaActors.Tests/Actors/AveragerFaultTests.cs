@@ -15,7 +15,7 @@ namespace PapaActors.Tests.Actors;
 /// member nodes, a stopped member, a rollback to a checkpoint, a report the reducer cannot use. Every message is
 /// serialized. The run's decisions themselves are unit-tested in <see cref="PopulationRunTests"/>.
 /// </summary>
-public sealed class AveragerFaultTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
+public sealed class AveragerFaultTests() : TestKit(PapaTestKitConfig.For(TestSettings.TinyConfig(), virtualTime: false))
 {
     // REPAIR off: these probes answer Train by hand, without statistics (REPAIR's faults are tested with it on below).
     private AveragerHarness Harness(params string[] overrides) =>

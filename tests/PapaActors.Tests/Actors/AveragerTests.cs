@@ -9,7 +9,7 @@ using PapaActors.Tests.Support;
 namespace PapaActors.Tests.Actors;
 
 /// <summary>The real AveragerActor with TestProbes as members; every message is serialized on the way.</summary>
-public sealed class AveragerTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
+public sealed class AveragerTests() : TestKit(PapaTestKitConfig.For(TestSettings.TinyConfig(), virtualTime: false))
 {
     private AveragerHarness Harness(params string[] overrides) =>
         new(this, TestSettings.Tiny(["population=4", "epochs=2", "sync-every-steps=100", .. overrides]), stepsPerEpoch: 12);

@@ -1,5 +1,6 @@
 using Akka.Configuration;
 using PapaActors.Actors.Transfer;
+using PapaActors.Testing;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
@@ -17,7 +18,7 @@ public sealed class BulkTransportTests
     [Fact]
     public void TheLargestMessageKeptOnAkkaRemoteMustFitItsFrame()
     {
-        using var system = (TestSettings.ActorTestSetup(TestSettings.TinyConfig("transfer.stream-above=512KiB")) with
+        using var system = (PapaTestKitConfig.Setup(TestSettings.TinyConfig("transfer.stream-above=512KiB"), virtualTime: false) with
         {
             Overrides = ConfigurationFactory.ParseString("akka.remote.dot-netty.tcp.maximum-frame-size = 128000b"),
         }).Create("frames");

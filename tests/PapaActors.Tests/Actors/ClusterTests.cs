@@ -114,8 +114,10 @@ public sealed class ClusterTests : IDisposable
             ClusterExtension.Get(node).Join(address);
             return ClusterNodes.StartMembers(node, indices, devices: null, secret: null, onEvent);
         }
-        var first = StartNode([0, 1]);
-        await Task.Delay(TimeSpan.FromSeconds(2)); // the second node joins late: the Averager waits
+        var firstStarted = new TaskCompletionSource();
+        var first = StartNode([0, 1], e => { if (e is MembersStarted) firstStarted.TrySetResult(); });
+        // The second node joins once the first runs its members: the Averager waits for it.
+        await firstStarted.Task.WaitAsync(TimeSpan.FromMinutes(1));
         var second = StartNode([2, 3]);
         await started.Task.WaitAsync(TimeSpan.FromMinutes(1));
         var standingBy = new TaskCompletionSource<string>();

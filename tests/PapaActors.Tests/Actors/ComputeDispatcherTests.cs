@@ -9,7 +9,7 @@ using PapaActors.Tests.Support;
 namespace PapaActors.Tests.Actors;
 
 /// <summary>Averaging and souping run on papa-compute-dispatcher, never on the threads of the default dispatcher.</summary>
-public sealed class ComputeDispatcherTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
+public sealed class ComputeDispatcherTests() : TestKit(PapaTestKitConfig.For(TestSettings.TinyConfig(), virtualTime: false))
 {
     private static string DispatcherOf(IActorRef actor) => ((ActorCell)((ActorRefWithCell)actor).Underlying).Dispatcher.Id;
 

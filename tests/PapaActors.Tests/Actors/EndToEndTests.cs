@@ -10,13 +10,14 @@ using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Models.Nets;
 using PapaActors.Models.Weights;
+using PapaActors.Testing;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
 
 /// <summary>Whole populations training for real (tiny models, small data), with every message serialized.</summary>
 [Trait("Category", "Slow")]
-public sealed class EndToEndTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
+public sealed class EndToEndTests() : TestKit(PapaTestKitConfig.For(TestSettings.TinyConfig(), virtualTime: false))
 {
     private static readonly string[] FashionSlice =
     [

@@ -6,6 +6,7 @@ using PapaActors.Actors.Population;
 using PapaActors.Actors.Schedule;
 using PapaActors.Models;
 using PapaActors.Models.Data;
+using PapaActors.Testing;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
@@ -15,7 +16,7 @@ namespace PapaActors.Tests.Actors;
 /// that throws, a population that diverges. Rollback must leave no trace in the result.
 /// </summary>
 [Trait("Category", "Slow")]
-public sealed class FaultToleranceTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
+public sealed class FaultToleranceTests() : TestKit(PapaTestKitConfig.For(TestSettings.TinyConfig(), virtualTime: false))
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(2);
 

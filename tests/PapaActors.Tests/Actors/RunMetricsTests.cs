@@ -6,6 +6,7 @@ using PapaActors.Actors.Population;
 using PapaActors.Actors.Schedule;
 using PapaActors.Models;
 using PapaActors.Models.Data;
+using PapaActors.Testing;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
@@ -15,7 +16,7 @@ namespace PapaActors.Tests.Actors;
 /// per epoch, in metrics.csv; measured without changing a single bit of the run.
 /// </summary>
 [Trait("Category", "Slow")]
-public sealed class RunMetricsTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
+public sealed class RunMetricsTests() : TestKit(PapaTestKitConfig.For(TestSettings.TinyConfig(), virtualTime: false))
 {
     private const int StepsPerEpoch = 12; // TinyConfig: 360 training images, batches of 30
 

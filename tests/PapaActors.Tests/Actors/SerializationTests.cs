@@ -5,11 +5,12 @@ using PapaActors.Actors.Messages;
 using PapaActors.Actors.Serialization;
 using PapaActors.Actors.Transfer;
 using PapaActors.Models.Training;
+using PapaActors.Testing;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
 
-public sealed class SerializationTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig()))
+public sealed class SerializationTests() : TestKit(PapaTestKitConfig.For(TestSettings.TinyConfig(), virtualTime: false))
 {
     [Fact]
     public void EveryWireMessageHasASampleAndIsBoundToThePapaSerializer()

@@ -7,17 +7,20 @@ using PapaActors.Actors.Messages;
 using PapaActors.Actors.Serialization;
 using PapaActors.Actors.Transfer;
 using PapaActors.Models.Weights;
+using PapaActors.Testing;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
 
 /// <summary>
 /// The stream path between two ActorSystems with Akka.Remote on 127.0.0.1 (this TestKit's system receives, a second one
-/// sends), and its frame format on its own. Messages above 1 KiB stream; waits time out after 1 s.
+/// sends), and its frame format on its own. Messages above 1 KiB stream. Waits that must end well time out after 20 s, so a
+/// busy machine does not fail them; the tests of the timeout itself use a system of their own that waits 1 s.
 /// </summary>
 public sealed class StreamTransportTests : TestKit, IDisposable
 {
-    private static readonly string[] Transfer = ["transfer.stream-above=1KiB", "transfer.timeout=1s"];
+    private static readonly string[] Transfer = ["transfer.stream-above=1KiB", "transfer.timeout=20s"];
+    private static readonly string[] Impatient = [.. Transfer, "transfer.timeout=1s"];
     private readonly ActorSystem _sending;
 
     public StreamTransportTests() : base(RemoteConfig(Transfer))
@@ -26,7 +29,7 @@ public sealed class StreamTransportTests : TestKit, IDisposable
     }
 
     private static Config RemoteConfig(string[] overrides, int port = 0) =>
-        (TestSettings.ActorTestSetup(TestSettings.TinyConfig(overrides)) with
+        (PapaTestKitConfig.Setup(TestSettings.TinyConfig(overrides), virtualTime: false) with
         {
             Remote = new NodeEndpoint("127.0.0.1", port),
             Overrides = ConfigurationFactory.ParseString("akka.remote.retry-gate-closed-for = 100ms"),
@@ -130,7 +133,8 @@ public sealed class StreamTransportTests : TestKit, IDisposable
     [Fact]
     public void AnnouncedMessagesWhosePayloadsNeverComeFailAfterTheTimeoutAndTheMessagesBehindThemFollowInOrder()
     {
-        var (recorder, _) = Connect(_sending);
+        using var impatient = ActorSystem.Create("impatient", RemoteConfig(Impatient));
+        var (recorder, _) = Connect(_sending, impatient);
 
         recorder.Tell(new StreamedMessage(7, 5000, "mix"), TestActor);
         recorder.Tell(new Train(1, 10, false, false), TestActor);
@@ -327,10 +331,11 @@ public sealed class StreamTransportTests : TestKit, IDisposable
     public void WithoutAStreamEndpointOnTheTargetNodeTheReceiverIsToldTheTransferFailedAndTheSenderGoesOn()
     {
         // No BulkReceivingActor here, so this node never started the stream path: nobody answers the port request.
+        using var impatient = ActorSystem.Create("impatient", RemoteConfig(Impatient));
         Sys.ActorOf(Props.Create(() => new Forwarder(TestActor)), "plain");
-        var plain = Resolve(_sending, "plain");
-        var sender = _sending.ActorOf(Props.Empty);
-        var transport = BulkTransport.For(_sending);
+        var plain = Resolve(impatient, "plain");
+        var sender = impatient.ActorOf(Props.Empty);
+        var transport = BulkTransport.For(impatient);
 
         transport.Send(plain, LargeMix(1, floats: 1000), sender);
         transport.Send(plain, new Finish(2), sender);

@@ -5,6 +5,7 @@ using CsCheck;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Serialization;
 using PapaActors.Actors.Transfer;
+using PapaActors.Testing;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Actors;
@@ -15,7 +16,7 @@ namespace PapaActors.Tests.Actors;
 /// error or a message, and allocate no more than the bytes it was given back (plus a fixed allowance), never beyond
 /// the 1 MiB limit set here. CsCheck generators drawn from a fixed PCG: every run feeds the same inputs.
 /// </summary>
-public sealed class WireFuzzTests() : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig("transfer.max-message-bytes=1MiB")))
+public sealed class WireFuzzTests() : TestKit(PapaTestKitConfig.For(TestSettings.TinyConfig("transfer.max-message-bytes=1MiB"), virtualTime: false))
 {
     private const long Limit = 1 << 20;
     private const long Allowance = 64 * 1024;

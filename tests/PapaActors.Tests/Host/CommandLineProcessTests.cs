@@ -13,8 +13,8 @@ public sealed class CommandLineProcessTests
         using var folder = new TempFolder();
         // An averager node without members waits for them forever.
         string[] arguments = ["node", "--role", "averager", .. Tiny, "--out", folder.File("run")];
-        var error = Assert.Throws<TimeoutException>(() => Cli.Run(TimeSpan.FromSeconds(5), arguments));
-        Assert.Equal($"papa {string.Join(' ', arguments)} did not finish within 00:00:05; it was killed", error.Message);
+        var error = Assert.Throws<TimeoutException>(() => PapaProcess.Run(TimeSpan.FromSeconds(2), arguments));
+        Assert.StartsWith($"papa {string.Join(' ', arguments)} did not finish within 00:00:02; it was killed", error.Message);
     }
 
     [Fact]
@@ -22,7 +22,7 @@ public sealed class CommandLineProcessTests
     {
         using var folder = new TempFolder();
         var run = folder.File("run");
-        var result = Cli.Run(["run", .. Tiny, "--out", run]);
+        var result = PapaProcess.Run(["run", .. Tiny, "--out", run]);
 
         Assert.True(result.ExitCode == 0, result.Output);
         foreach (var row in new[] { "members (mean)", "ensemble (mean of logits)", "average soup", "greedy soup", "samples/s" })
@@ -38,7 +38,7 @@ public sealed class CommandLineProcessTests
     [Fact]
     public void TheRepairBenchmarkPrintsParentsAndTheThreeAverages()
     {
-        var result = Cli.Run(["bench", "repair", .. Tiny]);
+        var result = PapaProcess.Run(["bench", "repair", .. Tiny]);
 
         Assert.True(result.ExitCode == 0, result.Output);
         var percentages = System.Text.RegularExpressions.Regex.Matches(result.Output, @"(\d+\.\d\d)%").Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();

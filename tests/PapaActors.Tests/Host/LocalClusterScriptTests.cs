@@ -22,12 +22,9 @@ public sealed class LocalClusterScriptTests
         // A run folder per port: an averager that could not bind its port has already written its folder.
         var (script, cluster) = LoopbackPorts.Run(port =>
         {
-            var start = new ProcessStartInfo("bash");
-            start.ArgumentList.Add(RepositoryFiles.Path("scripts", "local-cluster.sh"));
-            foreach (var argument in new[] { "--out", folder.File($"cluster-{port}"), "--port", port.ToString(), "--tls", "--certs", folder.File("certs") }.Concat(Tiny))
-                start.ArgumentList.Add(argument);
-            start.Environment["PAPA_DLL"] = Path.Combine(AppContext.BaseDirectory, "papa.dll");
-            var result = Cli.Run(start, TimeSpan.FromMinutes(3), "scripts/local-cluster.sh");
+            using var script = PapaProcess.StartScript("local-cluster.sh",
+                ["--out", folder.File($"cluster-{port}"), "--port", port.ToString(), "--tls", "--certs", folder.File("certs"), .. Tiny]);
+            var result = script.Finish(TimeSpan.FromMinutes(3));
             Assert.True(result.ExitCode == 0, result.Output);
             return (result, $"cluster-{port}");
         });
@@ -38,7 +35,7 @@ public sealed class LocalClusterScriptTests
         var secret = File.ReadAllText(folder.File("certs/run.secret")).Trim();
         Assert.DoesNotContain(Directory.EnumerateFiles(folder.File(cluster), "*", SearchOption.AllDirectories), f => File.ReadAllText(f).Contains(secret, StringComparison.Ordinal));
 
-        var local = Cli.Run(["run", "--config", config, .. Tiny, "--out", folder.File("local")]);
+        var local = PapaProcess.Run(["run", "--config", config, .. Tiny, "--out", folder.File("local")]);
         Assert.True(local.ExitCode == 0, local.Output);
 
         JsonNode Results(string run) => JsonNode.Parse(File.ReadAllText(folder.File($"{run}/results.json")))!;

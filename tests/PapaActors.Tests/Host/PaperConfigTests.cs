@@ -6,6 +6,7 @@ using PapaActors.Actors.Schedule;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Models.Weights;
+using PapaActors.Testing;
 using PapaActors.Tests.Support;
 
 namespace PapaActors.Tests.Host;
@@ -35,7 +36,7 @@ public sealed class CifarFolders : IDisposable
 /// PaperConfigHeaderTests checks each config's values against the reference command line its header quotes.
 /// </summary>
 [Trait("Category", "Slow")]
-public sealed class PaperConfigTests(CifarFolders folders) : TestKit(TestSettings.ActorTestConfig(TestSettings.TinyConfig())), IClassFixture<CifarFolders>
+public sealed class PaperConfigTests(CifarFolders folders) : TestKit(PapaTestKitConfig.For(TestSettings.TinyConfig(), virtualTime: false)), IClassFixture<CifarFolders>
 {
     private static List<string> Names() =>
         Directory.GetFiles(RepositoryFiles.Path("hocon", "paper"), "*.conf").Select(f => Path.GetFileNameWithoutExtension(f)).Order().ToList();

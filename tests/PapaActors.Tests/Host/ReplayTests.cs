@@ -12,7 +12,7 @@ public sealed class RecordedRun : IDisposable
     public RecordedRun()
     {
         Folder = _folder.File("run");
-        var result = Cli.Run("run", "--set", "dataset=synthetic", "--set", "train-limit=300", "--set", "test-limit=100",
+        var result = Cli.RunInProcess("run", "--set", "dataset=synthetic", "--set", "train-limit=300", "--set", "test-limit=100",
             "--set", "model-width=0.25", "--set", "population=3", "--set", "epochs=2", "--set", "batch-size=30",
             "--set", "method=papa-2", "--set", "every-epochs=0.5", "--set", "batchnorm.reset-batches=2",
             "--set", "repair=on", "--set", "repair-batches=2", "--set", "variations.mixup=[0.0, 0.5]", "--out", Folder);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using PapaActors.Host;
 using PapaActors.Tests.Support;
 using static PapaActors.Tests.Host.CommandLineTests;
@@ -40,11 +39,10 @@ public sealed class RunFolderGuardProcessTests
     {
         using var folder = new TempFolder();
         var run = folder.File("run");
-        var start = new ProcessStartInfo("bash");
-        foreach (var argument in (string[])["-c", "ulimit -v 2097152 && exec dotnet \"$@\"", "bash", Path.Combine(AppContext.BaseDirectory, "papa.dll"), "run", .. Tiny, "--out", run])
-            start.ArgumentList.Add(argument);
+        using var limited = PapaProcess.StartShell("papa run under ulimit -v 2 GB", "ulimit -v 2097152 && exec dotnet \"$PAPA_DLL\" \"$@\"",
+            ["run", .. Tiny, "--out", run]);
 
-        var result = Cli.Run(start, Patience, "papa run under ulimit -v 2 GB");
+        var result = limited.Finish(Patience);
 
         Cli.AssertRejected(result, "libtorch could not be loaded: ", "(the address-space limit, ulimit -v, is 2.0 GB)");
         Assert.False(Directory.Exists(run), "a refused run leaves no folder");

@@ -5,30 +5,39 @@ using static PapaActors.Tests.Support.RunFolders;
 
 namespace PapaActors.Tests.Host;
 
+/// <summary>The 2x2 grid swept once: its folder and output, shared by the tests that only read it or skip all of it.</summary>
+public sealed class SweptGrid : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public SweptGrid()
+    {
+        var config = SweepProcessTests.ConfigFile(_temp.File("tiny.conf"));
+        Sweep = PapaProcess.Run(["sweep", "--config", config, .. SweepProcessTests.GridArguments, "--out", _temp.File("grid")]);
+    }
+
+    public string Folder => _temp.Path;
+
+    public Cli.Result Sweep { get; }
+
+    public void Dispose() => _temp.Dispose();
+}
+
 /// <summary>`papa sweep` as a child process over tiny synthetic runs: the grid, skipping, resuming, refusing a changed folder.</summary>
 [Trait("Category", "Slow")]
-public sealed class SweepProcessTests : IDisposable
+public sealed class SweepProcessTests(SweptGrid swept) : IClassFixture<SweptGrid>, IDisposable
 {
-    private static readonly string[] GridArguments = ["--seeds", "1", "--set", "method=none,papa", "--set", "repair=off,on"];
+    internal static readonly string[] GridArguments = ["--seeds", "1", "--set", "method=none,papa", "--set", "repair=off,on"];
 
     private static readonly string[] GridFolders =
         ["method=none_repair=off_seed=1", "method=none_repair=on_seed=1", "method=papa_repair=off_seed=1", "method=papa_repair=on_seed=1"];
-
-    /// <summary>The 2x2 grid swept once: its folder and output, shared by the tests that only read it or skip all of it.</summary>
-    private static readonly Lazy<(string Folder, Cli.Result Sweep)> Grid = new(() =>
-    {
-        var folder = Path.Combine(Path.GetTempPath(), "papa-sweep-grid-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(folder);
-        var config = ConfigFile(Path.Combine(folder, "tiny.conf"));
-        return (folder, Cli.Run(["sweep", "--config", config, .. GridArguments, "--out", Path.Combine(folder, "grid")]));
-    });
 
     private readonly TempFolder _temp = new();
 
     public void Dispose() => _temp.Dispose();
 
     /// <summary>The tiny synthetic run of the tests (2 epochs of 12 steps, 3 members) plus overrides, as a config file.</summary>
-    private static string ConfigFile(string path, params string[] overrides)
+    internal static string ConfigFile(string path, params string[] overrides)
     {
         File.WriteAllText(path, PapaConfig.Render(TestSettings.TinyConfig(overrides)));
         return path;
@@ -51,7 +60,7 @@ public sealed class SweepProcessTests : IDisposable
     [Fact]
     public void A2x2GridRunsFourFoldersNamedByTheirSettingsAndEndsWithTheCompareTableOfTheGroups()
     {
-        var (folder, sweep) = Grid.Value;
+        var (folder, sweep) = (swept.Folder, swept.Sweep);
         var grid = Path.Combine(folder, "grid");
 
         Assert.True(sweep.ExitCode == 0, sweep.Output);
@@ -75,12 +84,12 @@ public sealed class SweepProcessTests : IDisposable
     [Fact]
     public void ASecondSweepWithTheSameArgumentsStartsNothingLeavesTheResultsUntouchedAndPrintsTheSameTable()
     {
-        var (folder, first) = Grid.Value;
+        var (folder, first) = (swept.Folder, swept.Sweep);
         var grid = Path.Combine(folder, "grid");
         Assert.True(first.ExitCode == 0, first.Output);
         var before = Results(grid, GridFolders);
 
-        var second = Cli.Run(["sweep", "--config", Path.Combine(folder, "tiny.conf"), .. GridArguments, "--out", grid]);
+        var second = PapaProcess.Run(["sweep", "--config", Path.Combine(folder, "tiny.conf"), .. GridArguments, "--out", grid]);
 
         Assert.True(second.ExitCode == 0, second.Output);
         Assert.Contains("4 skipped, 0 resumed, 0 started, 0 failed", second.Output);
@@ -95,7 +104,7 @@ public sealed class SweepProcessTests : IDisposable
     [Fact]
     public void ACompletedFolderWithOtherResultChangingSettingsIsRefusedNamingTheKeyAndOperationalOnesAreNot()
     {
-        var (folder, first) = Grid.Value;
+        var (folder, first) = (swept.Folder, swept.Sweep);
         var grid = Path.Combine(folder, "grid");
         Assert.True(first.ExitCode == 0, first.Output);
         var before = Results(grid, GridFolders);
@@ -125,7 +134,7 @@ public sealed class SweepProcessTests : IDisposable
         var healthy = ConfigFile(_temp.File("healthy.conf"));
         string[] grid = ["--seeds", "1", "--set", "epochs=2,3", "--out", sweep];
 
-        var first = Cli.Run(["sweep", "--config", faulty, .. grid]);
+        var first = PapaProcess.Run(["sweep", "--config", faulty, .. grid]);
         Assert.True(first.ExitCode == 1, first.Output);
         Assert.Contains("failed: epochs=3_seed=1; run the same papa sweep command again to resume them", first.Output);
         var failed = JsonNode.Parse(File.ReadAllText(Path.Combine(sweep, "epochs=3_seed=1", "results.json")))!;
@@ -133,7 +142,7 @@ public sealed class SweepProcessTests : IDisposable
         Assert.Contains("injected fault: member 0 at step 30", (string)failed["reason"]!);
         var finished = Results(sweep, ["epochs=2_seed=1"]);
 
-        var second = Cli.Run(["sweep", "--config", healthy, .. grid]);
+        var second = PapaProcess.Run(["sweep", "--config", healthy, .. grid]);
 
         Assert.True(second.ExitCode == 0, second.Output);
         Assert.Contains("[1/2] epochs=2_seed=1: completed earlier, skipped", second.Output);
@@ -145,7 +154,7 @@ public sealed class SweepProcessTests : IDisposable
         Assert.True(finished["epochs=2_seed=1"].Bytes.SequenceEqual(unchanged.Bytes) && finished["epochs=2_seed=1"].Written == unchanged.Written);
 
         var reference = _temp.File("reference");
-        var uninterrupted = Cli.Run("run", "--config", healthy, "--set", "epochs=3", "--set", "seed=1", "--out", reference);
+        var uninterrupted = PapaProcess.Run("run", "--config", healthy, "--set", "epochs=3", "--set", "seed=1", "--out", reference);
         Assert.True(uninterrupted.ExitCode == 0, uninterrupted.Output);
         AssertSameRun(reference, Path.Combine(sweep, "epochs=3_seed=1"));
     }

@@ -6,7 +6,7 @@ namespace PapaActors.Tests.Host;
 public sealed class TestCategoryTests
 {
     /// <summary>What makes a test class slow: papa as a child process, or a whole population trained locally or as a cluster.</summary>
-    private static readonly string[] SlowWork = ["PapaProcess.", "Cli.Run(", "LocalPopulation.RunAsync", "RunInProcessAsync"];
+    private static readonly string[] SlowWork = ["PapaProcess.", "LocalPopulation.RunAsync", "RunInProcessAsync"];
 
     [Fact]
     public void EveryTestClassThatStartsPapaOrTrainsAWholePopulationIsMarkedSlow()

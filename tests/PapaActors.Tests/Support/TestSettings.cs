@@ -1,7 +1,5 @@
 using Akka.Configuration;
-using PapaActors.Actors;
 using PapaActors.Actors.Configuration;
-using PapaActors.Actors.Serialization;
 
 namespace PapaActors.Tests.Support;
 
@@ -18,11 +16,4 @@ public static class TestSettings
         }.Concat(overrides));
 
     public static PapaSettings Tiny(params string[] overrides) => PapaSettings.FromConfig(TinyConfig(overrides));
-
-    /// <summary>Akka settings for actor tests: every message serialized (also locally), TestKit logging.</summary>
-    public static Config ActorTestConfig(Config run) => ActorTestSetup(run).ToConfig();
-
-    /// <summary>The same as a typed setup, for a test that adds remoting, TLS or Akka keys of its own.</summary>
-    public static PapaSystemSetup ActorTestSetup(Config run) =>
-        new(run) { SerializeEveryMessage = true, Logging = SystemLogging.TestKit };
 }
