@@ -41,6 +41,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         Receive<Terminated>(t => t.ActorRef.Equals(_soups), _ => Apply(new SoupsFailed(_soupFailure ?? "it stopped")));
         Receive<Terminated>(t => Apply(new PeerStopped<IActorRef>(t.ActorRef, Replaceable: t.AddressTerminated || t.ActorRef.Path.Address.HasGlobalScope,
             NodeUnreachable: t.AddressTerminated)));
+        // SoupsReady and TimerDue have no wire format: only this process (its soup worker, its timers) can send them.
         Receive<SoupActor.SoupsReady>(s => Apply(new SoupsDone(s)));
         Receive<TimerDue>(due => Apply(due.Input));
         ReceiveAny(message => Apply(new Received<IActorRef>(Sender, message)));
