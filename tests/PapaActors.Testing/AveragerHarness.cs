@@ -18,6 +18,8 @@ namespace PapaActors.Testing;
 /// </summary>
 public sealed class AveragerHarness
 {
+    /// <summary>How long to wait for a message the Averager must send: long enough for a busy machine, never reached by a passing test.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     private static int _instances;
     private readonly TestKitBase _kit;
     private readonly IReadOnlyList<List<object>> _heldBack;
@@ -100,7 +102,7 @@ public sealed class AveragerHarness
         var later = new List<object>();
         while (true)
         {
-            var message = Members[member].ReceiveOne(TimeSpan.FromSeconds(3)) ?? throw new TimeoutException($"member {member} got no Mix within 3 s");
+            var message = Members[member].ReceiveOne(Patience) ?? throw new TimeoutException($"member {member} got no Mix within {Patience.TotalSeconds} s");
             if (message is Mix mix)
             {
                 _heldBack[member].InsertRange(0, later);
@@ -119,7 +121,7 @@ public sealed class AveragerHarness
             _heldBack[member].RemoveAt(0);
             return held;
         }
-        return Members[member].ReceiveOne(TimeSpan.FromSeconds(3)) ?? throw new TimeoutException($"member {member} got no message within 3 s");
+        return Members[member].ReceiveOne(Patience) ?? throw new TimeoutException($"member {member} got no message within {Patience.TotalSeconds} s");
     }
 
     /// <summary>Sends a member's report as the member would: with a snapshot to the reducer, without one to the Averager.</summary>
@@ -154,7 +156,7 @@ public sealed class AveragerHarness
     {
         while (true)
         {
-            var message = Listener.ReceiveOne(TimeSpan.FromSeconds(3)) ?? throw new TimeoutException($"the listener got no {typeof(T).Name} within 3 s");
+            var message = Listener.ReceiveOne(Patience) ?? throw new TimeoutException($"the listener got no {typeof(T).Name} within {Patience.TotalSeconds} s");
             switch (message)
             {
                 case T expected:
@@ -198,17 +200,23 @@ public sealed class AveragerHarness
                 Members[i].Ref);
         }
         var requests = new List<(int, EvaluateWeights)>();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        var deadline = DateTime.UtcNow + Patience;
         while (!Listener.HasMessages)
         {
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"the run did not complete within 5 s of the final reports ({requests.Count} soup evaluations answered)");
+                throw new TimeoutException($"the run did not complete within {Patience.TotalSeconds} s of the final reports ({requests.Count} soup evaluations answered)");
             var answered = false;
             for (var i = 0; i < Population; i++)
             {
                 while (Members[i].HasMessages)
                 {
-                    var request = Members[i].ExpectMsg<EvaluateWeights>();
+                    // The run's end reaches the members as the listener gets RunCompleted, so it may come before the loop ends.
+                    var message = Members[i].ReceiveOne(Patience)!;
+                    if (message is not EvaluateWeights request)
+                    {
+                        _heldBack[i].Add(message);
+                        continue;
+                    }
                     requests.Add((i, request));
                     var score = soupHeldOut(TracerWeights.Shares(request.Weights), request.RepairTargets is not null);
                     var (correct, count) = request.Test is null ? (0L, 0L) : ((long)Math.Round(score * 1000), 1000L);
