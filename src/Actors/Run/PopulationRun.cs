@@ -74,7 +74,6 @@ public sealed class PopulationRun<TPeer> where TPeer : class
     private int? _capturing;
     private long _samplesAtCapture;
     private double _secondsAtCapture;
-    private bool _rollingBack;
     /// <summary>A diverged member being reset in a round that did not bring the finite members' weights: the round's reports, and who diverged.</summary>
     private (IReadOnlyList<Trained> Reports, IReadOnlyList<int> Diverged)? _reset;
     private bool _awaitingReplacement;
@@ -128,9 +127,8 @@ public sealed class PopulationRun<TPeer> where TPeer : class
         }
         catch (Exception e)
         {
-            var what = input is Received<TPeer> r ? r.Message.GetType().Name : input.GetType().Name;
-            Log(LogLevel.ErrorLevel, $"the averager failed on {what}: {e}");
-            Fail($"the averager failed on {what}: {e.GetType().Name}: {e.Message}");
+            Log(LogLevel.ErrorLevel, $"the averager failed on {NameOf(input)}: {e}");
+            Fail($"the averager failed on {NameOf(input)}: {e.GetType().Name}: {e.Message}");
         }
         return _commands;
     }
@@ -149,11 +147,11 @@ public sealed class PopulationRun<TPeer> where TPeer : class
             if (input is Received<TPeer> { Message: RequestMissingMembers } request)
                 Send(request.From, _ended!); // a spare node learns that the run is over
             else
-                Log(LogLevel.DebugLevel, $"run is over; ignoring {(input is Received<TPeer> r ? r.Message.GetType().Name : input.GetType().Name)}");
+                Log(LogLevel.DebugLevel, $"run is over; ignoring {NameOf(input)}");
             return;
         }
         if (input is Received<TPeer> received ? !OnMessage(received.From, received.Message) : !OnEvent(input))
-            Log(LogLevel.DebugLevel, $"{Phase}: not taking {(input is Received<TPeer> m ? m.Message.GetType().Name : input.GetType().Name)}");
+            Log(LogLevel.DebugLevel, $"{Phase}: not taking {NameOf(input)}");
     }
 
     private bool OnEvent(RunInput input)
@@ -430,7 +428,7 @@ public sealed class PopulationRun<TPeer> where TPeer : class
         var target = _lastCheckpoint is { } round ? $"the checkpoint of round {round}" : "the start";
         Log(LogLevel.WarningLevel, $"member {member} failed in round {_round}: {reason}; rolling back to {target} (rollback {restarts} of at most {_settings.Faults.MaxRestarts} for it)");
         _commands.Add(new Notify(new FaultRecorded("member-lost", member, _round, $"{reason}; rolling back to {target} ({restarts}/{_settings.Faults.MaxRestarts})")));
-        if (_rollingBack)
+        if (Phase == RunPhase.RollingBack)
             RestoreAgain();
         else
             StartRollback($"member {member} failed: {reason}");
@@ -715,7 +713,6 @@ public sealed class PopulationRun<TPeer> where TPeer : class
         _reset = null;
         _rollbackTarget = null;
         _restoring = null;
-        _rollingBack = true;
         Phase = RunPhase.RollingBack;
         if (!_members.IsComplete)
             AwaitReplacements();
@@ -772,7 +769,6 @@ public sealed class PopulationRun<TPeer> where TPeer : class
     {
         _restoring = checkpoint;
         _rollbackTarget = null;
-        _rollingBack = true;
         Phase = RunPhase.RollingBack;
         _round = checkpoint.Round;
         _attempt++;
@@ -793,7 +789,6 @@ public sealed class PopulationRun<TPeer> where TPeer : class
         _commands.Add(new CancelTimer(RunTimer.Round));
         var checkpoint = _restoring!;
         _restoring = null;
-        _rollingBack = false;
         _samples = checkpoint.Samples;
         _trainingClock.Start();
         Log(LogLevel.InfoLevel, $"every member is back at round {checkpoint.Round}; training goes on");
@@ -889,6 +884,9 @@ public sealed class PopulationRun<TPeer> where TPeer : class
     }
 
     // ---- Helpers
+
+    /// <summary>An input's name in logs: the message's type for a received message.</summary>
+    private static string NameOf(RunInput input) => input is Received<TPeer> r ? r.Message.GetType().Name : input.GetType().Name;
 
     private bool IsMember(int index, TPeer from) => _members.IsMember(index, from);
 
