@@ -49,9 +49,9 @@ public sealed class PopulationRun<TPeer> where TPeer : class
     /// <summary>This round's answers of the node reducers.</summary>
     private readonly Dictionary<TPeer, NodeTrained> _nodeReports = [];
     private readonly MemberFinal?[] _finals;
-    private readonly MemberState?[] _captured;
+    private readonly CheckpointCapture _checkpoint;
     private readonly bool[] _restored;
-    private readonly int[] _restartsSinceCheckpoint;
+    private readonly RestartBudget _budget;
     private readonly PhaseClock _trainingClock;
     private readonly PhaseClock _finishingClock;
     private readonly long _checkpointEverySteps;
@@ -68,14 +68,7 @@ public sealed class PopulationRun<TPeer> where TPeer : class
     private int _round;
     private long _samples;
     private double _secondsBefore;
-    private int? _lastCheckpoint;
-    /// <summary>The latest round in which a member was lost: only a checkpoint past it is progress past the fault.</summary>
-    private int _lastFaultRound = -1;
-    private int? _capturing;
-    private long _samplesAtCapture;
-    private double _secondsAtCapture;
-    /// <summary>A diverged member being reset in a round that did not bring the finite members' weights: the round's reports, and who diverged.</summary>
-    private (IReadOnlyList<Trained> Reports, IReadOnlyList<int> Diverged)? _reset;
+    private DivergedReset? _reset;
     private bool _awaitingReplacement;
     private RunEnded? _ended;
     private string? _interruptReason;
@@ -88,13 +81,12 @@ public sealed class PopulationRun<TPeer> where TPeer : class
         _env = environment;
         _attempt = environment.FirstAttempt;
         _rollbackTarget = resumeFrom;
-        _lastCheckpoint = resumeFrom?.Round;
         _members = new MemberTable<TPeer>(settings.Population, environment.Describe);
         _reports = new Trained?[settings.Population];
         _finals = new MemberFinal?[settings.Population];
-        _captured = new MemberState?[settings.Population];
+        _checkpoint = new CheckpointCapture(settings.Population);
         _restored = new bool[settings.Population];
-        _restartsSinceCheckpoint = new int[settings.Population];
+        _budget = new RestartBudget(settings.Population, settings.Faults.MaxRestarts, resumeFrom?.Round);
         _trainingClock = new PhaseClock(environment.Time);
         _finishingClock = new PhaseClock(environment.Time);
         _checkpointEverySteps = (long)Math.Round(settings.Faults.CheckpointEveryEpochs * plan.StepsPerEpoch);
@@ -196,10 +188,10 @@ public sealed class PopulationRun<TPeer> where TPeer : class
                     + (_plan.Rounds[_round].Mix is NoMix ? "" : " (in a mixing round a node answers for all its members at once)"));
                 break;
             case RunPhase.CollectingForReset:
-                Fail($"no state from the finite members within {_settings.RoundTimeout} to reset member(s) {string.Join(", ", _reset!.Value.Diverged)}");
+                Fail($"no state from the finite members within {_settings.RoundTimeout} to reset member(s) {string.Join(", ", _reset!.Diverged)}");
                 break;
             case RunPhase.Interrupting:
-                Fail($"no state from member(s) {string.Join(", ", Missing(_captured))} within {_settings.RoundTimeout} for the checkpoint");
+                Fail($"no state from member(s) {string.Join(", ", _checkpoint.Missing)} within {_settings.RoundTimeout} for the checkpoint");
                 break;
             case RunPhase.RollingBack:
                 Fail($"member(s) {string.Join(", ", Enumerable.Range(0, Population).Where(i => !_restored[i]))} did not restore the checkpoint within {_settings.RoundTimeout}");
@@ -227,11 +219,11 @@ public sealed class PopulationRun<TPeer> where TPeer : class
                 OnTransferFailed(failure);
                 return true;
             case (RunPhase.Interrupting, CheckpointWritten written) when written.Round == _round:
-                OnCheckpointWritten(written.Round);
+                _budget.CheckpointWritten(written.Round);
                 EndInterrupted(_interruptReason!);
                 return true;
             case (_, CheckpointWritten written):
-                OnCheckpointWritten(written.Round);
+                _budget.CheckpointWritten(written.Round);
                 return true;
             case (_, CheckpointFailed failure):
                 Fail($"could not write the checkpoint of round {failure.Round}: {failure.Reason}");
@@ -258,12 +250,12 @@ public sealed class PopulationRun<TPeer> where TPeer : class
             case (RunPhase.Training, NodeTrained node):
                 OnNodeTrained(from, node);
                 return true;
-            case (RunPhase.Training or RunPhase.Interrupting, StateCaptured captured) when captured.Round == _capturing:
+            case (RunPhase.Training or RunPhase.Interrupting or RunPhase.CollectingForReset, StateCaptured captured) when _checkpoint.Awaits(captured):
                 OnCheckpointState(from, captured);
                 return true;
             case (RunPhase.Training, StateRestored):
                 return true; // a diverged member acknowledging its reset
-            case (RunPhase.CollectingForReset, StateCaptured captured) when captured.Round == _round && IsMember(captured.State.Member, from):
+            case (RunPhase.CollectingForReset, StateCaptured captured) when _reset!.Awaits(captured) && IsMember(captured.State.Member, from):
                 OnResetState(captured);
                 return true;
             case (RunPhase.Finishing, MemberFinal final):
@@ -391,25 +383,7 @@ public sealed class PopulationRun<TPeer> where TPeer : class
             Fail($"a transfer from {failure.From} was lost or corrupted: {failure.Reason}");
     }
 
-    /// <summary>
-    /// A newer rollback target. When it was taken after the last fault, the run got past that fault: a member that
-    /// fails again is a new fault, not the same one replayed. A checkpoint captured before the fault but written
-    /// after it (writes run beside training) is not such progress, so the budget does not depend on write timing.
-    /// </summary>
-    private void OnCheckpointWritten(int round)
-    {
-        if (round <= (_lastCheckpoint ?? -1))
-            return;
-        _lastCheckpoint = round;
-        if (round > _lastFaultRound)
-            Array.Clear(_restartsSinceCheckpoint);
-    }
-
-    /// <summary>
-    /// Rolls the population back to the last checkpoint, or fails the run when the policy or the restart budget
-    /// says so. The budget is per member and since the last checkpoint: a member that fails deterministically
-    /// fails in every replay, while unrelated faults over a long run never add up.
-    /// </summary>
+    /// <summary>Rolls the population back to the last checkpoint, or fails the run when the policy or the <see cref="RestartBudget"/> says so.</summary>
     private void OnMemberLost(int member, string reason, bool recoverable)
     {
         if (!recoverable || !_settings.Faults.RollbackOnMemberLoss || !_started)
@@ -417,15 +391,12 @@ public sealed class PopulationRun<TPeer> where TPeer : class
             Fail($"member {member} failed: {reason}");
             return;
         }
-        _lastFaultRound = Math.Max(_lastFaultRound, _round);
-        var restarts = _restartsSinceCheckpoint[member];
-        if (restarts >= _settings.Faults.MaxRestarts)
+        if (!_budget.TryTake(member, _round, out var restarts))
         {
             Fail($"member {member} failed: {reason} (after {restarts} rollback(s) for it since the last checkpoint, max-restarts = {_settings.Faults.MaxRestarts})");
             return;
         }
-        _restartsSinceCheckpoint[member] = ++restarts;
-        var target = _lastCheckpoint is { } round ? $"the checkpoint of round {round}" : "the start";
+        var target = _budget.LastCheckpoint is { } round ? $"the checkpoint of round {round}" : "the start";
         Log(LogLevel.WarningLevel, $"member {member} failed in round {_round}: {reason}; rolling back to {target} (rollback {restarts} of at most {_settings.Faults.MaxRestarts} for it)");
         _commands.Add(new Notify(new FaultRecorded("member-lost", member, _round, $"{reason}; rolling back to {target} ({restarts}/{_settings.Faults.MaxRestarts})")));
         if (Phase == RunPhase.RollingBack)
@@ -551,9 +522,9 @@ public sealed class PopulationRun<TPeer> where TPeer : class
         {
             // The finite members' weights are needed for their mean; this round did not bring them here.
             Phase = RunPhase.CollectingForReset;
-            _reset = (reports, diverged);
+            _reset = new DivergedReset(_round, reports, diverged);
             StartTimeout(_round);
-            foreach (var i in Enumerable.Range(0, Population).Where(i => !diverged.Contains(i)))
+            foreach (var i in _reset.Finite)
                 Send(_members[i]!, new CaptureState(_round));
         }
     }
@@ -564,19 +535,16 @@ public sealed class PopulationRun<TPeer> where TPeer : class
     /// </summary>
     private void OnResetState(StateCaptured captured)
     {
-        var (reports, diverged) = _reset!.Value;
-        _captured[captured.State.Member] = captured.State;
-        var finite = Enumerable.Range(0, Population).Where(i => !diverged.Contains(i)).ToList();
-        if (finite.Any(i => _captured[i] is null))
+        var reset = _reset!;
+        if (reset.Add(captured.State.Member, captured.State.Weights) is not { } collected)
             return;
         Phase = RunPhase.Training;
         _reset = null;
-        var weights = finite.ToDictionary(i => i, i => _captured[i]!.Weights);
-        Array.Clear(_captured);
+        var weights = reset.Finite.ToDictionary(i => i, i => collected[i]); // in member order, whatever the arrival order
         var mean = PartialSum.Of(weights.Values.ToList()).Mean();
-        foreach (var d in diverged)
+        foreach (var d in reset.Diverged)
             weights[d] = mean;
-        CompleteRound(ResetDiverged(reports, diverged, mean), new MixInputs(mean, weights, new Dictionary<ParentPair, WeightSnapshot>(), FormedHere: true));
+        CompleteRound(ResetDiverged(reset.Reports, reset.Diverged, mean), new MixInputs(mean, weights, new Dictionary<ParentPair, WeightSnapshot>(), FormedHere: true));
     }
 
     private void FailDiverged(IReadOnlyList<Trained> reports, IReadOnlyList<int> diverged)
@@ -672,10 +640,7 @@ public sealed class PopulationRun<TPeer> where TPeer : class
     /// <summary>Asks every member for its state at the boundary before <paramref name="round"/>; members keep training meanwhile.</summary>
     private void Capture(int round)
     {
-        _capturing = round;
-        _samplesAtCapture = _samples;
-        _secondsAtCapture = TrainingSeconds;
-        Array.Clear(_captured);
+        _checkpoint.Begin(round, _samples, TrainingSeconds);
         foreach (var member in _members.All)
             Send(member, new CaptureState(round));
     }
@@ -688,12 +653,8 @@ public sealed class PopulationRun<TPeer> where TPeer : class
             Drop(captured, from);
             return;
         }
-        _captured[member] = captured.State;
-        if (_captured.Any(s => s is null))
-            return;
-        _commands.Add(new Notify(new CheckpointDue(new Checkpoint(captured.Round, _samplesAtCapture, _secondsAtCapture, 0, 0, _captured.Select(s => s!).ToList()))));
-        Array.Clear(_captured);
-        _capturing = null;
+        if (_checkpoint.Add(captured.State) is { } checkpoint)
+            _commands.Add(new Notify(new CheckpointDue(checkpoint)));
     }
 
     private double TrainingSeconds => _secondsBefore + _trainingClock.Elapsed.TotalSeconds;
@@ -708,15 +669,14 @@ public sealed class PopulationRun<TPeer> where TPeer : class
         Array.Clear(_reports);
         _nodeReports.Clear();
         Array.Clear(_finals);
-        Array.Clear(_captured);
-        _capturing = null;
+        _checkpoint.Abandon();
         _reset = null;
         _rollbackTarget = null;
         _restoring = null;
         Phase = RunPhase.RollingBack;
         if (!_members.IsComplete)
             AwaitReplacements();
-        _commands.Add(new Notify(new RollBack(_lastCheckpoint, cause)));
+        _commands.Add(new Notify(new RollBack(_budget.LastCheckpoint, cause)));
     }
 
     /// <summary>
@@ -869,9 +829,9 @@ public sealed class PopulationRun<TPeer> where TPeer : class
 
     private void EndInterrupted(string reason)
     {
-        Log(LogLevel.WarningLevel, $"run interrupted ({reason}); last checkpoint: {_lastCheckpoint?.ToString() ?? "none"}");
+        Log(LogLevel.WarningLevel, $"run interrupted ({reason}); last checkpoint: {_budget.LastCheckpoint?.ToString() ?? "none"}");
         _commands.Add(new CancelAllTimers());
-        _commands.Add(new Notify(new RunInterrupted(_lastCheckpoint, reason)));
+        _commands.Add(new Notify(new RunInterrupted(_budget.LastCheckpoint, reason)));
         EndRun(new RunEnded(Completed: false, $"interrupted: {reason}"));
     }
 

@@ -202,6 +202,29 @@ public sealed class PopulationRunTests
     }
 
     [Fact]
+    public void ACheckpointStateOvertakenByItsNodesReportIsTheCheckpointsNotTheResets()
+    {
+        // Each member answers the capture before it trains, but a node's report comes from another actor and may
+        // arrive first: the run then asks the finite members again, and each one's first state of the round is the
+        // checkpoint's, its second the reset's.
+        var world = World(["method=papa-2", "every-epochs=0.5", "checkpoint.every-epochs=0.5", "on-divergence=reset"]);
+        world.Loss = (member, round) => member == 3 && round == 1 ? double.NaN : 1.0;
+        world.RegisterAll();
+        while (!world.Sent<CaptureState>().Any(c => c.Round == 1))
+            world.Step();
+        world.DeliverAllFrom("node-0");
+        Assert.Equal(RunPhase.CollectingForReset, world.Run.Phase);
+        world.DeliverAllFrom("member-3"); // the diverged member's state, for the checkpoint only
+        world.RunToEnd();
+
+        var checkpoint = world.Events.OfType<CheckpointDue>().First().Checkpoint;
+        Assert.Equal(1, checkpoint.Round);
+        Assert.All(checkpoint.Members, m => Assert.Equal(world.StepAt(1), m.Step));
+        Assert.Equal([3], world.Event<MembersReset>().Members);
+        Assert.NotNull(world.Event<RunCompleted>());
+    }
+
+    [Fact]
     public void AfterTheEndASpareNodeLearnsThatTheRunIsOver()
     {
         var world = World(["method=none"]).RegisterAll().RunToEnd();
@@ -375,6 +398,8 @@ public sealed class PopulationRunTests
                 Assert.True(world.Step(), $"the run is stuck in phase {world.Run.Phase}, round {world.Run.Round}");
             }
 
+            Assert.All(world.Events.OfType<CheckpointDue>(), due => Assert.All(due.Checkpoint.Members,
+                m => Assert.Equal(world.StepAt(due.Checkpoint.Round), m.Step))); // each state of its own boundary
             var ends = world.Events.Where(e => e is RunCompleted or RunFailed or RunInterrupted).ToList();
             Assert.Single(ends);
             Assert.All(world.Sent<RunEnded>(), e => Assert.Equal(ends[0] is RunCompleted, e.Completed)); // none when it ended before anyone registered

@@ -25,6 +25,8 @@ public sealed class RunWorld
     private readonly Dictionary<string, Queue<RunInput>> _outboxes = [];
     private readonly SortedDictionary<RunTimer, int> _timers = [];
     private readonly Dictionary<string, NodeRound> _nodes = [];
+    /// <summary>The step each peer's weights are at: what its states say, so a checkpoint of the wrong moment shows.</summary>
+    private readonly Dictionary<string, long> _steps = [];
     private readonly Random? _order;
     private readonly Func<int, int> _nodeOf;
     private Checkpoint? _written;
@@ -60,6 +62,9 @@ public sealed class RunWorld
     public int Population => Members.Length;
 
     public string NodeOf(int member) => $"node-{_nodeOf(member)}";
+
+    /// <summary>The step members are at on the boundary before <paramref name="round"/> (the plan's length: its end).</summary>
+    public long StepAt(int round) => round < Plan.Rounds.Count ? Plan.Rounds[round].FirstStep : Plan.Rounds[^1].EndStep;
 
     /// <summary>Queues an input from <paramref name="sender"/>, after the others it sent.</summary>
     public void Deliver(string sender, RunInput input)
@@ -178,12 +183,13 @@ public sealed class RunWorld
                 Answer(send.To);
                 break;
             case Send<string> { Message: CaptureState capture } send when IndexOf(send.To) is { } member:
-                Send(send.To, new StateCaptured(capture.Round, TracerWeights.State(member, Population)));
+                Send(send.To, new StateCaptured(capture.Round, TracerWeights.State(member, Population) with { Step = _steps.GetValueOrDefault(send.To) }));
                 break;
             case Send<string> { Message: Finish } send when IndexOf(send.To) is { } member:
                 Send(send.To, new MemberFinal(member, TracerWeights.For(member, Population), 0.8, 0.5, [1, 0, 0, 1], TracerWeights.Statistics(member, Population)));
                 break;
             case Transfer<string> { Message: RestoreState restore } transfer when IndexOf(transfer.To) is { } member:
+                _steps[transfer.To] = restore.State?.Step ?? 0;
                 Send(transfer.To, new StateRestored(member, restore.Round));
                 break;
             case Notify { Event: var e }:
@@ -228,6 +234,7 @@ public sealed class RunWorld
         if (IndexOf(peer) is not { } member)
             return;
         var loss = Loss(member, train.Round);
+        _steps[peer] = Plan.Rounds[train.Round].EndStep;
         var report = new Trained(member, train.Round, Plan.Rounds[train.Round].EndStep, loss, 0.1, train.Steps * 8L, 0.01,
             train.EvaluateHeldOut ? 0.5 : null, train.SendSnapshot ? TracerWeights.For(member, Population) : null,
             train.MeasureRepairStatistics ? TracerWeights.Statistics(member, Population) : null, Attempt: train.Attempt);
