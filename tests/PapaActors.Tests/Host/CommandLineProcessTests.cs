@@ -5,6 +5,7 @@ namespace PapaActors.Tests.Host;
 
 /// <summary>The real `papa` program as a child process, where the process is what is tested: a whole run's output and exit code, the timeout of the process helper.</summary>
 [Trait("Category", "Slow")]
+[Collection(ChildProcesses.Name)]
 public sealed class CommandLineProcessTests
 {
     [Fact]

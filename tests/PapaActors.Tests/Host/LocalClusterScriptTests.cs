@@ -5,6 +5,7 @@ using PapaActors.Tests.Support;
 namespace PapaActors.Tests.Host;
 
 [Trait("Category", "Slow")]
+[Collection(ChildProcesses.Name)]
 public sealed class LocalClusterScriptTests
 {
     private static readonly string[] Tiny =
