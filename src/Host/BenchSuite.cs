@@ -78,7 +78,7 @@ internal static class BenchSuite
             var rates = new double[setups.Length];
             foreach (var s in InTurn(r, setups.Length))
             {
-                var (results, _) = await Benchmarks.RunLocalAsync(PapaConfig.Load(LocalRun.DefaultConfig, [.. common, .. setups[s]]), data);
+                var (results, _) = await Benchmarks.RunLocalAsync(RunConfig.Load(LocalRun.DefaultConfig, [.. common, .. setups[s]]), data);
                 rates[s] = results.TrainingSamples / results.TrainingSeconds;
             }
             perCore.Add(rates[0] / rates[1]);
@@ -103,7 +103,7 @@ internal static class BenchSuite
         {
             var results = new RunResults[methods.Length];
             foreach (var m in InTurn(r, methods.Length))
-                (results[m], _) = await Benchmarks.RunLocalAsync(PapaConfig.Load(LocalRun.DefaultConfig, [.. common, $"method={methods[m]}"]), data);
+                (results[m], _) = await Benchmarks.RunLocalAsync(RunConfig.Load(LocalRun.DefaultConfig, [.. common, $"method={methods[m]}"]), data);
             var (none, papa) = (results[0], results[1]);
             overheads.Add((papa.TrainingSeconds / none.TrainingSeconds - 1) * 100);
             waiting.Add(papa.Phases.WaitingSeconds / papa.TrainingSeconds * 100);
@@ -123,12 +123,12 @@ internal static class BenchSuite
     {
         string[] overrides = ["epochs=1", $"train-limit={scale.ClusterTrainImages}", "test-limit=500", "batchnorm.reset-batches=1",
             $"population={population}", $"push-delay-steps={pushDelay}"];
-        var config = PapaConfig.Load(LocalRun.DefaultConfig, overrides);
+        var run = RunConfig.Load(LocalRun.DefaultConfig, overrides);
         using var data = DefaultRunData(overrides);
         var ratios = new List<double>();
         for (var r = 0; r < scale.Repeats; r++)
         {
-            var (local, clustered) = await Benchmarks.MeasureClusterAsync(config, data);
+            var (local, clustered) = await Benchmarks.MeasureClusterAsync(run, data);
             ratios.Add(clustered.TrainingSeconds / local.TrainingSeconds);
         }
         return new Figure($"cluster / local, {population} members{(pushDelay > 0 ? $", push-delay-steps {pushDelay}" : "")}", "ratio", ratios,
@@ -177,7 +177,7 @@ internal static class BenchSuite
             var overrides = ResNetOverrides(data, scale.ResNetEpochs);
             await RunChildAsync(["run", "--config", config, .. overrides.SelectMany(o => new[] { "--set", o }), "--out", run], scale.ChildTimeout);
             var results = ResultsFile.ReadCompleted(run);
-            var settings = PapaSettings.FromConfig(PapaConfig.Load(config, overrides));
+            var settings = RunConfig.Load(config, overrides).Settings;
             var what = $"{settings.Training.Model}, {settings.Population} members, {settings.Epochs} epoch(s) of " +
                 $"{Math.Round(scale.ResNetTrainImages * (1 - settings.Dataset.HeldOutFraction))} images, {scale.ResNetTestImages} test images";
             return
@@ -201,7 +201,7 @@ internal static class BenchSuite
 
     /// <summary>The dataset of the default run with <paramref name="overrides"/> (its limits), loaded once for a figure's repeats.</summary>
     private static DataSplits DefaultRunData(IReadOnlyList<string> overrides) =>
-        DataLoading.Load(PapaSettings.FromConfig(PapaConfig.Load(LocalRun.DefaultConfig, overrides)).Dataset);
+        DataLoading.Load(RunConfig.Load(LocalRun.DefaultConfig, overrides).Settings.Dataset);
 
     /// <summary>
     /// The overrides of hocon/paper/cifar10-resnet20-papa-all-variations.conf for the measured run (docs/performance.md gives the

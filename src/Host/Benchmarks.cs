@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using Akka.Actor;
-using Akka.Configuration;
 using PapaActors.Actors;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Cluster;
@@ -45,13 +44,12 @@ internal static class Benchmarks
 
     public static async Task<(Throughput Sequential, Throughput Population)> MeasureThroughputAsync(string? configFile, IReadOnlyList<string> overrides, int steps)
     {
-        var baseConfig = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, overrides);
-        var probe = PapaSettings.FromConfig(baseConfig);
+        var probe = RunConfig.Load(configFile ?? LocalRun.DefaultConfig, overrides).Settings;
         // One epoch of exactly `steps` steps: the training split is trimmed to steps * batch images.
         var trainImages = (long)Math.Ceiling(steps * probe.Training.BatchSize / (1 - probe.Dataset.HeldOutFraction)) + 1;
-        var config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig,
+        var run = RunConfig.Load(configFile ?? LocalRun.DefaultConfig,
             [.. overrides, "method=none", "epochs=1", $"train-limit={trainImages}", "test-limit=1000", "batchnorm.reset-batches=1"]);
-        var settings = PapaSettings.FromConfig(config);
+        var settings = run.Settings;
         NLogSetup.Configure(null, verbose: false);
         using var data = DataLoading.Load(settings.Dataset);
         var stepsPerMember = MemberBatches.StepsIn(data.Train.Count, settings.Training.BatchSize);
@@ -67,22 +65,22 @@ internal static class Benchmarks
         var sequentialSeconds = clock.Elapsed.TotalSeconds;
         var samples = settings.Population * stepsPerMember * settings.Training.BatchSize;
 
-        var (results, threads) = await RunLocalAsync(config, data);
+        var (results, threads) = await RunLocalAsync(run, data);
         return (new Throughput(samples / sequentialSeconds, sequentialSeconds, Environment.ProcessorCount),
             new Throughput(results.TrainingSamples / results.TrainingSeconds, results.TrainingSeconds, threads));
     }
 
     /// <summary>A whole run in one ActorSystem (torch threads as `papa run` sets them), in a temporary folder.</summary>
-    public static async Task<(RunResults Results, int TorchThreads)> RunLocalAsync(Config config, DataSplits data)
+    public static async Task<(RunResults Results, int TorchThreads)> RunLocalAsync(RunConfig run, DataSplits data)
     {
-        var settings = PapaSettings.FromConfig(config);
+        var settings = run.Settings;
         var threads = TorchRuntime.ThreadsFor(settings.TorchThreads, settings.Population);
         TorchRuntime.Configure(threads);
         var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-{Guid.NewGuid():N}");
         try
         {
-            using var system = new PapaSystemSetup(config).Create("bench");
-            return (Completed(await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder)), threads);
+            using var system = new PapaSystemSetup(run.Config).Create("bench");
+            return (Completed(await LocalPopulation.RunAsync(system, run, data, folder, CommandLines.Resume(folder))), threads);
         }
         finally
         {
@@ -98,8 +96,7 @@ internal static class Benchmarks
     /// </summary>
     public static Task<int> RepairAsync(string? configFile, IReadOnlyList<string> overrides)
     {
-        var settings = PapaSettings.FromConfig(PapaConfig.Load(configFile ?? LocalRun.DefaultConfig,
-            [.. overrides, "method=none", "population=2", "repair=on"]));
+        var settings = RunConfig.Load(configFile ?? LocalRun.DefaultConfig, [.. overrides, "method=none", "population=2", "repair=on"]).Settings;
         NLogSetup.Configure(null, verbose: false);
         using var data = DataLoading.Load(settings.Dataset);
         TorchRuntime.Configure(Environment.ProcessorCount);
@@ -212,7 +209,7 @@ internal static class Benchmarks
     public static CheckpointCost MeasureCheckpoint(string model, ImageShape shape, int population, int repeats)
     {
         TorchRuntime.Configure(Environment.ProcessorCount);
-        var identity = CheckpointIdentity.Of(PapaConfig.Render(PapaConfig.Load(null, [])));
+        var identity = RunConfig.Load(null, []).Identity;
         WeightSnapshot weights;
         using (var module = ModelZoo.Create(model, shape, 10, 1.0, initSeed: 1))
             weights = new ModelState(module).Capture();
@@ -305,11 +302,11 @@ internal static class Benchmarks
     public static async Task<int> ClusterOverheadAsync(string? configFile, IReadOnlyList<string> overrides, bool tls)
     {
         using var certificates = new ThrowawayCertificates(tls);
-        var config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, ["epochs=1", "train-limit=12000", .. overrides, .. certificates.Settings]);
-        var settings = PapaSettings.FromConfig(config);
+        var run = RunConfig.Load(configFile ?? LocalRun.DefaultConfig, ["epochs=1", "train-limit=12000", .. overrides, .. certificates.Settings]);
+        var settings = run.Settings;
         NLogSetup.Configure(null, verbose: false);
         using var data = DataLoading.Load(settings.Dataset);
-        var (local, clustered) = await MeasureClusterAsync(config, data);
+        var (local, clustered) = await MeasureClusterAsync(run, data);
         var rounds = SchedulePlanRounds(settings, data);
         var table = new Table().AddColumn("run").AddColumn(new TableColumn("training s").RightAligned()).AddColumn(new TableColumn("samples/s").RightAligned());
         table.AddRow("one ActorSystem", $"{local.TrainingSeconds:0.00}", $"{local.TrainingSamples / local.TrainingSeconds:0}");
@@ -358,17 +355,18 @@ internal static class Benchmarks
     }
 
     /// <summary>The same run in one ActorSystem and as an averager node plus two member nodes in this process (loopback).</summary>
-    public static async Task<(RunResults Local, RunResults Clustered)> MeasureClusterAsync(Config config, DataSplits data)
+    public static async Task<(RunResults Local, RunResults Clustered)> MeasureClusterAsync(RunConfig run, DataSplits data)
     {
-        var settings = PapaSettings.FromConfig(config);
-        var (local, threads) = await RunLocalAsync(config, data);
+        var settings = run.Settings;
+        var (local, threads) = await RunLocalAsync(run, data);
         var half = settings.Population / 2;
         IReadOnlyList<IReadOnlyList<int>> groups = [Enumerable.Range(0, half).ToList(), Enumerable.Range(half, settings.Population - half).ToList()];
         var folder = Path.Combine(Path.GetTempPath(), $"papa-bench-{Guid.NewGuid():N}");
         try
         {
             TorchRuntime.Configure(threads);
-            var (outcome, _) = await ClusterNodes.RunInProcessAsync(new PapaSystemSetup(config), data, folder, groups, TimeSpan.FromHours(1));
+            var (outcome, _) = await ClusterNodes.RunInProcessAsync(new PapaSystemSetup(run.Config), data, folder, CommandLines.ResumeAverager(folder), groups,
+                TimeSpan.FromHours(1));
             return (local, Completed(outcome));
         }
         finally

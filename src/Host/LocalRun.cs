@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Configuration;
 using PapaActors.Actors;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
@@ -18,25 +17,24 @@ internal static class LocalRun
 
     public static async Task<int> ExecuteAsync(string? configFile, IReadOnlyList<string> overrides, string? outFolder, bool verbose)
     {
-        var config = PapaConfig.Load(configFile ?? DefaultConfig, overrides);
-        var settings = PapaSettings.FromConfig(config);
-        using var data = RunChecks.Local(config, settings);
-        return await RunFolder.InNewFolderAsync(outFolder, settings, async folder =>
+        var run = RunConfig.Load(configFile ?? DefaultConfig, overrides);
+        using var data = RunChecks.Local(run);
+        return await RunFolder.InNewFolderAsync(outFolder, run.Settings, async folder =>
         {
             using var signals = InterruptSignals.ForRun(folder, CommandLines.Resume(folder));
-            return await RunAsync(config, settings, data, folder, RunStart.Fresh, verbose, signals);
+            return await RunAsync(run, data, folder, RunStart.Fresh, verbose, signals);
         });
     }
 
     /// <summary>`papa resume RUN_DIR`: the run of that folder, from its newest valid checkpoint.</summary>
     public static async Task<int> ResumeAsync(string runFolder, bool verbose)
     {
-        var (config, settings, start, runLock) = RunResumption.Prepare(runFolder);
+        var (run, start, runLock) = RunResumption.Prepare(runFolder);
         using var heldLock = runLock;
-        using var data = RunChecks.Local(config, settings);
+        using var data = RunChecks.Local(run);
         var folder = Path.GetFullPath(runFolder);
         using var signals = InterruptSignals.ForRun(folder, CommandLines.Resume(folder));
-        return await RunAsync(config, settings, data, folder, start, verbose, signals);
+        return await RunAsync(run, data, folder, start, verbose, signals);
     }
 
     /// <summary>
@@ -45,21 +43,22 @@ internal static class LocalRun
     /// boundary, writing a checkpoint, once <paramref name="signals"/> fire, and settles them with its outcome before
     /// the report. Returns the exit code of its outcome.
     /// </summary>
-    public static async Task<int> RunAsync(Config config, PapaSettings settings, DataSplits data, string folder, RunStart start, bool verbose, InterruptSignals signals)
+    public static async Task<int> RunAsync(RunConfig run, DataSplits data, string folder, RunStart start, bool verbose, InterruptSignals signals)
     {
         NLogSetup.Configure(Path.Combine(folder, NLogSetup.LogFile), verbose);
-        var threads = TorchRuntime.ThreadsFor(settings.TorchThreads, settings.Population);
+        var threads = TorchRuntime.ThreadsFor(run.Settings.TorchThreads, run.Settings.Population);
         TorchRuntime.Configure(threads);
         AnsiConsole.MarkupLineInterpolated(
             $"data: {data.Train.Count} train, {data.HeldOut.Count} held-out, {data.Test.Count} test images ({data.Shape}); {threads} torch thread(s) per member");
 
-        using var system = new PapaSystemSetup(config).Create("papa");
+        using var system = new PapaSystemSetup(run.Config).Create("papa");
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
-        var run = LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, folder, reporter, start, signals.Token);
-        var result = await OutcomeOrTermination(run, system);
+        var resumeCommand = CommandLines.Resume(folder);
+        var outcome = LocalPopulation.RunAsync(system, run, data, folder, resumeCommand, reporter, start, signals.Token);
+        var result = await OutcomeOrTermination(outcome, system);
         signals.Settle(ExitCodeOf(result));
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
-        return Report(result, folder, CommandLines.Resume(folder));
+        return Report(result, folder, resumeCommand);
     }
 
     /// <summary>The run's outcome, or a failure if the actor system terminates first: never a wait without an end.</summary>

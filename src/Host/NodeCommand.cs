@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Akka.Actor;
-using Akka.Configuration;
 using PapaActors.Actors;
 using PapaActors.Actors.Cluster;
 using PapaActors.Actors.Configuration;
@@ -24,24 +23,24 @@ internal static class NodeCommand
         {
             if (configFile is not null || overrides.Count > 0 || outFolder is not null)
                 throw new ConfigException("--resume continues the run of its folder with that run's own config: drop --config, --set and --out");
-            var (resumed, resumedSettings, start, runLock) = RunResumption.Prepare(resumeFolder);
+            var (resumed, start, runLock) = RunResumption.Prepare(resumeFolder);
             using var heldLock = runLock;
-            using var resumedData = RunChecks.Averager(resumed, resumedSettings);
-            return await RunAveragerAsync(resumed, resumedSettings, resumedData, Path.GetFullPath(resumeFolder), start, hostname, port, seedNodes, verbose);
+            using var resumedData = RunChecks.Averager(resumed);
+            return await RunAveragerAsync(resumed, resumedData, Path.GetFullPath(resumeFolder), start, hostname, port, seedNodes, verbose);
         }
-        var config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, overrides);
-        var settings = PapaSettings.FromConfig(config);
-        using var data = RunChecks.Averager(config, settings);
-        return await RunFolder.InNewFolderAsync(outFolder, settings,
-            folder => RunAveragerAsync(config, settings, data, folder, RunStart.Fresh, hostname, port, seedNodes, verbose));
+        var run = RunConfig.Load(configFile ?? LocalRun.DefaultConfig, overrides);
+        using var data = RunChecks.Averager(run);
+        return await RunFolder.InNewFolderAsync(outFolder, run.Settings,
+            folder => RunAveragerAsync(run, data, folder, RunStart.Fresh, hostname, port, seedNodes, verbose));
     }
 
     /// <summary>The averager node's run in <paramref name="folder"/>, which the caller holds locked.</summary>
-    private static async Task<int> RunAveragerAsync(Config config, PapaSettings settings, DataSplits data, string folder, RunStart start,
+    private static async Task<int> RunAveragerAsync(RunConfig run, DataSplits data, string folder, RunStart start,
         string hostname, int port, IReadOnlyList<string> seedNodes, bool verbose)
     {
+        var settings = run.Settings;
         NLogSetup.Configure(Path.Combine(folder, NLogSetup.LogFile), verbose);
-        using var system = PapaSystemSetup.ClusterNode(config, ClusterNodes.AveragerRole, new NodeEndpoint(hostname, port), seedNodes).Create(ClusterNodes.SystemName);
+        using var system = PapaSystemSetup.ClusterNode(run.Config, ClusterNodes.AveragerRole, new NodeEndpoint(hostname, port), seedNodes).Create(ClusterNodes.SystemName);
         var cluster = ClusterExtension.Get(system);
         if (seedNodes.Count == 0)
             cluster.Join(cluster.SelfAddress);
@@ -53,8 +52,8 @@ internal static class NodeCommand
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
         var resumeCommand = CommandLines.ResumeAverager(folder);
         using var signals = InterruptSignals.ForRun(folder, resumeCommand);
-        var run = ClusterNodes.StartAverager(system, settings, PapaConfig.Render(config), data, folder, reporter, start, signals.Token);
-        var result = await LocalRun.OutcomeOrTermination(run, system);
+        var outcome = ClusterNodes.StartAverager(system, run, data, folder, resumeCommand, reporter, start, signals.Token);
+        var result = await LocalRun.OutcomeOrTermination(outcome, system);
         signals.Settle(LocalRun.ExitCodeOf(result));
         await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
         return LocalRun.Report(result, folder, resumeCommand);
@@ -75,10 +74,9 @@ internal static class NodeCommand
             throw new ConfigException("--members needs distinct member indices, such as --members 0,1, or auto");
         // The run configuration comes from the averager; this node's own keys only shape its Akka system and transfers,
         // and how long it waits for an averager before the run's own replacement timeout is known.
-        var config = PapaConfig.Load(configFile, overrides);
-        var own = PapaSettings.FromConfig(config);
-        var patience = own.Faults.ReplacementTimeout;
-        var secret = RunSecret.Load(own.Secret.File);
+        var own = RunConfig.Load(configFile, overrides);
+        var patience = own.Settings.Faults.ReplacementTimeout;
+        var secret = RunSecret.Load(own.Settings.Secret.File);
         NLogSetup.Configure(null, verbose);
         using var signals = InterruptSignals.ForMemberNode();
         var stopped = new TaskCompletionSource();
@@ -89,7 +87,7 @@ internal static class NodeCommand
         TimeSpan Remaining() => TimeSpan.FromSeconds(Math.Max(0, Math.Round((patience - withoutAverager.Elapsed).TotalSeconds)));
         while (true)
         {
-            using var system = PapaSystemSetup.ClusterNode(config, ClusterNodes.MemberRole, new NodeEndpoint(hostname, port), seedNodes).Create(ClusterNodes.SystemName);
+            using var system = PapaSystemSetup.ClusterNode(own.Config, ClusterNodes.MemberRole, new NodeEndpoint(hostname, port), seedNodes).Create(ClusterNodes.SystemName);
             AnsiConsole.MarkupLineInterpolated(
                 $"member node at [bold]{ClusterExtension.Get(system).SelfAddress}[/] for {(indices is null ? "any missing members" : $"members {string.Join(", ", indices)}")}; joining {seeds}");
             var inContact = new TaskCompletionSource();

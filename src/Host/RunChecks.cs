@@ -14,11 +14,12 @@ namespace PapaActors.Host;
 internal static class RunChecks
 {
     /// <summary>A run whose whole population trains in this process (`papa run`, `papa resume`, `papa sweep`).</summary>
-    public static DataSplits Local(Config config, PapaSettings settings)
+    public static DataSplits Local(RunConfig run)
     {
+        var settings = run.Settings;
         TorchRuntime.Configure(TorchRuntime.ThreadsFor(settings.TorchThreads, settings.Population));
         CheckDevices(settings);
-        CheckLogLevels(config);
+        CheckLogLevels(run.Config);
         var data = DataLoading.Load(settings);
         try
         {
@@ -33,11 +34,11 @@ internal static class RunChecks
     }
 
     /// <summary>An averager node: its members train on other nodes, with their own devices and memory.</summary>
-    public static DataSplits Averager(Config config, PapaSettings settings)
+    public static DataSplits Averager(RunConfig run)
     {
         TorchRuntime.Configure(Environment.ProcessorCount);
-        CheckLogLevels(config);
-        return DataLoading.Load(settings);
+        CheckLogLevels(run.Config);
+        return DataLoading.Load(run.Settings);
     }
 
     private static void CheckDevices(PapaSettings settings)

@@ -1,4 +1,3 @@
-using Akka.Configuration;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Population;
@@ -17,7 +16,7 @@ internal static class RunResumption
     /// checkpoints skipped are printed with the reason. A run that completed, or a checkpoint from another
     /// config or code version, is refused.
     /// </summary>
-    public static (Config Config, PapaSettings Settings, RunStart Start, RunFolderLock Lock) Prepare(string runFolder)
+    public static (RunConfig Run, RunStart Start, RunFolderLock Lock) Prepare(string runFolder)
     {
         var folder = Path.GetFullPath(runFolder);
         var configFile = Path.Combine(folder, RunRecorder.ConfigFile);
@@ -33,9 +32,8 @@ internal static class RunResumption
                 throw new ConfigException($"{folder} is not a run folder: it has no {RunRecorder.ConfigFile}");
             if (ResultsFile.HasCompleted(folder))
                 throw new ConfigException($"the run in {folder} has completed; there is nothing to resume");
-            var config = PapaConfig.LoadRecorded(configFile);
-            var settings = PapaSettings.FromConfig(config);
-            return (config, settings, StartFrom(folder, config), runLock);
+            var run = RunConfig.LoadRecorded(configFile);
+            return (run, StartFrom(folder, run), runLock);
         }
         catch
         {
@@ -45,17 +43,17 @@ internal static class RunResumption
     }
 
     /// <summary>
-    /// The start of a run that continues the one in <paramref name="folder"/> under <paramref name="config"/>: its
+    /// The start of a run that continues the one in <paramref name="folder"/> under <paramref name="run"/>: its
     /// newest valid checkpoint (one from another config or code version is refused), or round 0 when there is none.
     /// </summary>
-    public static RunStart StartFrom(string folder, Config config)
+    public static RunStart StartFrom(string folder, RunConfig run)
     {
         EnsureRegularFiles(folder);
         var store = new CheckpointStore(folder);
-        var search = store.FindLatestValid(PapaSettings.FromConfig(config));
+        var search = store.FindLatestValid(run.Settings);
         foreach (var problem in search.Problems)
             AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {problem}");
-        var checkpoint = search.Latest is { } latest ? store.Load(latest, CheckpointIdentity.Of(PapaConfig.Render(config))) : null;
+        var checkpoint = search.Latest is { } latest ? store.Load(latest, run.Identity) : null;
         if (checkpoint is null)
             AnsiConsole.MarkupLineInterpolated($"no valid checkpoint in {folder}: the run starts over from round 0");
         else

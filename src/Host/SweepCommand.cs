@@ -17,7 +17,7 @@ internal static class SweepCommand
 {
     private enum Step { Start, Resume, Skip }
 
-    private sealed record SweepRun(string Name, string Folder, Config Config, PapaSettings Settings, Step Step);
+    private sealed record SweepRun(string Name, string Folder, RunConfig Config, Step Step);
 
     public static async Task<int> ExecuteAsync(string? configFile, IReadOnlyList<string> sets, string? seeds, string? outFolder, bool verbose)
     {
@@ -30,9 +30,9 @@ internal static class SweepCommand
         // Every run is configured and checked against its folder before anything is written or run.
         var runs = grid.Combinations().Select(c =>
         {
-            var config = PapaConfig.Load(configFile ?? LocalRun.DefaultConfig, c.Overrides);
+            var config = RunConfig.Load(configFile ?? LocalRun.DefaultConfig, c.Overrides);
             var folder = Path.Combine(root, c.Name);
-            return new SweepRun(c.Name, folder, config, PapaSettings.FromConfig(config), StepFor(folder, config));
+            return new SweepRun(c.Name, folder, config, StepFor(folder, config.Config));
         }).ToList();
         var rootCreated = !Directory.Exists(root);
         try
@@ -67,10 +67,10 @@ internal static class SweepCommand
             int code;
             try
             {
-                using var data = RunChecks.Local(run.Config, run.Settings);
+                using var data = RunChecks.Local(run.Config);
                 signals.Track(run.Folder);
                 code = run.Step == Step.Start
-                    ? await RunFolder.InNewFolderAsync(run.Folder, run.Settings, _ => RunAsync(run, RunStart.Fresh, data, verbose, signals))
+                    ? await RunFolder.InNewFolderAsync(run.Folder, run.Config.Settings, _ => RunAsync(run, RunStart.Fresh, data, verbose, signals))
                     : await ResumeAsync(run, data, verbose, signals);
             }
             catch (Exception e) when (ExitCodes.IsBadInput(e))
@@ -139,7 +139,7 @@ internal static class SweepCommand
     private static Task<int> RunAsync(SweepRun run, RunStart start, DataSplits data, bool verbose, InterruptSignals signals)
     {
         RecordConfig(run);
-        return LocalRun.RunAsync(run.Config, run.Settings, data, run.Folder, start, verbose, signals);
+        return LocalRun.RunAsync(run.Config, data, run.Folder, start, verbose, signals);
     }
 
     /// <summary>
@@ -149,7 +149,7 @@ internal static class SweepCommand
     /// (checkpoints, timeouts, fault injection) may be new, and config.conf records them.
     /// </summary>
     private static void RecordConfig(SweepRun run) =>
-        WholeFile.Write(Path.Combine(run.Folder, RunRecorder.ConfigFile), temporary => File.WriteAllText(temporary, PapaConfig.Render(run.Config)));
+        WholeFile.Write(Path.Combine(run.Folder, RunRecorder.ConfigFile), temporary => File.WriteAllText(temporary, run.Config.Text));
 
     private static string Clock(double seconds) => Durations.Clock(TimeSpan.FromSeconds(seconds));
 }

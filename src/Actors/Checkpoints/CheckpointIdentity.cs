@@ -23,11 +23,14 @@ public sealed record CheckpointIdentity(string ConfigFingerprint, string CodeVer
     public static string CurrentCodeVersion { get; } =
         $"models {typeof(WeightSnapshot).Assembly.ManifestModule.ModuleVersionId:N}, torchsharp {typeof(TorchSharp.torch).Assembly.GetName().Version}";
 
-    /// <summary>The identity of a run whose resolved `papa` section (PapaConfig.Render) is <paramref name="resolvedConfig"/>.</summary>
-    public static CheckpointIdentity Of(string resolvedConfig) => new(ConfigFingerprintOf(resolvedConfig), CurrentCodeVersion);
+    /// <summary>
+    /// The identity of a run whose resolved `papa` section (PapaConfig.Render) is <paramref name="resolvedConfig"/>;
+    /// made once per run, as <see cref="Configuration.RunConfig.Identity"/>.
+    /// </summary>
+    internal static CheckpointIdentity Of(string resolvedConfig) => new(ConfigFingerprintOf(resolvedConfig), CurrentCodeVersion);
 
     /// <summary>SHA-256 over the `papa.key = value` lines that can change results, sorted so key order does not matter.</summary>
-    public static string ConfigFingerprintOf(string resolvedConfig)
+    private static string ConfigFingerprintOf(string resolvedConfig)
     {
         var lines = resolvedConfig.Split('\n')
             .Select(line => line.Trim())

@@ -21,15 +21,16 @@ public static class ClusterNodes
     /// Runs the coordinator singleton (Averager and recorder) on the averager role; completes when the run ends.
     /// The averager node loads the dataset too: the schedule needs the steps per epoch, the ensemble the test labels.
     /// With `papa.cluster.secret-file` (or PAPA_CLUSTER_SECRET), only nodes that prove the secret take part.
+    /// <paramref name="resumeCommand"/>: what continues the run should it end unfinished (see <see cref="RunRecorder"/>).
     /// </summary>
-    public static Task<IRunEvent> StartAverager(ActorSystem system, PapaSettings settings, string resolvedConfig, DataSplits data,
-        string folder, IActorRef? observer = null, RunStart? start = null, CancellationToken interrupt = default)
+    public static Task<IRunEvent> StartAverager(ActorSystem system, RunConfig run, DataSplits data, string folder, string resumeCommand,
+        IActorRef? observer = null, RunStart? start = null, CancellationToken interrupt = default)
     {
-        var plan = SchedulePlan.For(settings, data);
+        var plan = SchedulePlan.For(run.Settings, data);
         var outcome = new TaskCompletionSource<IRunEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
         var completion = system.ActorOf(RunCompletion.Props(outcome, observer), "run-completion");
         var manager = system.ActorOf(ClusterSingletonManager.Props(
-            RunCoordinator.Props(settings, resolvedConfig, plan, data.Test.LabelArray(), folder, completion, start ?? RunStart.Fresh, RunSecret.Load(settings.Secret.File)),
+            RunCoordinator.Props(run, plan, data.Test.LabelArray(), folder, resumeCommand, completion, start ?? RunStart.Fresh, RunSecret.Load(run.Settings.Secret.File)),
             PoisonPill.Instance,
             ClusterSingletonManagerSettings.Create(system).WithRole(AveragerRole)), ManagerName);
         // The singleton runs on this node (the only one of its role), so its path is known here.
@@ -57,13 +58,12 @@ public static class ClusterNodes
     /// A whole cluster run inside this process, on 127.0.0.1 with random ports: an averager node and one member
     /// node per group of member indices, each its own ActorSystem talking over Akka.Remote (for tests and
     /// benchmarks). <paramref name="nodes"/>: what every node shares (the run config, logging, test switches); the
-    /// endpoint and role of each are set here.
+    /// endpoint and role of each are set here. <paramref name="resumeCommand"/>: as for <see cref="StartAverager"/>.
     /// </summary>
     public static async Task<(IRunEvent Outcome, IReadOnlyList<MemberNodeFinished> Nodes)> RunInProcessAsync(
-        PapaSystemSetup nodes, DataSplits data, string folder, IReadOnlyList<IReadOnlyList<int>> groups, TimeSpan timeout)
+        PapaSystemSetup nodes, DataSplits data, string folder, string resumeCommand, IReadOnlyList<IReadOnlyList<int>> groups, TimeSpan timeout)
     {
-        var runConfig = nodes.Run;
-        var settings = PapaSettings.FromConfig(runConfig);
+        var run = RunConfig.From(nodes.Run);
         var systems = new List<ActorSystem>();
         ActorSystem Node(string role)
         {
@@ -76,12 +76,12 @@ public static class ClusterNodes
             var averager = Node(AveragerRole);
             var address = Akka.Cluster.Cluster.Get(averager).SelfAddress;
             Akka.Cluster.Cluster.Get(averager).Join(address);
-            var outcome = StartAverager(averager, settings, PapaConfig.Render(runConfig), data, folder);
+            var outcome = StartAverager(averager, run, data, folder, resumeCommand);
             var members = groups.Select(indices =>
             {
                 var node = Node(MemberRole);
                 Akka.Cluster.Cluster.Get(node).Join(address);
-                return StartMembers(node, indices, devices: null, RunSecret.Load(settings.Secret.File));
+                return StartMembers(node, indices, devices: null, RunSecret.Load(run.Settings.Secret.File));
             }).ToList();
             var result = await outcome.WaitAsync(timeout);
             return (result, await Task.WhenAll(members).WaitAsync(timeout));

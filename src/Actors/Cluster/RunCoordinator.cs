@@ -27,7 +27,7 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
     private const int MaxOpenChallenges = 1024;
     private readonly IActorRef _observer;
     private readonly IActorRef _averager;
-    private readonly string _resolvedConfig;
+    private readonly string _runConfigText;
     private readonly RunSecret? _secret;
     private readonly TimeSpan _proveWithin;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -38,17 +38,17 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
     private readonly HashSet<Address> _proven = [];
     private string? _stopCause;
 
-    public RunCoordinator(PapaSettings settings, string resolvedConfig, SchedulePlan plan, int[] testLabels, string folder, IActorRef observer, RunStart start,
+    /// <param name="resumeCommand">What continues the run should it end unfinished (see <see cref="RunRecorder"/>).</param>
+    public RunCoordinator(RunConfig run, SchedulePlan plan, int[] testLabels, string folder, string resumeCommand, IActorRef observer, RunStart start,
         RunSecret? secret = null)
     {
         _observer = observer;
-        _resolvedConfig = resolvedConfig;
+        _runConfigText = run.Text;
         _secret = secret;
-        _proveWithin = settings.Secret.ProveWithin;
+        _proveWithin = run.Settings.Secret.ProveWithin;
         _strangers = new StrangerLog(_log);
-        var recorder = Context.ActorOf(RunRecorder.Props(folder, resolvedConfig, observer, $"./papa node --role averager --resume {folder}",
-            start.Resuming, start.Checkpoint), "recorder");
-        _averager = Context.ActorOf(AveragerActor.Props(settings, plan, testLabels, recorder, start.Checkpoint), "averager");
+        var recorder = Context.ActorOf(RunRecorder.Props(folder, run, observer, resumeCommand, start.Resuming, start.Checkpoint), "recorder");
+        _averager = Context.ActorOf(AveragerActor.Props(run.Settings, plan, testLabels, recorder, start.Checkpoint), "averager");
         Context.Watch(_averager);
         Receive<RequestRunConfig>(OnConfigRequest);
         Receive<RegisterMember>(OnRegistration);
@@ -65,9 +65,9 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(PapaSettings settings, string resolvedConfig, SchedulePlan plan, int[] testLabels, string folder, IActorRef observer, RunStart start,
+    public static Props Props(RunConfig run, SchedulePlan plan, int[] testLabels, string folder, string resumeCommand, IActorRef observer, RunStart start,
         RunSecret? secret = null) =>
-        Akka.Actor.Props.Create(() => new RunCoordinator(settings, resolvedConfig, plan, testLabels, folder, observer, start, secret));
+        Akka.Actor.Props.Create(() => new RunCoordinator(run, plan, testLabels, folder, resumeCommand, observer, start, secret));
 
     protected override void PreStart()
     {
@@ -100,7 +100,7 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
             return;
         }
         _proven.Add(Sender.Path.Address);
-        Sender.Tell(new RunConfigText(_resolvedConfig));
+        Sender.Tell(new RunConfigText(_runConfigText));
     }
 
     private void OnRegistration(RegisterMember registration)

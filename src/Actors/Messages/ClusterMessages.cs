@@ -10,7 +10,7 @@ public sealed record RequestRunConfig(string Node, int ProtocolVersion = WirePro
 /// <summary>The node may not take part in the run (another protocol version, no or a wrong run secret); it stops.</summary>
 public sealed record RunConfigRefused(string Reason) : IPapaMessage;
 
-/// <summary>The resolved `papa` section of the run (and the `akka` keys its user gave), as HOCON text (see PapaConfig.Render).</summary>
+/// <summary>The resolved `papa` section of the run (and the `akka` keys its user gave), as HOCON text (<see cref="Configuration.RunConfig.Text"/>).</summary>
 public sealed record RunConfigText(string Hocon) : IPapaMessage;
 
 /// <summary>

@@ -14,16 +14,17 @@ public static class LocalPopulation
     /// every run event also goes to <paramref name="observer"/>. Completes with <see cref="RunCompleted"/>,
     /// <see cref="RunFailed"/> or (after <paramref name="interrupt"/> fires) <see cref="RunInterrupted"/>.
     /// The schedule is computed first, so a config it cannot satisfy throws here, before any actor starts.
+    /// <paramref name="resumeCommand"/>: what continues the run should it end unfinished (see <see cref="RunRecorder"/>).
     /// </summary>
-    public static Task<IRunEvent> RunAsync(ActorSystem system, PapaSettings settings, string resolvedConfig, DataSplits data, string folder,
+    public static Task<IRunEvent> RunAsync(ActorSystem system, RunConfig run, DataSplits data, string folder, string resumeCommand,
         IActorRef? observer = null, RunStart? start = null, CancellationToken interrupt = default)
     {
         start ??= RunStart.Fresh;
-        var plan = SchedulePlan.For(settings, data);
+        var plan = SchedulePlan.For(run.Settings, data);
         var outcome = new TaskCompletionSource<IRunEvent>(TaskCreationOptions.RunContinuationsAsynchronously);
         var completion = system.ActorOf(RunCompletion.Props(outcome, observer));
-        var recorder = system.ActorOf(RunRecorder.Props(folder, resolvedConfig, completion, $"./papa resume {folder}", start.Resuming, start.Checkpoint));
-        var population = system.ActorOf(PopulationSupervisor.Props(settings, plan, data, recorder, start.Checkpoint));
+        var recorder = system.ActorOf(RunRecorder.Props(folder, run, completion, resumeCommand, start.Resuming, start.Checkpoint));
+        var population = system.ActorOf(PopulationSupervisor.Props(run.Settings, plan, data, recorder, start.Checkpoint));
         interrupt.Register(() => population.Tell(new Interrupt("interrupted by a signal")));
         return outcome.Task;
     }

@@ -48,9 +48,11 @@ public sealed class RunRecorder : ReceiveActor
     /// <summary>Completed rounds whose rows are not written yet, oldest first, with the mix measurements that came so far.</summary>
     private readonly List<(RoundCompleted Round, Dictionary<int, MixGainMeasured> Gains)> _unwritten = [];
 
+    /// <param name="resumeCommand">The command line that continues this run, written to results.json when it ends
+    /// unfinished; the caller renders it (the actors know no `papa` command).</param>
     /// <param name="resuming">The folder holds an earlier attempt of this run: keep its config and faults, and
     /// continue its journal and metrics from <paramref name="resumeFrom"/> (from the start when null).</param>
-    public RunRecorder(string folder, string resolvedConfig, IActorRef observer, string resumeCommand, bool resuming = false, Checkpoint? resumeFrom = null)
+    public RunRecorder(string folder, RunConfig run, IActorRef observer, string resumeCommand, bool resuming = false, Checkpoint? resumeFrom = null)
     {
         _folder = folder;
         _observer = observer;
@@ -59,10 +61,10 @@ public sealed class RunRecorder : ReceiveActor
         _resumeFrom = resumeFrom;
         _lastCheckpoint = resumeFrom?.Round;
         _checkpoints = new CheckpointStore(folder);
-        _identity = CheckpointIdentity.Of(resolvedConfig);
+        _identity = run.Identity;
         Directory.CreateDirectory(folder);
         if (!resuming)
-            WriteWhole(folder, ConfigFile, resolvedConfig);
+            WriteWhole(folder, ConfigFile, run.Text);
 
         Receive<RunStarted>(e => Record(e, () => OnStarted(e)));
         Receive<RoundCompleted>(e => Record(e, () => OnRound(e)));
@@ -76,8 +78,8 @@ public sealed class RunRecorder : ReceiveActor
         Receive<RunInterrupted>(e => Record(e, () => OnEnded(RunStatus.Interrupted, e.Reason)));
     }
 
-    public static Props Props(string folder, string resolvedConfig, IActorRef observer, string resumeCommand, bool resuming = false, Checkpoint? resumeFrom = null) =>
-        Akka.Actor.Props.Create(() => new RunRecorder(folder, resolvedConfig, observer, resumeCommand, resuming, resumeFrom));
+    public static Props Props(string folder, RunConfig run, IActorRef observer, string resumeCommand, bool resuming = false, Checkpoint? resumeFrom = null) =>
+        Akka.Actor.Props.Create(() => new RunRecorder(folder, run, observer, resumeCommand, resuming, resumeFrom));
 
     /// <summary>A recorder that lost its open files cannot go on: the run ends as failed, with its checkpoints intact.</summary>
     protected override void PostRestart(Exception reason)

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Configuration;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
@@ -33,19 +32,19 @@ public static class ScheduleReplay
             throw new JournalException($"{configFile}: not found; is {runFolder} a run folder?");
         var config = PapaConfig.LoadRecorded(configFile);
         var journal = ScheduleJournal.Read(Path.Combine(runFolder, ScheduleJournal.FileName));
-        return await ReplayAsync(config, journal, timeout);
+        return await ReplayAsync(RunConfig.From(config), journal, timeout);
     }
 
-    public static async Task<Report> ReplayAsync(Config config, ScheduleJournal.Content journal, TimeSpan timeout)
+    public static async Task<Report> ReplayAsync(RunConfig run, ScheduleJournal.Content journal, TimeSpan timeout)
     {
-        var settings = PapaSettings.FromConfig(config);
+        var settings = run.Settings;
         var plan = SchedulePlan.For(settings, journal.Header.StepsPerEpoch);
         CheckHeader(journal.Header, plan);
 
         if (journal.Rounds.Count > plan.Rounds.Count)
             return new Report(plan.Rounds.Count, plan.Rounds.Count, journal.Ended, journal.Failure,
                 new Divergence(plan.Rounds.Count, Describe(journal.Rounds[plan.Rounds.Count]), "no such round: the schedule ends before it"));
-        var replayed = await RunAveragerAsync(config, settings, plan, timeout);
+        var replayed = await RunAveragerAsync(run, plan, timeout);
         for (var i = 0; i < journal.Rounds.Count; i++)
         {
             var (expected, actual) = (journal.Rounds[i], replayed.Rounds[i]);
@@ -77,9 +76,10 @@ public static class ScheduleReplay
 
     private sealed record Replayed(IReadOnlyList<RoundPlan> Rounds, IReadOnlyList<MixReceived> Mixes);
 
-    private static async Task<Replayed> RunAveragerAsync(Config config, PapaSettings settings, SchedulePlan plan, TimeSpan timeout)
+    private static async Task<Replayed> RunAveragerAsync(RunConfig run, SchedulePlan plan, TimeSpan timeout)
     {
-        using var system = new PapaSystemSetup(config) { Logging = SystemLogging.QuietConsole }.Create("replay");
+        var settings = run.Settings;
+        using var system = new PapaSystemSetup(run.Config) { Logging = SystemLogging.QuietConsole }.Create("replay");
         var done = new TaskCompletionSource<Replayed>(TaskCreationOptions.RunContinuationsAsynchronously);
         var collector = system.ActorOf(Props.Create(() => new Collector(done)));
         var averager = system.ActorOf(AveragerActor.Props(settings, plan, [0], collector), "averager");

@@ -27,7 +27,7 @@ public sealed class CheckpointStoreTests(ITestOutputHelper output) : IDisposable
     ]);
 
     private static readonly WeightLayout Empty = new([]);
-    private static readonly CheckpointIdentity Identity = CheckpointIdentity.Of(PapaConfig.Render(PapaConfig.Load(null, [])));
+    private static readonly CheckpointIdentity Identity = RunConfig.Load(null, []).Identity;
 
     private readonly TempFolder _run = new();
 
@@ -261,7 +261,7 @@ public sealed class CheckpointStoreTests(ITestOutputHelper output) : IDisposable
     public void LoadingWithAnotherConfigurationSaysSoAndWhatToDo()
     {
         Store().Write(Sample(1), Identity);
-        var other = CheckpointIdentity.Of(PapaConfig.Render(PapaConfig.Load(null, ["rho=0.9"])));
+        var other = RunConfig.Load(null, ["rho=0.9"]).Identity;
 
         var error = Assert.Throws<CheckpointException>(() => Store().Load(Store().FindLatestValid().Latest!, other));
 
@@ -286,7 +286,7 @@ public sealed class CheckpointStoreTests(ITestOutputHelper output) : IDisposable
     public void TheConfigFingerprintIgnoresSettingsThatOnlyAffectOperation()
     {
         static string Fingerprint(params string[] overrides) =>
-            CheckpointIdentity.Of(PapaConfig.Render(PapaConfig.Load(null, overrides))).ConfigFingerprint;
+            RunConfig.Load(null, overrides).Identity.ConfigFingerprint;
 
         var defaults = Fingerprint();
         Assert.Equal(defaults, Fingerprint("checkpoint.keep=5", "checkpoint.every-epochs=0.5", "round-timeout=1m",

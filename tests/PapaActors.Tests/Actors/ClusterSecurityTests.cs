@@ -11,6 +11,7 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Actors.Schedule;
+using PapaActors.Host;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Models.Training;
@@ -64,19 +65,20 @@ public sealed class ClusterSecurityTests : IDisposable
         return (node, ClusterNodes.StartMembers(node, indices, devices: null, secret, onEvent));
     }
 
-    private (ActorSystem System, Address Address, Task<IRunEvent> Outcome) Averager(Config config, PapaSettings settings, DataSplits data, string folder)
+    private (ActorSystem System, Address Address, Task<IRunEvent> Outcome) Averager(RunConfig run, DataSplits data, string folder)
     {
-        var system = Node(config, ClusterNodes.AveragerRole);
+        var system = Node(run.Config, ClusterNodes.AveragerRole);
         var address = ClusterExtension.Get(system).SelfAddress;
         ClusterExtension.Get(system).Join(address);
-        return (system, address, ClusterNodes.StartAverager(system, settings, PapaConfig.Render(config), data, folder));
+        return (system, address, ClusterNodes.StartAverager(system, run, data, folder, CommandLines.ResumeAverager(folder)));
     }
 
-    private async Task<RunResults> RunLocally(Config config, PapaSettings settings, DataSplits data)
+    private async Task<RunResults> RunLocally(RunConfig run, DataSplits data)
     {
-        var system = Quiet(config).Create("local");
+        var system = Quiet(run.Config).Create("local");
         _systems.Add(system);
-        var outcome = await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, _folder.File("local")).WaitAsync(Timeouts.Run);
+        var folder = _folder.File("local");
+        var outcome = await LocalPopulation.RunAsync(system, run, data, folder, CommandLines.Resume(folder)).WaitAsync(Timeouts.Run);
         return Assert.IsType<RunCompleted>(outcome).Results;
     }
 
@@ -96,18 +98,17 @@ public sealed class ClusterSecurityTests : IDisposable
         File.WriteAllText(secretFile, Secret + "\n");
         var wrongFile = _folder.File("wrong-secret");
         File.WriteAllText(wrongFile, "another secret of sixteen bytes or more");
-        var config = TestSettings.TinyConfig($"cluster.secret-file={secretFile}", "cluster.prove-within=5s");
-        var settings = PapaSettings.FromConfig(config);
-        using var data = DatasetLoader.Load(settings.Dataset);
-        var local = await RunLocally(config, settings, data);
+        var run = TestSettings.TinyRun($"cluster.secret-file={secretFile}", "cluster.prove-within=5s");
+        using var data = DatasetLoader.Load(run.Settings.Dataset);
+        var local = await RunLocally(run, data);
 
-        var (_, address, outcome) = Averager(config, settings, data, _folder.File("run"));
+        var (_, address, outcome) = Averager(run, data, _folder.File("run"));
         var (strangerWithout, withoutSecret) = MemberNode(TestSettings.TinyConfig(), address, [0], secret: null);
-        var (strangerWrong, withWrongSecret) = MemberNode(config, address, [1], RunSecret.Load(wrongFile));
+        var (strangerWrong, withWrongSecret) = MemberNode(run.Config, address, [1], RunSecret.Load(wrongFile));
         Assert.Equal(["the averager requires the run secret: give this node the run's papa.cluster.secret-file (or PAPA_CLUSTER_SECRET)"],
             (await withoutSecret.WaitAsync(Timeouts.Run)).Failures);
         Assert.Contains("the averager refused this node: wrong run secret", Assert.Single((await withWrongSecret.WaitAsync(Timeouts.Run)).Failures));
-        var (_, members) = MemberNode(config, address, [0, 1, 2], RunSecret.Load(secretFile));
+        var (_, members) = MemberNode(run.Config, address, [0, 1, 2], RunSecret.Load(secretFile));
 
         AssertSameBits(local, Assert.IsType<RunCompleted>(await outcome.WaitAsync(Timeouts.Run)).Results);
         Assert.True((await members.WaitAsync(Timeouts.Run)).Completed);
@@ -122,17 +123,16 @@ public sealed class ClusterSecurityTests : IDisposable
     public async Task ForgedMixesTrainsAndReportsFromAForeignActorSystemAreDroppedAndTheRunEndsWithTheLocalRunsBits()
     {
         TorchRuntime.Configure(1);
-        var config = TestSettings.TinyConfig();
-        var settings = PapaSettings.FromConfig(config);
-        using var data = DatasetLoader.Load(settings.Dataset);
-        var local = await RunLocally(config, settings, data);
+        var run = TestSettings.TinyRun();
+        using var data = DatasetLoader.Load(run.Settings.Dataset);
+        var local = await RunLocally(run, data);
         WeightSnapshot poison;
-        using (var model = new MemberModel(0, settings.Training, data, Devices.Resolve("cpu")))
+        using (var model = new MemberModel(0, run.Settings.Training, data, Devices.Resolve("cpu")))
             poison = new WeightSnapshot(model.Layout, Enumerable.Repeat(float.NaN, (int)model.Layout.TotalLength).ToImmutableArray());
 
-        var (averagerNode, address, outcome) = Averager(config, settings, data, _folder.File("run"));
+        var (averagerNode, address, outcome) = Averager(run, data, _folder.File("run"));
         var started = new TaskCompletionSource();
-        var (memberNode, members) = MemberNode(config, address, [0, 1, 2], secret: null, e =>
+        var (memberNode, members) = MemberNode(run.Config, address, [0, 1, 2], secret: null, e =>
         {
             if (e is MembersStarted)
                 started.TrySetResult();
@@ -143,7 +143,7 @@ public sealed class ClusterSecurityTests : IDisposable
         await started.Task.WaitAsync(Timeouts.Run);
 
         // Each kind of message from its own actor of the foreign system; the mixes three times each.
-        var stranger = Foreign(config);
+        var stranger = Foreign(run.Config);
         IActorRef Sender() => stranger.ActorOf(Props.Create(() => new Silent()));
         var (mixer, trainer, ender, reducerSteerer, reporter) = (Sender(), Sender(), Sender(), Sender(), Sender());
         var nodeAddress = ClusterExtension.Get(memberNode).SelfAddress;
@@ -180,11 +180,10 @@ public sealed class ClusterSecurityTests : IDisposable
     {
         var secretFile = _folder.File("secret");
         File.WriteAllText(secretFile, Secret);
-        var config = TestSettings.TinyConfig($"cluster.secret-file={secretFile}");
-        var settings = PapaSettings.FromConfig(config);
-        using var data = DatasetLoader.Load(settings.Dataset);
-        var (_, address, _) = Averager(config, settings, data, _folder.File("run"));
-        var coordinator = await Reach(Foreign(config), $"{address}/user/averager/coordinator");
+        var run = TestSettings.TinyRun($"cluster.secret-file={secretFile}");
+        using var data = DatasetLoader.Load(run.Settings.Dataset);
+        var (_, address, _) = Averager(run, data, _folder.File("run"));
+        var coordinator = await Reach(Foreign(run.Config), $"{address}/user/averager/coordinator");
         Task<object> Ask(object message) => coordinator.Ask<object>(message, Timeouts.Run);
         const int other = WireProtocol.Version + 1;
         var versions = $"the node speaks protocol version {other}, this run's averager version {WireProtocol.Version}: run the same build of papa on every node";
@@ -195,7 +194,7 @@ public sealed class ClusterSecurityTests : IDisposable
         var request = new RequestRunConfig("node");
         var challenge = Assert.IsType<SecretChallenge>(await Ask(request));
         var proof = RunSecret.Load(secretFile)!.Prove(challenge.Nonce, RunSecret.ConfigRequest(request));
-        Assert.Equal(PapaConfig.Render(config), Assert.IsType<RunConfigText>(await Ask(request with { Proof = proof })).Hocon);
+        Assert.Equal(run.Text, Assert.IsType<RunConfigText>(await Ask(request with { Proof = proof })).Hocon);
         Assert.Contains("wrong run secret (or a stale proof)", Assert.IsType<RunConfigRefused>(await Ask(request with { Proof = proof })).Reason);
         var forged = new SecretProof(Assert.IsType<SecretChallenge>(await Ask(request)).Nonce, proof.Mac);
         Assert.Contains("wrong run secret", Assert.IsType<RunConfigRefused>(await Ask(request with { Proof = forged })).Reason);

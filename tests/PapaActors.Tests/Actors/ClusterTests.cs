@@ -6,6 +6,7 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Actors.Tls;
+using PapaActors.Host;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Tests.Support;
@@ -41,11 +42,12 @@ public sealed class ClusterTests : IDisposable
     /// <summary>Every message serialized, also between local actors; warnings and errors on the console.</summary>
     private static PapaSystemSetup Quiet(Config run) => new(run) { SerializeEveryMessage = true, Logging = SystemLogging.QuietConsole };
 
-    private async Task<RunResults> RunLocally(Config config, PapaSettings settings, DataSplits data)
+    private async Task<RunResults> RunLocally(RunConfig run, DataSplits data)
     {
-        var system = Quiet(config).Create("local");
+        var system = Quiet(run.Config).Create("local");
         _systems.Add(system);
-        var outcome = await LocalPopulation.RunAsync(system, settings, PapaConfig.Render(config), data, _folder.File("local")).WaitAsync(Timeouts.Run);
+        var folder = _folder.File("local");
+        var outcome = await LocalPopulation.RunAsync(system, run, data, folder, CommandLines.Resume(folder)).WaitAsync(Timeouts.Run);
         return Assert.IsType<RunCompleted>(outcome).Results;
     }
 
@@ -65,17 +67,17 @@ public sealed class ClusterTests : IDisposable
         TorchRuntime.Configure(1);
         // Every node shows the same certificate of the CA: which node holds which certificate does not matter to the run.
         string[] tls = overrides.Contains(Tls) ? ClusterCertificates.LoopbackNodeSettings(_folder.File("certificates"), "node") : [];
-        var config = TestSettings.TinyConfig([.. overrides, .. tls, "repair=on", "population=4", "every-epochs=0.5", "ema-every-steps=3"]);
-        var settings = PapaSettings.FromConfig(config);
-        using var data = DatasetLoader.Load(settings.Dataset);
+        var run = TestSettings.TinyRun([.. overrides, .. tls, "repair=on", "population=4", "every-epochs=0.5", "ema-every-steps=3"]);
+        using var data = DatasetLoader.Load(run.Settings.Dataset);
 
-        var local = await RunLocally(config, settings, data);
+        var local = await RunLocally(run, data);
         int[][][] layouts = [[[0, 1], [2, 3]], [[0, 2], [1, 3]], [[0], [1, 2, 3]]];
         // TLS changes the transport under every layout alike: one layout shows it.
         foreach (var layout in overrides.Contains(Tls) ? layouts[..1] : layouts)
         {
             var name = string.Join("-", layout.Select(node => string.Join("", node)));
-            var (outcome, nodes) = await ClusterNodes.RunInProcessAsync(Quiet(config), data, _folder.File(name), layout, TimeSpan.FromMinutes(3));
+            var folder = _folder.File(name);
+            var (outcome, nodes) = await ClusterNodes.RunInProcessAsync(Quiet(run.Config), data, folder, CommandLines.ResumeAverager(folder), layout, TimeSpan.FromMinutes(3));
             var clustered = Assert.IsType<RunCompleted>(outcome).Results;
 
             for (var i = 0; i < 4; i++)
@@ -98,15 +100,16 @@ public sealed class ClusterTests : IDisposable
     public async Task ANodeForIndicesThatRunElsewhereStandsByWhileTheRunGoesOnAndLateNodesAreFine()
     {
         TorchRuntime.Configure(1);
-        var config = TestSettings.TinyConfig("population=4", "epochs=3");
-        var settings = PapaSettings.FromConfig(config);
-        using var data = DatasetLoader.Load(settings.Dataset);
+        var run = TestSettings.TinyRun("population=4", "epochs=3");
+        var config = run.Config;
+        using var data = DatasetLoader.Load(run.Settings.Dataset);
         var averagerNode = Node(config, ClusterNodes.AveragerRole, "averager");
         var address = ClusterExtension.Get(averagerNode).SelfAddress;
         ClusterExtension.Get(averagerNode).Join(address);
         var started = new TaskCompletionSource();
         var observer = averagerNode.ActorOf(Props.Create(() => new OnRunStarted(started)));
-        var outcome = ClusterNodes.StartAverager(averagerNode, settings, PapaConfig.Render(config), data, _folder.File("run"), observer);
+        var folder = _folder.File("run");
+        var outcome = ClusterNodes.StartAverager(averagerNode, run, data, folder, CommandLines.ResumeAverager(folder), observer);
 
         Task<MemberNodeFinished> StartNode(IReadOnlyList<int> indices, Action<IMemberNodeEvent>? onEvent = null)
         {

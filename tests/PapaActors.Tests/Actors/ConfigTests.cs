@@ -103,7 +103,7 @@ public sealed class ConfigTests
     [InlineData("metrics.feature-images=1", "'papa.metrics.feature-images' = '1' is not allowed: expected an integer from 2 to 1048576")]
     public void BadValuesNameTheKeyAndWhatIsAllowed(string assignment, string message)
     {
-        var error = Assert.Throws<ConfigException>(() => PapaSettings.FromConfig(PapaConfig.Load(null, [assignment])));
+        var error = Assert.Throws<ConfigException>(() => RunConfig.Load(null, [assignment]));
         Assert.Contains(message, error.Message);
     }
 
@@ -216,6 +216,21 @@ public sealed class ConfigTests
         Assert.Equal(original with { Devices = [] }, again with { Devices = [] });
         Assert.Equal(original.Devices, again.Devices);
         Assert.Equal("/tmp/a b//c", again.Dataset.Path);
+    }
+
+    [Fact]
+    public void ARunsConfigReadBackFromItsConfigConfIsTheSameRunWithTheSameCheckpointIdentity()
+    {
+        using var folder = new TempFolder();
+        var run = RunConfig.Load(null, ["data-dir=/tmp/a b", "rho=0.25", "checkpoint.every-epochs=2", "akka.loglevel=DEBUG"]);
+        var file = folder.File("config.conf");
+        File.WriteAllText(file, run.Text);
+
+        var recorded = RunConfig.LoadRecorded(file);
+
+        Assert.Equal(run.Text, recorded.Text);
+        Assert.Equal(run.Identity, recorded.Identity);
+        Assert.Equal(run.Settings with { Devices = [] }, recorded.Settings with { Devices = [] });
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Actors.Schedule;
+using PapaActors.Host;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Models.Nets;
@@ -28,11 +29,10 @@ public sealed class EndToEndTests() : TestKit(PapaTestKitConfig.For(TestSettings
     private async Task<(IRunEvent Outcome, PapaSettings Settings)> Run(string folder, params string[] overrides)
     {
         TorchRuntime.Configure(1);
-        var config = TestSettings.TinyConfig(overrides);
-        var settings = PapaSettings.FromConfig(config);
-        using var data = DatasetLoader.Load(settings.Dataset);
-        var outcome = await LocalPopulation.RunAsync(Sys, settings, PapaConfig.Render(config), data, folder).WaitAsync(Timeouts.Run);
-        return (outcome, settings);
+        var run = TestSettings.TinyRun(overrides);
+        using var data = DatasetLoader.Load(run.Settings.Dataset);
+        var outcome = await LocalPopulation.RunAsync(Sys, run, data, folder, CommandLines.Resume(folder)).WaitAsync(Timeouts.Run);
+        return (outcome, run.Settings);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Actors.Schedule;
+using PapaActors.Host;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Testing;
@@ -23,10 +24,9 @@ public sealed class FaultToleranceTests() : TestKit(PapaTestKitConfig.For(TestSe
     private async Task<IRunEvent> Run(string folder, params string[] overrides)
     {
         TorchRuntime.Configure(1);
-        var config = TestSettings.TinyConfig(["method=papa", "epochs=3", "checkpoint.every-epochs=1", .. overrides]);
-        var settings = PapaSettings.FromConfig(config);
-        using var data = DatasetLoader.Load(settings.Dataset);
-        return await LocalPopulation.RunAsync(Sys, settings, PapaConfig.Render(config), data, folder).WaitAsync(Patience);
+        var run = TestSettings.TinyRun(["method=papa", "epochs=3", "checkpoint.every-epochs=1", .. overrides]);
+        using var data = DatasetLoader.Load(run.Settings.Dataset);
+        return await LocalPopulation.RunAsync(Sys, run, data, folder, CommandLines.Resume(folder)).WaitAsync(Patience);
     }
 
     [Theory]

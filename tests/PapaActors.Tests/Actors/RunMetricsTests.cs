@@ -4,6 +4,7 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Actors.Schedule;
+using PapaActors.Host;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Testing;
@@ -23,11 +24,10 @@ public sealed class RunMetricsTests() : TestKit(PapaTestKitConfig.For(TestSettin
     private async Task<(IRunEvent Outcome, PapaSettings Settings)> Run(string folder, params string[] overrides)
     {
         TorchRuntime.Configure(1);
-        var config = TestSettings.TinyConfig(["epochs=3", .. overrides]);
-        var settings = PapaSettings.FromConfig(config);
-        using var data = DatasetLoader.Load(settings.Dataset);
-        var outcome = await LocalPopulation.RunAsync(Sys, settings, PapaConfig.Render(config), data, folder).WaitAsync(Timeouts.Run);
-        return (outcome, settings);
+        var run = TestSettings.TinyRun(["epochs=3", .. overrides]);
+        using var data = DatasetLoader.Load(run.Settings.Dataset);
+        var outcome = await LocalPopulation.RunAsync(Sys, run, data, folder, CommandLines.Resume(folder)).WaitAsync(Timeouts.Run);
+        return (outcome, run.Settings);
     }
 
     private sealed record Row(int Member, int Round, string HeldOut, string Before, string After, string CkaMean, string CkaMin);

@@ -214,17 +214,17 @@ public sealed class ScheduleTests
     {
         using var folder = new TempFolder();
         string[] Overrides(bool start) => ["method=papa-2", "population=3", "epochs=6", "every-epochs=2", "sync-every-steps=100", $"mix-from-start={(start ? "on" : "off")}"];
-        var plan = SchedulePlan.For(PapaActors.Actors.Configuration.PapaSettings.FromConfig(TestSettings.TinyConfig(Overrides(fromStart))), stepsPerEpoch: 4);
+        var plan = SchedulePlan.For(TestSettings.Tiny(Overrides(fromStart)), stepsPerEpoch: 4);
         var path = folder.File(ScheduleJournal.FileName);
         File.WriteAllLines(path, plan.Rounds.Select(ScheduleJournal.RoundLine).Prepend(ScheduleJournal.HeaderLine(plan)).Append(ScheduleJournal.EndLine(plan.Rounds.Count)));
         var journal = ScheduleJournal.Read(path);
         Assert.Equal(fromStart ? [4L, 12, 20] : [8L, 16], plan.Rounds.Where(r => r.Mix is ReplaceWithChildren).Select(r => r.EndStep));
 
-        var same = await PapaActors.Actors.Replay.ScheduleReplay.ReplayAsync(TestSettings.TinyConfig(Overrides(fromStart)), journal, TimeSpan.FromMinutes(1));
+        var same = await PapaActors.Actors.Replay.ScheduleReplay.ReplayAsync(TestSettings.TinyRun(Overrides(fromStart)), journal, TimeSpan.FromMinutes(1));
         Assert.True(same.Matches, same.FirstDivergence?.ToString());
 
         // Both plans have the same rounds (every merge is at an epoch end); round 0 ends at the first epoch.
-        var other = await PapaActors.Actors.Replay.ScheduleReplay.ReplayAsync(TestSettings.TinyConfig(Overrides(!fromStart)), journal, TimeSpan.FromMinutes(1));
+        var other = await PapaActors.Actors.Replay.ScheduleReplay.ReplayAsync(TestSettings.TinyRun(Overrides(!fromStart)), journal, TimeSpan.FromMinutes(1));
         Assert.False(other.Matches);
         Assert.Equal(0, other.FirstDivergence!.Round);
     }
@@ -259,7 +259,7 @@ public sealed class ScheduleTests
         using var folder = new TempFolder();
         var other = pairing == "cycle" ? "reference" : "cycle";
         string[] Overrides(string p) => ["method=papa-2", "population=4", "epochs=4", "every-epochs=1", "sync-every-steps=100", $"pairing={p}"];
-        var plan = SchedulePlan.For(PapaSettings.FromConfig(TestSettings.TinyConfig(Overrides(pairing))), stepsPerEpoch: 4);
+        var plan = SchedulePlan.For(TestSettings.Tiny(Overrides(pairing)), stepsPerEpoch: 4);
         var path = folder.File(ScheduleJournal.FileName);
         File.WriteAllLines(path, plan.Rounds.Select(ScheduleJournal.RoundLine).Prepend(ScheduleJournal.HeaderLine(plan)).Append(ScheduleJournal.EndLine(plan.Rounds.Count)));
         var journal = ScheduleJournal.Read(path);
@@ -267,11 +267,11 @@ public sealed class ScheduleTests
         Assert.Equal(3, plan.Rounds.Count(r => r.Mix is ReplaceWithChildren));
 
         // The replay runs the real Averager: every member must receive the child of the pair the journal names.
-        var same = await PapaActors.Actors.Replay.ScheduleReplay.ReplayAsync(TestSettings.TinyConfig(Overrides(pairing)), journal, TimeSpan.FromMinutes(1));
+        var same = await PapaActors.Actors.Replay.ScheduleReplay.ReplayAsync(TestSettings.TinyRun(Overrides(pairing)), journal, TimeSpan.FromMinutes(1));
         Assert.True(same.Matches, same.FirstDivergence?.ToString());
 
         var refused = await Assert.ThrowsAsync<JournalException>(() =>
-            PapaActors.Actors.Replay.ScheduleReplay.ReplayAsync(TestSettings.TinyConfig(Overrides(other)), journal, TimeSpan.FromMinutes(1)));
+            PapaActors.Actors.Replay.ScheduleReplay.ReplayAsync(TestSettings.TinyRun(Overrides(other)), journal, TimeSpan.FromMinutes(1)));
         Assert.Equal($"the journal was written by another configuration: its PAPA-2 pairing is {pairing}, config.conf gives {other}", refused.Message);
     }
 

@@ -16,7 +16,7 @@ public sealed class CompareTests : IDisposable
     {
         var folder = _folder.File(name);
         Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, "config.conf"), PapaConfig.Render(PapaConfig.Load(null, [$"seed={seed}", .. settings])));
+        File.WriteAllText(Path.Combine(folder, "config.conf"), RunConfig.Load(null, [$"seed={seed}", .. settings]).Text);
         ResultsFixtures.WriteCompleted(folder, seed, accuracies);
         return folder;
     }

@@ -3,6 +3,7 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Actors.Schedule;
+using PapaActors.Host;
 using PapaActors.Models;
 using PapaActors.Models.Data;
 using PapaActors.Models.Weights;
@@ -68,14 +69,14 @@ public sealed class PaperConfigTests(CifarFolders folders) : TestKit(PapaTestKit
         using var run = new TempFolder();
         var file = RepositoryFiles.Path("hocon", "paper", name + ".conf");
         var dataset = name.StartsWith("cifar100", StringComparison.Ordinal) ? "cifar100" : "cifar10";
-        var config = PapaConfig.Load(file, [$"data-dir={(dataset == "cifar10" ? folders.Cifar10 : folders.Cifar100)}",
+        var config = RunConfig.Load(file, [$"data-dir={(dataset == "cifar10" ? folders.Cifar10 : folders.Cifar100)}",
             "epochs=2", "train-limit=48", "test-limit=10", "batch-size=16", "eval-batch-size=16", "model-width=0.125", "ema-every-steps=1",
             "repair-batches=1", "batchnorm.reset-batches=1", "torch-threads=1"]);
-        var settings = PapaSettings.FromConfig(config);
+        var settings = config.Settings;
         Assert.Equal(dataset, settings.Dataset.Name);
         using var data = DatasetLoader.Load(settings.Dataset);
 
-        var outcome = await LocalPopulation.RunAsync(Sys, settings, PapaConfig.Render(config), data, run.Path).WaitAsync(Timeouts.Run);
+        var outcome = await LocalPopulation.RunAsync(Sys, config, data, run.Path, CommandLines.Resume(run.Path)).WaitAsync(Timeouts.Run);
 
         var results = Assert.IsType<RunCompleted>(outcome, exactMatch: false).Results;
         Assert.Equal(3, results.Members.Count);

@@ -39,7 +39,7 @@ public sealed class SweepProcessTests(SweptGrid swept) : IClassFixture<SweptGrid
     /// <summary>The tiny synthetic run of the tests (2 epochs of 12 steps, 3 members) plus overrides, as a config file.</summary>
     internal static string ConfigFile(string path, params string[] overrides)
     {
-        File.WriteAllText(path, PapaConfig.Render(TestSettings.TinyConfig(overrides)));
+        File.WriteAllText(path, TestSettings.TinyRun(overrides).Text);
         return path;
     }
 

@@ -13,7 +13,7 @@ public sealed class SweepTests : IDisposable
     private string TinyConfigFile()
     {
         var file = _folder.File("tiny.conf");
-        File.WriteAllText(file, PapaConfig.Render(TestSettings.TinyConfig()));
+        File.WriteAllText(file, TestSettings.TinyRun().Text);
         return file;
     }
 
@@ -50,7 +50,7 @@ public sealed class SweepTests : IDisposable
     {
         var folder = Path.Combine(sweep, name);
         Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, "config.conf"), PapaConfig.Render(PapaConfig.Load(TinyConfigFile(), overrides)));
+        File.WriteAllText(Path.Combine(folder, "config.conf"), RunConfig.Load(TinyConfigFile(), overrides).Text);
         ResultsFixtures.WriteCompleted(folder, long.Parse(overrides[^1]["seed=".Length..]), [0.9, 0.92, 0.91, 0.93]);
     }
 

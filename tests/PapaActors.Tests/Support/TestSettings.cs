@@ -15,5 +15,7 @@ public static class TestSettings
             "batchnorm.reset-batches=4", "sync-every-steps=4", "ema-every-steps=3", "every-epochs=1", "torch-threads=1",
         }.Concat(overrides));
 
-    public static PapaSettings Tiny(params string[] overrides) => PapaSettings.FromConfig(TinyConfig(overrides));
+    public static RunConfig TinyRun(params string[] overrides) => RunConfig.From(TinyConfig(overrides));
+
+    public static PapaSettings Tiny(params string[] overrides) => TinyRun(overrides).Settings;
 }
