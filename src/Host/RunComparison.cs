@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Files;
 using PapaActors.Actors.Population;
 using ScottPlot;
 using Spectre.Console;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Configuration;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Files;
 using PapaActors.Actors.Population;
 using PapaActors.Models.Data;
 using Spectre.Console;

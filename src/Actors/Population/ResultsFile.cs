@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Files;
 using PapaActors.Actors.Messages;
 using PapaActors.Models;
 using PapaActors.Models.Training;

@@ -5,6 +5,7 @@ using Akka.Actor;
 using Akka.Event;
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
+using PapaActors.Actors.Files;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Schedule;
 using PapaActors.Models.Weights;

@@ -6,7 +6,7 @@ namespace PapaActors.Tests.Host;
 /// <summary>
 /// Config text, `--set` values and flags from outside (issue 25's probes, then random mutations of real configs and
 /// command lines): each is exit code 2 and one `error:` line naming the problem, never a hang, an overflow or a
-/// stack trace, and leaves no run folder. `papa compare`'s probes are in <see cref="CompareTests"/>.
+/// stack trace, and leaves no run folder. `papa compare`'s probes are in <see cref="RunComparisonTests"/>.
 /// </summary>
 public sealed class BadInputTests
 {

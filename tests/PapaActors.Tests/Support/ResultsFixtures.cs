@@ -4,12 +4,12 @@ using PapaActors.Actors.Population;
 namespace PapaActors.Tests.Support;
 
 /// <summary>
-/// results.json files that `papa run` wrote before the file had a typed schema (Actors/ResultsFiles): a completed
+/// results.json files that `papa run` wrote before the file had a typed schema (Actors/Population/ResultsFiles): a completed
 /// run of <see cref="Host.CommandLineTests.Tiny"/> with seed 7 and two variations, a failed and a diverged run.
 /// </summary>
 public static class ResultsFixtures
 {
-    public static string Text(string name) => File.ReadAllText(RepositoryFiles.Path("tests", "PapaActors.Tests", "Actors", "ResultsFiles", name));
+    public static string Text(string name) => File.ReadAllText(RepositoryFiles.Path("tests", "PapaActors.Tests", "Actors", "Population", "ResultsFiles", name));
 
     /// <summary>completed.json as the schema reads it.</summary>
     public static ResultsFile.Completed Completed() => JsonSerializer.Deserialize(Text("completed.json"), ResultsJsonContext.Default.Completed)!;
