@@ -19,7 +19,7 @@ public sealed class ChaosScriptTests
         // Seed 5 orders the faults throw, kill-member, stop-member, kill-averager, kill-member; a fault every ~8
         // rounds (4 to 12): the fifth comes by round 60 of the run's ~100 on any machine.
         using var chaos = PapaProcess.StartScript("chaos.sh", "--faults", "5", "--every-rounds", "8", "--seed", "5", "--out", folder.File("chaos"),
-            "--set", "epochs=8", "--set", "train-limit=3000", "--set", "ema-every-steps=5",
+            "--set", "epochs=8", "--set", "train-limit=1500", "--set", "batch-size=25", "--set", "ema-every-steps=5",
             "--port", LoopbackPorts.Free().ToString()); // chaos.sh itself retries while its port is held
 
         var script = chaos.Finish(TimeSpan.FromMinutes(8));

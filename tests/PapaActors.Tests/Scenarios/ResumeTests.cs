@@ -28,6 +28,7 @@ public sealed class UninterruptedSmallRun : IDisposable
 /// ends bit-identical to the same run left alone: soups, journal, per-round losses and accuracies.
 /// </summary>
 [Trait("Category", "Slow")]
+[Collection(ChildProcesses.Name)]
 public sealed class ResumeTests(UninterruptedSmallRun reference) : IClassFixture<UninterruptedSmallRun>
 {
     internal static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
@@ -137,12 +138,12 @@ public sealed class ResumeTests(UninterruptedSmallRun reference) : IClassFixture
     [Fact]
     public void ResumingACompletedRunOrAFolderWithoutARunIsRefused()
     {
-        var completed = Cli.RunInProcess("resume", reference.Folder);
+        var completed = PapaProcess.Run("resume", reference.Folder);
         Assert.Equal(2, completed.ExitCode);
         Assert.Contains("has completed; there is nothing to resume", completed.Output);
 
         using var temp = new TempFolder();
-        var empty = Cli.RunInProcess("resume", temp.Path);
+        var empty = PapaProcess.Run("resume", temp.Path);
         Assert.Equal(2, empty.ExitCode);
         Assert.Contains("is not a run folder: it has no config.conf", empty.Output);
     }
