@@ -4,11 +4,7 @@ using PapaActors.Models.Training;
 
 namespace PapaActors.Actors.Run;
 
-/// <summary>
-/// Every member's state at one round boundary, collected for a checkpoint while the members train on. Each member
-/// answers a capture before the round's Train, so its first state of that round is the checkpoint's; a later one of
-/// the same round (asked to reset a diverged member) is not, even when a node's report overtook the first.
-/// </summary>
+/// <summary>Every member's state at one round boundary, collected for a checkpoint while the members train on.</summary>
 internal sealed class CheckpointCapture(int population)
 {
     private readonly MemberState?[] _states = new MemberState?[population];

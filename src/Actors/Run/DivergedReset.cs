@@ -11,16 +11,19 @@ internal sealed class DivergedReset(int round, IReadOnlyList<Trained> reports, I
 {
     private readonly Dictionary<int, WeightSnapshot> _weights = [];
 
-    public int Round => round;
     public IReadOnlyList<Trained> Reports => reports;
     public IReadOnlyList<int> Diverged => diverged;
 
     /// <summary>The finite members, whose weights are asked for.</summary>
     public IEnumerable<int> Finite => reports.Select(r => r.Member).Where(i => !diverged.Contains(i));
 
-    /// <summary>Whether <paramref name="captured"/> is a finite member's state this reset still waits for.</summary>
+    /// <summary>
+    /// Whether <paramref name="captured"/> is a finite member's state this reset still waits for: of the step the member
+    /// reported, so a state it sent for the checkpoint at the round's start (which a node's report may overtake) is not.
+    /// </summary>
     public bool Awaits(StateCaptured captured) =>
-        captured.Round == round && Finite.Contains(captured.State.Member) && !_weights.ContainsKey(captured.State.Member);
+        captured.Round == round && Finite.Contains(captured.State.Member) && !_weights.ContainsKey(captured.State.Member)
+        && captured.State.Step == reports[captured.State.Member].Step;
 
     /// <summary>Takes a finite member's weights; returns them all, by member, once every finite member's have come.</summary>
     public IReadOnlyDictionary<int, WeightSnapshot>? Add(int member, WeightSnapshot weights)

@@ -250,14 +250,14 @@ public sealed class PopulationRun<TPeer> where TPeer : class
             case (RunPhase.Training, NodeTrained node):
                 OnNodeTrained(from, node);
                 return true;
+            case (RunPhase.CollectingForReset, StateCaptured captured) when _reset!.Awaits(captured) && IsMember(captured.State.Member, from):
+                OnResetState(captured);
+                return true;
             case (RunPhase.Training or RunPhase.Interrupting or RunPhase.CollectingForReset, StateCaptured captured) when _checkpoint.Awaits(captured):
                 OnCheckpointState(from, captured);
                 return true;
             case (RunPhase.Training, StateRestored):
                 return true; // a diverged member acknowledging its reset
-            case (RunPhase.CollectingForReset, StateCaptured captured) when _reset!.Awaits(captured) && IsMember(captured.State.Member, from):
-                OnResetState(captured);
-                return true;
             case (RunPhase.Finishing, MemberFinal final):
                 OnFinal(from, final);
                 return true;

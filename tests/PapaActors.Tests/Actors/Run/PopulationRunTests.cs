@@ -205,8 +205,8 @@ public sealed class PopulationRunTests
     public void ACheckpointStateOvertakenByItsNodesReportIsTheCheckpointsNotTheResets()
     {
         // Each member answers the capture before it trains, but a node's report comes from another actor and may
-        // arrive first: the run then asks the finite members again, and each one's first state of the round is the
-        // checkpoint's, its second the reset's.
+        // arrive first: the run then asks the finite members again, and takes for the reset only states of the step
+        // each member reported.
         var world = World(["method=papa-2", "every-epochs=0.5", "checkpoint.every-epochs=0.5", "on-divergence=reset"]);
         world.Loss = (member, round) => member == 3 && round == 1 ? double.NaN : 1.0;
         world.RegisterAll();
