@@ -29,10 +29,11 @@ internal static class LocalRun
     /// <summary>`papa resume RUN_DIR`: the run of that folder, from its newest valid checkpoint.</summary>
     public static async Task<int> ResumeAsync(string runFolder, bool verbose)
     {
-        var (run, start, runLock) = RunResumption.Prepare(runFolder);
+        var (run, runLock) = RunResumption.Prepare(runFolder);
         using var heldLock = runLock;
         using var data = RunChecks.Local(run);
         var folder = Path.GetFullPath(runFolder);
+        var start = RunResumption.StartFrom(folder, run, data);
         using var signals = InterruptSignals.ForRun(folder, CommandLines.Resume(folder));
         return await RunAsync(run, data, folder, start, verbose, signals);
     }

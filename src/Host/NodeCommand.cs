@@ -23,10 +23,11 @@ internal static class NodeCommand
         {
             if (configFile is not null || overrides.Count > 0 || outFolder is not null)
                 throw new ConfigException("--resume continues the run of its folder with that run's own config: drop --config, --set and --out");
-            var (resumed, start, runLock) = RunResumption.Prepare(resumeFolder);
+            var (resumed, runLock) = RunResumption.Prepare(resumeFolder);
             using var heldLock = runLock;
             using var resumedData = RunChecks.Averager(resumed);
-            return await RunAveragerAsync(resumed, resumedData, Path.GetFullPath(resumeFolder), start, hostname, port, seedNodes, verbose);
+            var folder = Path.GetFullPath(resumeFolder);
+            return await RunAveragerAsync(resumed, resumedData, folder, RunResumption.StartFrom(folder, resumed, resumedData), hostname, port, seedNodes, verbose);
         }
         var run = RunConfig.Load(configFile ?? LocalRun.DefaultConfig, overrides);
         using var data = RunChecks.Averager(run);

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using PapaActors.Actors.Configuration;
+using PapaActors.Models;
 
 namespace PapaActors.Host;
 
@@ -22,6 +23,15 @@ internal sealed class RunFolderLock : IDisposable
     public static RunFolderLock Acquire(string folder)
     {
         var path = Path.Combine(folder, FileName);
+        try
+        {
+            // Its holder's PID is written there: never through a link, nor into a FIFO that would block the open.
+            FileKind.EnsureWritable(path);
+        }
+        catch (IOException e)
+        {
+            throw new ConfigException(e.Message, e);
+        }
         FileStream file;
         try
         {

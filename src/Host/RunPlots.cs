@@ -1,4 +1,5 @@
 using System.Globalization;
+using PapaActors.Actors.Files;
 using PapaActors.Actors.Population;
 using ScottPlot;
 
@@ -73,7 +74,7 @@ internal static class RunPlots
     private static string Save(Plot plot, string folder, string name)
     {
         var path = Path.Combine(folder, name);
-        plot.SavePng(path, 900, 500);
+        WholeFile.Write(path, temporary => plot.SavePng(temporary, 900, 500));
         return path;
     }
 }

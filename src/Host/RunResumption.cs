@@ -1,8 +1,9 @@
 using PapaActors.Actors.Checkpoints;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Population;
-using PapaActors.Actors.Schedule;
 using PapaActors.Models;
+using PapaActors.Models.Data;
+using PapaActors.Models.Training;
 using Spectre.Console;
 
 namespace PapaActors.Host;
@@ -12,11 +13,10 @@ internal static class RunResumption
 {
     /// <summary>
     /// Takes the run folder's lock (<see cref="RunFolderLock"/>, for the caller to hold for the whole run), then reads
-    /// the run's own config (config.conf: a resumed run is the same run) and its newest valid checkpoint; the
-    /// checkpoints skipped are printed with the reason. A run that completed, or a checkpoint from another
-    /// config or code version, is refused.
+    /// the run's own config (config.conf: a resumed run is the same run). A run that completed is refused. Once the
+    /// data are loaded, <see cref="StartFrom"/> finds where the run continues.
     /// </summary>
-    public static (RunConfig Run, RunStart Start, RunFolderLock Lock) Prepare(string runFolder)
+    public static (RunConfig Run, RunFolderLock Lock) Prepare(string runFolder)
     {
         var folder = Path.GetFullPath(runFolder);
         var configFile = Path.Combine(folder, RunRecorder.ConfigFile);
@@ -27,13 +27,12 @@ internal static class RunResumption
         var runLock = RunFolderLock.Acquire(folder);
         try
         {
-            EnsureRegularFiles(folder);
+            EnsureOnlyRunFiles(folder);
             if (!File.Exists(configFile))
                 throw new ConfigException($"{folder} is not a run folder: it has no {RunRecorder.ConfigFile}");
             if (ResultsFile.HasCompleted(folder))
                 throw new ConfigException($"the run in {folder} has completed; there is nothing to resume");
-            var run = RunConfig.LoadRecorded(configFile);
-            return (run, StartFrom(folder, run), runLock);
+            return (RunConfig.LoadRecorded(configFile), runLock);
         }
         catch
         {
@@ -43,14 +42,16 @@ internal static class RunResumption
     }
 
     /// <summary>
-    /// The start of a run that continues the one in <paramref name="folder"/> under <paramref name="run"/>: its
-    /// newest valid checkpoint (one from another config or code version is refused), or round 0 when there is none.
+    /// The start of a run that continues the one in <paramref name="folder"/> under <paramref name="run"/> on
+    /// <paramref name="data"/>: its newest valid checkpoint (one from another config or code version is refused, one
+    /// that does not fit the run or its model is skipped), or round 0 when there is none. The checkpoints skipped are
+    /// printed with the reason.
     /// </summary>
-    public static RunStart StartFrom(string folder, RunConfig run)
+    public static RunStart StartFrom(string folder, RunConfig run, DataSplits data)
     {
-        EnsureRegularFiles(folder);
+        EnsureOnlyRunFiles(folder);
         var store = new CheckpointStore(folder);
-        var search = store.FindLatestValid(run.Settings);
+        var search = store.FindLatestValid(run.Settings, MemberModel.LayoutOf(run.Settings.Training, data.Shape, data.Classes));
         foreach (var problem in search.Problems)
             AnsiConsole.MarkupLineInterpolated($"[yellow]warning:[/] {problem}");
         var checkpoint = search.Latest is { } latest ? store.Load(latest, run.Identity) : null;
@@ -61,14 +62,16 @@ internal static class RunResumption
         return new RunStart(true, checkpoint);
     }
 
-    /// <summary>The files a resume reads or appends to: what the run wrote there, never a link to or a FIFO from elsewhere.</summary>
-    private static readonly string[] RecordedFiles =
-        [RunRecorder.ConfigFile, ScheduleJournal.FileName, RunRecorder.MetricsFile, RunRecorder.FaultsFile, ResultsFile.Name, NLogSetup.LogFile];
-
-    private static void EnsureRegularFiles(string folder)
+    /// <summary>
+    /// A resume reads, appends to and replaces the files of its run folder: each must be what the run wrote there, a
+    /// regular file or the checkpoints folder (whose entries the checkpoint store checks), never a link to a file
+    /// elsewhere, a FIFO or a device.
+    /// </summary>
+    private static void EnsureOnlyRunFiles(string folder)
     {
-        foreach (var path in RecordedFiles.Select(name => Path.Combine(folder, name)))
+        foreach (var path in Directory.EnumerateFileSystemEntries(folder))
         {
+            var expected = Path.GetFileName(path) == CheckpointStore.FolderName ? FileKind.Kind.Directory : FileKind.Kind.Regular;
             FileKind.Kind kind;
             try
             {
@@ -78,8 +81,9 @@ internal static class RunResumption
             {
                 throw new ConfigException(e.Message, e);
             }
-            if (kind is not (FileKind.Kind.Missing or FileKind.Kind.Regular))
-                throw new ConfigException($"{path}: {FileKind.Describe(kind)}, not a regular file; a run folder holds only the files its run wrote, so it is not resumed");
+            if (kind != expected)
+                throw new ConfigException($"{path}: {FileKind.Describe(kind)}, not a {(expected == FileKind.Kind.Directory ? "directory" : "regular file")}; "
+                    + "a run folder holds only the files its run wrote, so it is not resumed");
         }
     }
 }

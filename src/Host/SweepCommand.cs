@@ -134,7 +134,7 @@ internal static class SweepCommand
     private static async Task<int> ResumeAsync(SweepRun run, DataSplits data, bool verbose, InterruptSignals signals)
     {
         using var runLock = RunFolderLock.Acquire(run.Folder);
-        return await RunAsync(run, RunResumption.StartFrom(run.Folder, run.Config), data, verbose, signals);
+        return await RunAsync(run, RunResumption.StartFrom(run.Folder, run.Config, data), data, verbose, signals);
     }
 
     private static Task<int> RunAsync(SweepRun run, RunStart start, DataSplits data, bool verbose, InterruptSignals signals)

@@ -77,9 +77,10 @@ public sealed partial class CheckpointStore(string runFolder)
     /// <summary>
     /// The newest checkpoint whose manifest and files all check out, or null; plus one line per newer
     /// checkpoint that was skipped and why, for the caller to print. With the <paramref name="run"/>'s settings,
-    /// a checkpoint must also fit the run: see <see cref="EnsureFitsRun"/>.
+    /// a checkpoint must also fit the run (<see cref="EnsureFitsRun"/>), and with the layout of a member's
+    /// <paramref name="weights"/>, the model (<see cref="EnsureFitsModel"/>).
     /// </summary>
-    public CheckpointSearch FindLatestValid(PapaSettings? run = null)
+    public CheckpointSearch FindLatestValid(PapaSettings? run = null, WeightLayout? weights = null)
     {
         var problems = new List<string>();
         if (!Directory.Exists(Folder))
@@ -91,6 +92,8 @@ public sealed partial class CheckpointStore(string runFolder)
             try
             {
                 var manifest = Verify(folder, round);
+                if (weights is not null)
+                    EnsureFitsModel(manifest, weights);
                 if (run is not null)
                     EnsureFitsRun(manifest, run);
                 return new CheckpointSearch(new StoredCheckpoint(folder, manifest), problems);
@@ -217,6 +220,31 @@ public sealed partial class CheckpointStore(string runFolder)
             if (SafetensorsFile.HeaderProblem(Path.Combine(folder, tensors.File!.Name), tensors.Layout) is { } problem)
                 throw new FormatException($"{tensors.File.Name}: {problem}");
         return manifest;
+    }
+
+    /// <summary>
+    /// Whether every member's weights have the model's layout <paramref name="weights"/>, and its optimizer state
+    /// at most two values (AdamW's moments) per parameter value and a step; otherwise a FormatException saying what
+    /// differs. Checked before anything is allocated for the checkpoint: a crafted layout, however well its files
+    /// agree with it, never makes a resume allocate more than the run itself needs.
+    /// </summary>
+    private static void EnsureFitsModel(CheckpointManifest manifest, WeightLayout weights)
+    {
+        var optimizerLimit = 2 * weights.Entries.Where(e => e.Kind == WeightKind.Parameter).Sum(e => e.Length) + 1;
+        foreach (var member in manifest.Members)
+        {
+            try
+            {
+                weights.EnsureMatches(member.Weights.Layout, $"the weights of member {member.Member} do not fit the model");
+            }
+            catch (WeightLayoutException e)
+            {
+                throw new FormatException(e.Message);
+            }
+            if (member.Optimizer.Layout.TotalLength > optimizerLimit)
+                throw new FormatException($"the optimizer state of member {member.Member} has {member.Optimizer.Layout.TotalLength} values, "
+                    + $"more than the {optimizerLimit} any optimizer of the model has");
+        }
     }
 
     /// <summary>More steps than an epoch of any dataset here has (ImageNet at batch size 1 has 1.3 million).</summary>

@@ -8,6 +8,7 @@ using Akka.Cluster;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration.Hocon;
 using Akka.Remote;
+using PapaActors.Models;
 
 namespace PapaActors.Actors.Configuration;
 
@@ -28,28 +29,57 @@ public static class PapaConfig
     /// <summary>Akka.Cluster settings of cluster nodes (hocon/cluster.conf, embedded).</summary>
     public static Config ClusterDefaults { get; } = ConfigurationFactory.ParseString(ReadResource("PapaActors.cluster.conf"));
 
-    public static Config Load(string? file, IEnumerable<string> overrides) => Load(file, overrides, text => text);
+    public static Config Load(string? file, IEnumerable<string> overrides) => Load(file, overrides, text => text, followLinks: true);
 
     /// <summary>
     /// Loads the config.conf of a run folder, as <see cref="Render"/> wrote it (one `key = value` line per setting),
     /// possibly by an earlier version: a key since removed is carried over to its successor, or left out when it has
     /// none (such keys only set how messages travel, never what a run computes).
     /// </summary>
-    public static Config LoadRecorded(string file) => Load(file, [], CarryOverRemovedKeys);
+    public static Config LoadRecorded(string file) => Load(file, [], CarryOverRemovedKeys, followLinks: false);
 
-    private static Config Load(string? file, IEnumerable<string> overrides, Func<string, string> upgrade)
+    /// <param name="followLinks">A user's file may be a link to one; a run folder's config.conf is the file its run wrote.</param>
+    private static Config Load(string? file, IEnumerable<string> overrides, Func<string, string> upgrade, bool followLinks)
     {
         var user = ConfigurationFactory.Empty;
         if (file is not null)
         {
-            if (!File.Exists(file))
+            // Opening a FIFO would block and a device never ends: only a regular file is read.
+            var kind = KindOf(file, followLinks);
+            if (kind == FileKind.Kind.Missing)
                 throw new ConfigException($"config file not found: {file}");
-            user = Parse(upgrade(File.ReadAllText(file)), file);
+            if (kind != FileKind.Kind.Regular)
+                throw new ConfigException($"{file}: {FileKind.Describe(kind)}, not a regular file; a config file must be one");
+            user = Parse(upgrade(ReadText(file)), file);
         }
         foreach (var assignment in overrides)
             user = ParseOverride(assignment).WithFallback(user);
         Validate(user);
         return user.WithFallback(Defaults);
+    }
+
+    private static FileKind.Kind KindOf(string file, bool followLinks)
+    {
+        try
+        {
+            return FileKind.Of(file, followLinks);
+        }
+        catch (IOException e)
+        {
+            throw new ConfigException(e.Message, e);
+        }
+    }
+
+    private static string ReadText(string file)
+    {
+        try
+        {
+            return File.ReadAllText(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"{file}: cannot be read ({e.Message})", e);
+        }
     }
 
     /// <summary>Parses `key=value`; a value that is not a number, boolean, list or object is taken as a string.</summary>
@@ -75,9 +105,9 @@ public static class PapaConfig
         CheckStructure(text, source);
         try
         {
-            // The scan above finds every include; should the parser still meet one, it is refused, never read.
+            // Every include the parser meets, however it is spaced, is refused here and its file never read.
             return ConfigurationFactory.ParseString(text, include =>
-                throw new ConfigException($"{source}: `include {Clip(include)}` is not supported; copy the keys into this file or pass them with --set"));
+                throw new ConfigException($"{source}: `include {Quote(Clip(include))}` is not supported; copy the keys into this file or pass them with --set"));
         }
         catch (Exception e) when (e is FormatException or ConfigurationException)
         {
@@ -90,23 +120,19 @@ public static class PapaConfig
 
     // Quoted strings ("""...""" or "...") and comments (# or // to the end of the line): no structure inside them.
     private static readonly Regex StringsAndComments = new(@"""""""[\s\S]*?""""""|""(?:\\.|[^""\\\n])*""|(?:#|//)[^\n]*");
-    // Any whitespace but a line break (HOCON's includes a form feed and Unicode spaces) may come before `include`.
-    private static readonly Regex IncludeDirective = new(@"(?<=(?:^|[{,])[^\S\n]*)include\s", RegexOptions.Multiline);
     private static readonly Regex Substitution = new(@"\$\{");
 
     /// <summary>
-    /// Refuses what Akka's HOCON parser gets wrong: `include` (it crashes, and would read any file it names),
-    /// substitutions `${...}` (an unresolved or self-referencing one makes it loop or overflow its stack), nesting
-    /// deeper than <see cref="MaxDepth"/>, and braces or brackets that do not balance (it silently ignores a trailing `}}}`).
+    /// Refuses, before Akka's HOCON parser sees the text, what it gets wrong: substitutions `${...}` (it resolves them
+    /// while parsing, where a self-referencing one overflows its stack and kills the process), nesting deeper than
+    /// <see cref="MaxDepth"/>, and braces or brackets that do not balance (it silently ignores a trailing `}}}`).
+    /// Includes are refused by the parser itself (<see cref="Parse"/>).
     /// </summary>
     private static void CheckStructure(string text, string source)
     {
         string At(int index) => $"{source}: line {text.AsSpan(0, index).Count('\n') + 1}";
         // Blanked out, strings and comments keep their line breaks, so indices and line numbers still match the text.
         var code = StringsAndComments.Replace(text, m => Regex.Replace(m.Value, "[^\n]", " "));
-        var include = IncludeDirective.Match(code);
-        if (include.Success)
-            throw new ConfigException($"{At(include.Index)}: `include` is not supported; copy the keys into this file or pass them with --set");
         var substitution = Substitution.Match(code);
         if (substitution.Success)
             throw new ConfigException($"{At(substitution.Index)}: substitutions (${{...}}) are not supported; write the value itself");

@@ -44,6 +44,14 @@ public sealed class MemberModel : IDisposable
 
     public int Index { get; }
     public WeightLayout Layout => _state.Layout;
+
+    /// <summary>The <see cref="Layout"/> of every member under <paramref name="settings"/> on data of <paramref name="shape"/>, from a model built once on the CPU.</summary>
+    public static WeightLayout LayoutOf(TrainingSettings settings, ImageShape shape, int classes)
+    {
+        using var scope = NewDisposeScope();
+        using var model = ModelZoo.Create(settings.Model, shape, classes, settings.ModelWidth, initSeed: 0);
+        return WeightLayout.Of(model);
+    }
     public long Step => _trainer.Step;
     public long StepsPerEpoch => _batches.StepsPerEpoch;
     public double LearningRate => _trainer.Schedule.At(Math.Max(0, Step - 1));

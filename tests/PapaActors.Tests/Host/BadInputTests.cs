@@ -22,7 +22,7 @@ public sealed class BadInputTests
         ["100k nested brackets"] = ($"papa.variations.mixup = {new string('[', 100_000)}{new string(']', 100_000)}\n", "line 1: nested deeper than 32 levels"),
         ["20k nested empty objects"] = ($"papa.x = {new string('{', 20_000)}{new string('}', 20_000)}\n", "line 1: nested deeper than 32 levels"),
         ["100k dots in a key"] = ($"papa{string.Concat(Enumerable.Repeat(".a", 100_000))} = 1\n", "line 1: a key nested deeper than 32 levels"),
-        ["include after a form feed"] = ("papa.epochs = 1\n\finclude \"/etc/passwd\"\n", "line 2: `include` is not supported"),
+        ["include after a form feed"] = ("papa.epochs = 1\n\finclude \"/etc/passwd\"\n", "`include \"/etc/passwd\"` is not supported"),
         ["empty object for a section"] = ("papa.optimizer = {}\n", "'papa.optimizer' is an empty object: give its keys or leave it out"),
         ["list for a number"] = ("papa.batch-size = [1]\n", "'papa.batch-size' must be a single value, not a list"),
         ["list of lists"] = ("papa.devices = [[cpu]]\n", "'papa.devices' must be a list of single values such as [a, b], not of lists or objects"),
@@ -48,13 +48,15 @@ public sealed class BadInputTests
         var result = Cli.RunInProcess("run", "--config", folder.File("run.conf"), "--out", folder.File("run"));
 
         // Errors from a key's or value's own text name the key, not the file.
-        AssertRejectedInShort(result, error.StartsWith("line", StringComparison.Ordinal) ? $"{folder.File("run.conf")}: {error}" : error);
+        AssertRejectedInShort(result, error.StartsWith("line", StringComparison.Ordinal) || error.StartsWith("`include", StringComparison.Ordinal)
+            ? $"{folder.File("run.conf")}: {error}"
+            : error);
         Assert.False(Directory.Exists(folder.File("run")), "no run folder is made for a rejected config");
     }
 
     [Theory]
     [InlineData("epochs=[${papa.epochs}]", "--set epochs=[${papa.epochs}]: line 1: substitutions (${...}) are not supported")]
-    [InlineData("x={\finclude \"/etc/passwd\"}", "line 1: `include` is not supported")]
+    [InlineData("x={\finclude \"/etc/passwd\"}", "--set x={\finclude \"/etc/passwd\"}: `include \"/etc/passwd\"` is not supported")]
     [InlineData("optimizer={}", "'papa.optimizer' is an empty object")]
     [InlineData("akka.bogus.key=1", "unknown key 'akka.bogus.key': Akka has no such setting")]
     [InlineData("transfer.path=stream", "'papa.transfer.path' was removed: a message above papa.transfer.stream-above always takes the stream connection")]
@@ -79,6 +81,34 @@ public sealed class BadInputTests
 
         AssertRejectedInShort(result, error);
         Assert.False(Directory.Exists(folder.File("run")), "no run folder is made for a rejected --set");
+    }
+
+    /// <summary>A config file that is not a regular file is named before it is opened: a FIFO would block the read, a device never end it.</summary>
+    [Theory]
+    [InlineData("fifo", "a FIFO (named pipe), not a regular file")]
+    [InlineData("/dev/zero", "a character device, not a regular file")]
+    [InlineData("directory", "a directory, not a regular file")]
+    public void AConfigFileThatIsNotARegularFileIsNamedWithoutBeingOpened(string kind, string problem)
+    {
+        using var folder = new TempFolder();
+        var file = folder.File("run.conf");
+        switch (kind)
+        {
+            case "fifo":
+                TempFolder.MakeFifo(file);
+                break;
+            case "directory":
+                Directory.CreateDirectory(file);
+                break;
+            default:
+                File.CreateSymbolicLink(file, kind); // a user's config may be a link, to a regular file
+                break;
+        }
+
+        var result = Cli.RunInProcess("run", "--config", file, "--out", folder.File("run"));
+
+        AssertRejectedInShort(result, $"{file}: {problem}");
+        Assert.False(Directory.Exists(folder.File("run")), "no run folder is made for a rejected config");
     }
 
     [Theory]

@@ -49,7 +49,7 @@ public sealed class CommandLineTests
     }
 
     [Theory]
-    [InlineData("include \"/etc/passwd\"\n", "line 1: `include` is not supported")]
+    [InlineData("include \"/etc/passwd\"\n", "`include \"/etc/passwd\"` is not supported")]
     [InlineData("papa { epochs = 1 }\n}}}\n", "line 2: unbalanced '}'")]
     public void AConfigFileWithAnIncludeOrTrailingBracesIsRefused(string text, string message)
     {

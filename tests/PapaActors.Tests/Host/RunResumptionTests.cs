@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -70,6 +69,11 @@ public sealed class RunResumptionTests(CheckpointedRun run) : IClassFixture<Chec
         { "shape [2^33]", "manifest.json is not readable: a layout of 85899" },
         { "shape [2^31, 1, 3, 3] in manifest and file", "manifest.json is not readable: a layout of 193273" },
         { "shape [16, 1, 3, 4] in the manifest", "member-0.safetensors: 'features.0.weight' has shape [16,1,3,3], expected [16, 1, 3, 4]" },
+        // manifest and file agree, and the data is as long as the run's: only the model's own layout tells
+        { "shape [8, 2, 3, 3] in manifest and file",
+            "the weights of member 0 do not fit the model: 'features.0.weight' is Parameter [8, 2, 3, 3], expected Parameter [16, 1, 3, 3]" },
+        // a small file whose tensors overlap claims more values than the run has: refused before they are allocated
+        { "optimizer tensors repeated over the same data", "the optimizer state of member 0 has {0} values, more than the" },
         { "header claims 0x7ffffff0 bytes", "member-0.safetensors: the header claims 2147483632 bytes, there can be at most" },
         { "data offsets past the end", "member-0.safetensors: 'features.0.weight' has data offsets [0,99999999]" },
         { "weights a FIFO", "member-0.safetensors: a FIFO (named pipe), not a regular file" },
@@ -99,6 +103,10 @@ public sealed class RunResumptionTests(CheckpointedRun run) : IClassFixture<Chec
     [InlineData("run.log", "link")]
     [InlineData("config.conf", "fifo")]
     [InlineData("schedule.jsonl", "fifo")]
+    [InlineData("loss.png", "link")]
+    [InlineData("soup-greedy.safetensors", "link")]
+    [InlineData("papa.lock", "link")]
+    [InlineData("faults.jsonl", "fifo")]
     public void AResumeRefusesARunFolderFileThatIsALinkOrAFifoAndWritesNothingThroughIt(string name, string kind)
     {
         using var temp = new TempFolder();
@@ -110,7 +118,7 @@ public sealed class RunResumptionTests(CheckpointedRun run) : IClassFixture<Chec
         if (kind == "link")
             File.CreateSymbolicLink(file, outside);
         else
-            MakeFifo(file);
+            TempFolder.MakeFifo(file);
         var before = File.ReadAllBytes(outside);
 
         var result = Cli.RunInProcess("resume", folder);
@@ -120,6 +128,41 @@ public sealed class RunResumptionTests(CheckpointedRun run) : IClassFixture<Chec
         Assert.False(File.Exists(Path.Combine(folder, "results.json")));
     }
 
+    [Fact]
+    public void AResumeRefusesACheckpointsFolderThatIsALinkAndWritesNothingThere()
+    {
+        using var temp = new TempFolder();
+        var folder = run.Interrupted(temp);
+        var checkpoints = Path.Combine(folder, "checkpoints");
+        var outside = temp.File("outside");
+        Directory.Move(checkpoints, outside);
+        Directory.Delete(Path.Combine(outside, "round-000005"), recursive: true); // a resume from round 3 would write round 5
+        Directory.CreateSymbolicLink(checkpoints, outside);
+
+        var result = Cli.RunInProcess("resume", folder);
+
+        Cli.AssertRejected(result, $"{checkpoints}: a symbolic link, not a directory");
+        Assert.Equal(["round-000001", "round-000003"], Directory.GetFileSystemEntries(outside).Select(Path.GetFileName).Order());
+    }
+
+    /// <summary>A run folder's config.conf is read by replay and compare too: a FIFO there is named, never opened.</summary>
+    [Theory]
+    [InlineData("replay")]
+    [InlineData("compare")]
+    public void ReplayAndCompareRefuseAConfigConfThatIsAFifoWithoutReadingIt(string command)
+    {
+        using var temp = new TempFolder();
+        var folder = run.Interrupted(temp);
+        File.Copy(Path.Combine(run.Folder, "results.json"), Path.Combine(folder, "results.json"));
+        var config = Path.Combine(folder, "config.conf");
+        File.Delete(config);
+        TempFolder.MakeFifo(config);
+
+        var result = command == "replay" ? Cli.RunInProcess("replay", folder) : Cli.RunInProcess("compare", run.Folder, folder);
+
+        Cli.AssertRejected(result, $"{config}: a FIFO (named pipe), not a regular file");
+    }
+
     /// <summary>`papa compare` reads the run as written, and names a FIFO in place of another run's results.json instead of blocking on it.</summary>
     [Fact]
     public void CompareRefusesAResultsJsonThatIsAFifoWithoutReadingIt()
@@ -127,7 +170,7 @@ public sealed class RunResumptionTests(CheckpointedRun run) : IClassFixture<Chec
         using var temp = new TempFolder();
         var folder = run.Interrupted(temp);
         var results = Path.Combine(folder, "results.json");
-        MakeFifo(results);
+        TempFolder.MakeFifo(results);
 
         Cli.AssertRejected(Cli.RunInProcess("compare", run.Folder, folder), $"{results}: a FIFO (named pipe), not a regular file");
     }
@@ -155,7 +198,7 @@ public sealed class RunResumptionTests(CheckpointedRun run) : IClassFixture<Chec
         switch (kind)
         {
             case "fifo":
-                MakeFifo(file);
+                TempFolder.MakeFifo(file);
                 break;
             case "directory":
                 Directory.CreateDirectory(file);
@@ -205,6 +248,26 @@ public sealed class RunResumptionTests(CheckpointedRun run) : IClassFixture<Chec
                 WriteHeader(weights, header);
                 Rewrite(round, Resealed(WithFirstShape(manifest, [1L << 31, 1, 3, 3], allMembers: true), round));
                 return 0;
+            case "shape [8, 2, 3, 3] in manifest and file":
+                var reshaped = Header(weights);
+                reshaped["features.0.weight"]!["shape"] = new JsonArray(8, 2, 3, 3);
+                WriteHeader(weights, reshaped);
+                Rewrite(round, Resealed(WithFirstShape(manifest, [8, 2, 3, 3], allMembers: false), round));
+                return 0;
+            case "optimizer tensors repeated over the same data":
+                var optimizer = Path.Combine(round, "member-0.optimizer.safetensors");
+                var tensors = Header(optimizer);
+                var layout = manifest.Members[0].Optimizer.Layout;
+                var copies = new[] { ".copy1", ".copy2" }.SelectMany(copy => layout.Entries.Select(e => e with { Name = e.Name + copy })).ToList();
+                foreach (var copy in copies)
+                    tensors[copy.Name] = tensors[copy.Name[..copy.Name.LastIndexOf('.')]]!.DeepClone();
+                WriteHeader(optimizer, tensors);
+                var repeated = new WeightLayout([.. layout.Entries, .. copies]);
+                Rewrite(round, Resealed(manifest with
+                {
+                    Members = [manifest.Members[0] with { Optimizer = manifest.Members[0].Optimizer with { Layout = repeated } }, .. manifest.Members.Skip(1)],
+                }, round));
+                return repeated.TotalLength;
             case "shape [16, 1, 3, 4] in the manifest":
                 Rewrite(round, WithFirstShape(manifest, [16, 1, 3, 4], allMembers: false));
                 return 0;
@@ -222,7 +285,7 @@ public sealed class RunResumptionTests(CheckpointedRun run) : IClassFixture<Chec
                 return 0;
             case "weights a FIFO":
                 File.Delete(weights);
-                MakeFifo(weights);
+                TempFolder.MakeFifo(weights);
                 return 0;
             case "weights a link to /dev/zero":
                 File.Delete(weights);
@@ -230,7 +293,7 @@ public sealed class RunResumptionTests(CheckpointedRun run) : IClassFixture<Chec
                 return 0;
             case "manifest a FIFO":
                 File.Delete(Path.Combine(round, "manifest.json"));
-                MakeFifo(Path.Combine(round, "manifest.json"));
+                TempFolder.MakeFifo(Path.Combine(round, "manifest.json"));
                 return 0;
             default:
                 throw new ArgumentException(craft);
@@ -286,11 +349,4 @@ public sealed class RunResumptionTests(CheckpointedRun run) : IClassFixture<Chec
         BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)text.Length);
         File.WriteAllBytes(safetensors, [.. length, .. text, .. data]);
     }
-
-    /// <summary>A FIFO at <paramref name="path"/> (.NET has no call for it: libc's).</summary>
-    private static void MakeFifo(string path) =>
-        Assert.True(mkfifo(path, Convert.ToUInt32("600", 8)) == 0, $"mkfifo {path} failed: errno {Marshal.GetLastPInvokeError()}");
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int mkfifo(string path, uint mode);
 }
