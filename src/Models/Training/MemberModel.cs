@@ -52,6 +52,7 @@ public sealed class MemberModel : IDisposable
         using var model = ModelZoo.Create(settings.Model, shape, classes, settings.ModelWidth, initSeed: 0);
         return WeightLayout.Of(model);
     }
+
     public long Step => _trainer.Step;
     public long StepsPerEpoch => _batches.StepsPerEpoch;
     public double LearningRate => _trainer.Schedule.At(Math.Max(0, Step - 1));
