@@ -56,7 +56,7 @@ averager=""
 nodes=()
 incarnation=0
 cleanup() {
-  for pid in $averager "${nodes[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -9 "$pid" 2>/dev/null || true; done
+  for pid in $averager "${nodes[@]}"; do signal_child CONT "$pid"; signal_child KILL "$pid"; done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -78,10 +78,10 @@ start_averager() {
     averager=$!
     for _ in $(seq 1 120); do
       grep -q "averager node at" "$log" 2>/dev/null && return 0
-      kill -0 "$averager" 2>/dev/null || break
+      own_child "$averager" || break
       sleep 0.5
     done
-    kill -9 "$averager" 2>/dev/null || true
+    signal_child KILL "$averager"
     wait "$averager" 2>/dev/null || true
     sleep 1
   done
@@ -96,7 +96,7 @@ start_node() { # slot, --members value
   nodes[$1]=$!
 }
 
-run_over() { ! kill -0 "$averager" 2>/dev/null; }
+run_over() { ! own_child "$averager"; }
 
 journal_rounds() { # rounds in the journal of run folder $1 so far
   local count
@@ -136,7 +136,7 @@ finish() {
   done
   wait "$averager" || status=$?
   for pid in "${nodes[@]}"; do
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    for _ in $(seq 1 60); do own_child "$pid" || break; sleep 0.5; done
   done
   return "$status"
 }
@@ -182,16 +182,16 @@ for kind in "${schedule[@]}"; do
   at=$(now)
   case "$kind" in
     kill-member)
-      kill -9 "${nodes[$slot]}"; wait "${nodes[$slot]}" 2>/dev/null || true
+      signal_child KILL "${nodes[$slot]}"; wait "${nodes[$slot]}" 2>/dev/null || true
       members=$([ $((kills % 2)) = 0 ] && echo "${groups[$slot]}" || echo auto)
       kills=$((kills + 1))
       start_node "$slot" "$members"
       target="node ${groups[$slot]} (replaced with --members $members)" ;;
     stop-member)
-      kill -STOP "${nodes[$slot]}"; sleep "$pause_seconds"; kill -CONT "${nodes[$slot]}"
+      signal_child STOP "${nodes[$slot]}"; sleep "$pause_seconds"; signal_child CONT "${nodes[$slot]}"
       target="node ${groups[$slot]} for ${pause_seconds} s" ;;
     kill-averager)
-      kill -9 "$averager"; wait "$averager" 2>/dev/null || true
+      signal_child KILL "$averager"; wait "$averager" 2>/dev/null || true
       start_averager "$faulted" resume
       target="averager (resumed on port $port)" ;;
     throw)

@@ -33,10 +33,10 @@ source "$root/scripts/papa-command.sh"
 logs="$(mktemp -d)"
 pids=()
 stop_all() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do signal_child TERM "$pid"; done
   for pid in "${pids[@]}"; do
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -9 "$pid" 2>/dev/null || true # did not stop within 30 s of SIGTERM
+    for _ in $(seq 1 60); do own_child "$pid" || break; sleep 0.5; done
+    signal_child KILL "$pid" # did not stop within 30 s of SIGTERM
   done
 }
 on_exit() {
@@ -52,7 +52,7 @@ averager=""
 signals=0
 on_signal() {
   signals=$((signals + 1))
-  [ -n "$averager" ] && kill -TERM "$averager" 2>/dev/null || true
+  [ -n "$averager" ] && signal_child TERM "$averager"
   if [ "$signals" -eq 1 ] && [ -n "$averager" ]; then
     echo "stopping: the averager finishes its round and writes a checkpoint (Ctrl-C again to stop at once)" >&2
   else
@@ -84,7 +84,7 @@ averager=$!
 pids+=("$averager")
 for _ in $(seq 1 120); do
   grep -q "averager node at" "$logs/averager.log" 2>/dev/null && break
-  kill -0 "$averager" 2>/dev/null || { cat "$logs/averager.log" >&2; echo "the averager node stopped before listening" >&2; exit 1; }
+  own_child "$averager" || { cat "$logs/averager.log" >&2; echo "the averager node stopped before listening" >&2; exit 1; }
   sleep 0.5
 done
 echo "averager node up at $seed"
@@ -102,11 +102,11 @@ status=0
 while true; do
   # A signal's trap interrupts wait; wait again until the averager itself has ended.
   wait "$averager" && status=0 || status=$?
-  kill -0 "$averager" 2>/dev/null || break
+  own_child "$averager" || break
 done
 cat "$logs/averager.log"
 for pid in "${pids[@]:1}"; do
   # member nodes stop by themselves once the averager has ended the run
-  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  for _ in $(seq 1 60); do own_child "$pid" || break; sleep 0.5; done
 done
 exit "$status"

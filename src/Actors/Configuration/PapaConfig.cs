@@ -125,7 +125,8 @@ public static class PapaConfig
     /// <summary>
     /// Refuses, before Akka's HOCON parser sees the text, what it gets wrong: substitutions `${...}` (it resolves them
     /// while parsing, where a self-referencing one overflows its stack and kills the process), nesting deeper than
-    /// <see cref="MaxDepth"/>, and braces or brackets that do not balance (it silently ignores a trailing `}}}`).
+    /// <see cref="MaxDepth"/>, braces or brackets that do not balance (it silently ignores a trailing `}}}`), and a
+    /// `key = value` or `key: value` directly inside an array, on which it loops forever (Akka 1.5: `x = [a = 1]`).
     /// Includes are refused by the parser itself (<see cref="Parse"/>).
     /// </summary>
     private static void CheckStructure(string text, string source)
@@ -144,6 +145,8 @@ public static class PapaConfig
                 throw new ConfigException($"{At(i)}: a key nested deeper than {MaxDepth} levels");
             if (code[i] is '\n' or ',' or ':' or '=' or '{' or '}' or '[' or ']')
                 dots = 0;
+            if (code[i] is ':' or '=' && open.TryPeek(out var inside) && code[inside] == '[')
+                throw new ConfigException($"{At(i)}: '{code[i]}' inside an array; an array holds values, or objects in braces");
             if (code[i] is '{' or '[')
             {
                 open.Push(i);

@@ -111,9 +111,14 @@ public sealed class PapaProcess : IDisposable
     private const int SigInt = 2;
     private const int SigKill = 9;
 
-    /// <summary>libc's kill(2), sent now: a `kill` child process would first have to start on a busy machine.</summary>
+    /// <summary>
+    /// libc's kill(2), sent now: a `kill` child process would first have to start on a busy machine. Never to a program
+    /// that has exited: its number may already name another process, or a thread of this one.
+    /// </summary>
     private void Signal(int signal)
     {
+        if (_process.HasExited)
+            throw new InvalidOperationException($"{_name} exited with {_process.ExitCode} before it could be sent signal {signal}:\n{Output}");
         if (kill(_process.Id, signal) != 0)
             throw new InvalidOperationException($"kill -{signal} {_process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
     }
