@@ -196,7 +196,7 @@ public sealed class ClusterSecurityTests : IDisposable
         var challenge = Assert.IsType<SecretChallenge>(await Ask(request));
         var proof = RunSecret.Load(secretFile)!.Prove(challenge.Nonce, RunSecret.ConfigRequest(request));
         Assert.Equal(run.Text, Assert.IsType<RunConfigText>(await Ask(request with { Proof = proof })).Hocon);
-        Assert.Contains("wrong run secret (or a stale proof)", Assert.IsType<RunConfigRefused>(await Ask(request with { Proof = proof })).Reason);
+        Assert.Contains("wrong run secret (or a stale proof, ", Assert.IsType<RunConfigRefused>(await Ask(request with { Proof = proof })).Reason);
         var forged = new SecretProof(Assert.IsType<SecretChallenge>(await Ask(request)).Nonce, proof.Mac);
         Assert.Contains("wrong run secret", Assert.IsType<RunConfigRefused>(await Ask(request with { Proof = forged })).Reason);
     }
