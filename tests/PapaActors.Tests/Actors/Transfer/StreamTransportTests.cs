@@ -318,6 +318,32 @@ public sealed class StreamTransportTests : TestKit, IDisposable
     }
 
     [Fact]
+    public void BeyondTheLimitPerAddressAConnectionIsClosedWhileAnotherAddressIsStillLetIn()
+    {
+        using var strict = ActorSystem.Create("strict", RemoteConfig([.. Transfer, "transfer.max-connections-per-address=1", "transfer.handshake-timeout=10m"]));
+        var recorder = strict.ActorOf(Props.Create(() => new Recorder(TestActor)), "recorder");
+        var port = BulkTransport.For(strict).StreamPort!.Value;
+        void Delivered(TcpClient connection, long id)
+        {
+            var frame = Frame(id, recorder, LargeMix((int)id, floats: 1000));
+            connection.GetStream().Write(frame);
+            recorder.Tell(new StreamedMessage(id, frame.Length - Overhead(recorder), "mix"), TestActor);
+            ExpectMsg(nameof(StreamedMessage));
+            Assert.Equal((int)id, ExpectMsg<Mix>().Round);
+        }
+
+        using var first = new TcpClient("127.0.0.1", port);
+        Delivered(first, 91);
+        using var second = new TcpClient("127.0.0.1", port);
+        AssertClosedByTheServer(second);
+        using var elsewhere = new TcpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.0.0.2"), 0));
+        elsewhere.Connect("127.0.0.1", port);
+        // Read (announced by nobody of 127.0.0.2, it is held as an early payload): the connection was let in.
+        elsewhere.GetStream().Write(Frame(92, recorder, LargeMix(92, floats: 1000)));
+        AwaitCondition(() => BulkTransport.For(strict).EarlyPayloads.Bytes > 0, TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
     public void AConnectionThatBeginsNoFrameIsClosedAfterTheHandshakeTimeout()
     {
         using var strict = ActorSystem.Create("strict", RemoteConfig([.. Transfer, "transfer.handshake-timeout=1s"]));
