@@ -75,3 +75,46 @@ public sealed class RunSecret
 
     public override string ToString() => "(run secret)";
 }
+
+/// <summary>
+/// The averager's challenges, without a table strangers could fill: a nonce is its issue time, random bytes and an HMAC,
+/// under a key of this process, over both and the address it was issued to. It is checked by computing that HMAC again
+/// for the address the answer comes from, so a proof answers only a nonce given to its own sender's address, within
+/// <paramref name="lifetime"/>, and only once: answered nonces are remembered until they expire, and only a holder of the
+/// secret can add one.
+/// </summary>
+public sealed class ChallengeNonces(TimeSpan lifetime)
+{
+    private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
+    private readonly Dictionary<string, DateTime> _answered = [];
+
+    public string Issue(string requester)
+    {
+        var issued = DateTime.UtcNow.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var salt = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        return $"{issued}.{salt}.{Mac(requester, issued, salt)}";
+    }
+
+    /// <summary>True for a nonce this process issued to <paramref name="requester"/> that is neither expired nor answered.</summary>
+    public bool IsOpen(string nonce, string requester)
+    {
+        var parts = nonce.Split('.');
+        if (parts.Length != 3 || !long.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks))
+            return false;
+        var age = DateTime.UtcNow - new DateTime(Math.Clamp(ticks, DateTime.MinValue.Ticks, DateTime.MaxValue.Ticks), DateTimeKind.Utc);
+        return age >= TimeSpan.Zero && age < lifetime && !_answered.ContainsKey(nonce) &&
+               CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(parts[2]), Encoding.ASCII.GetBytes(Mac(requester, parts[0], parts[1])));
+    }
+
+    /// <summary>Marks an open nonce answered (call after its proof verified), forgetting those whose lifetime ended.</summary>
+    public void Answered(string nonce)
+    {
+        var now = DateTime.UtcNow;
+        foreach (var expired in _answered.Where(a => a.Value <= now).Select(a => a.Key).ToList())
+            _answered.Remove(expired);
+        _answered[nonce] = now + lifetime;
+    }
+
+    private string Mac(string requester, string issued, string salt) =>
+        Convert.ToHexString(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes($"{requester}\n{issued}\n{salt}")));
+}

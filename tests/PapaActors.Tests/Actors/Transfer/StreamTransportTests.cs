@@ -294,16 +294,170 @@ public sealed class StreamTransportTests : TestKit, IDisposable
     }
 
     [Fact]
-    public void AConnectionBeyondTheInboundLimitIsClosedAsItIsAccepted()
+    public void AtTheInboundLimitTheOldestConnectionWithoutAFrameMakesRoomAndWhenEachHasBegunOneANewOneIsClosed()
     {
-        using var crowded = ActorSystem.Create("crowded", RemoteConfig([.. Transfer, "transfer.max-inbound-connections=2"]));
+        // A handshake timeout far beyond the test's length: no connection is closed for idling here.
+        using var crowded = ActorSystem.Create("crowded", RemoteConfig([.. Transfer, "transfer.max-inbound-connections=2", "transfer.handshake-timeout=10m"]));
+        var recorder = crowded.ActorOf(Props.Create(() => new Recorder(TestActor)), "recorder");
         var port = BulkTransport.For(crowded).StreamPort!.Value;
         using var first = new TcpClient("127.0.0.1", port);
         using var second = new TcpClient("127.0.0.1", port);
         using var third = new TcpClient("127.0.0.1", port);
+        AssertClosedByTheServer(first);
 
-        third.ReceiveTimeout = 5000;
-        Assert.Equal(0, third.GetStream().Read(new byte[1])); // closed by the receiving node
+        foreach (var (connection, id) in new[] { (second, 41L), (third, 42L) })
+        {
+            var frame = Frame(id, recorder, LargeMix((int)id, floats: 1000));
+            connection.GetStream().Write(frame);
+            recorder.Tell(new StreamedMessage(id, frame.Length - Overhead(recorder), "mix"), TestActor);
+            ExpectMsg(nameof(StreamedMessage));
+            Assert.Equal((int)id, ExpectMsg<Mix>().Round);
+        }
+        using var fourth = new TcpClient("127.0.0.1", port);
+        AssertClosedByTheServer(fourth);
+    }
+
+    [Fact]
+    public void BeyondTheLimitPerAddressAConnectionIsClosedWhileAnotherAddressIsStillLetIn()
+    {
+        using var strict = ActorSystem.Create("strict", RemoteConfig([.. Transfer, "transfer.max-connections-per-address=1", "transfer.handshake-timeout=10m"]));
+        var recorder = strict.ActorOf(Props.Create(() => new Recorder(TestActor)), "recorder");
+        var port = BulkTransport.For(strict).StreamPort!.Value;
+        void Delivered(TcpClient connection, long id)
+        {
+            var frame = Frame(id, recorder, LargeMix((int)id, floats: 1000));
+            connection.GetStream().Write(frame);
+            recorder.Tell(new StreamedMessage(id, frame.Length - Overhead(recorder), "mix"), TestActor);
+            ExpectMsg(nameof(StreamedMessage));
+            Assert.Equal((int)id, ExpectMsg<Mix>().Round);
+        }
+
+        using var first = new TcpClient("127.0.0.1", port);
+        Delivered(first, 91);
+        using var second = new TcpClient("127.0.0.1", port);
+        AssertClosedByTheServer(second);
+        using var elsewhere = new TcpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.0.0.2"), 0));
+        elsewhere.Connect("127.0.0.1", port);
+        // Read (announced by nobody of 127.0.0.2, it is held as an early payload): the connection was let in.
+        elsewhere.GetStream().Write(Frame(92, recorder, LargeMix(92, floats: 1000)));
+        AwaitCondition(() => BulkTransport.For(strict).EarlyPayloads.Bytes > 0, TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public void AConnectionThatBeginsNoFrameIsClosedAfterTheHandshakeTimeout()
+    {
+        using var strict = ActorSystem.Create("strict", RemoteConfig([.. Transfer, "transfer.handshake-timeout=1s"]));
+        using var idle = new TcpClient("127.0.0.1", BulkTransport.For(strict).StreamPort!.Value);
+        AssertClosedByTheServer(idle);
+    }
+
+    [Fact]
+    public async Task AConnectionThatTricklesAFrameIsClosed()
+    {
+        using var strict = ActorSystem.Create("strict", RemoteConfig([.. Transfer, "transfer.handshake-timeout=1s"]));
+        var recorder = strict.ActorOf(Props.Create(() => new Recorder(TestActor)), "recorder");
+        var frame = Frame(51, recorder, LargeMix(1, floats: 1000));
+        using var trickler = new TcpClient("127.0.0.1", BulkTransport.For(strict).StreamPort!.Value);
+        var closed = Task.Run(() => AssertClosedByTheServer(trickler));
+
+        // A byte every 50 ms: the 4 KB frame would take minutes, far below papa.transfer.min-bytes-per-second (64 KiB/s).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        for (var i = 0; i < frame.Length && !closed.IsCompleted && DateTime.UtcNow < deadline; i++)
+        {
+            try
+            {
+                trickler.GetStream().Write(frame.AsSpan(i, 1));
+            }
+            catch (IOException)
+            {
+                break;
+            }
+            await Task.Delay(50);
+        }
+        await closed.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public void InAClusterAConnectionFromNoMembersAddressIsClosedAsItIsAcceptedAndAMembersFrameArrives()
+    {
+        using var node = ActorSystem.Create("papa", (PapaTestKitConfig.Setup(TestSettings.TinyConfig(Transfer), virtualTime: false) with
+        {
+            Remote = new NodeEndpoint("127.0.0.1", 0),
+            ClusterRole = "member",
+        }).ToConfig());
+        var cluster = Akka.Cluster.Cluster.Get(node);
+        cluster.Join(cluster.SelfAddress);
+        AwaitCondition(() => cluster.State.Members.Any(m => m.Status == Akka.Cluster.MemberStatus.Up), TimeSpan.FromSeconds(20));
+        var recorder = node.ActorOf(Props.Create(() => new Recorder(TestActor)), "recorder");
+        var port = BulkTransport.For(node).StreamPort!.Value;
+
+        using var stranger = new TcpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.0.0.2"), 0));
+        stranger.Connect("127.0.0.1", port);
+        AssertClosedByTheServer(stranger);
+
+        using var member = new TcpClient("127.0.0.1", port);
+        var frame = Frame(61, recorder, LargeMix(1, floats: 1000));
+        member.GetStream().Write(frame);
+        recorder.Tell(new StreamedMessage(61, frame.Length - Overhead(recorder), "mix"), TestActor);
+        ExpectMsg(nameof(StreamedMessage));
+        Samples.AssertSame(LargeMix(1, floats: 1000), ExpectMsg<Mix>());
+    }
+
+    [Fact]
+    public void UnannouncedPayloadsBeyondTheCapAreDroppedAndThoseHeldAreLetGoAfterTheTimeout()
+    {
+        using var capped = ActorSystem.Create("capped", RemoteConfig([.. Transfer, "transfer.timeout=5s", "transfer.max-early-bytes-per-peer=100KiB"]));
+        var recorder = capped.ActorOf(Props.Create(() => new Recorder(TestActor)), "recorder");
+        var early = BulkTransport.For(capped).EarlyPayloads;
+        using var connection = new TcpClient("127.0.0.1", BulkTransport.For(capped).StreamPort!.Value);
+        var junk = Enumerable.Range(1, 8).Select(id => Frame(1000 + id, recorder, LargeMix(id, floats: 10_000))).ToList();
+        foreach (var frame in junk)
+            connection.GetStream().Write(frame);
+
+        // An announced one behind them on the same connection: once it is handled, so are they.
+        var announced = Frame(71, recorder, LargeMix(71, floats: 10_000));
+        recorder.Tell(new StreamedMessage(71, announced.Length - Overhead(recorder), "mix"), TestActor);
+        ExpectMsg(nameof(StreamedMessage));
+        connection.GetStream().Write(announced);
+        Assert.Equal(71, ExpectMsg<Mix>().Round);
+
+        Assert.Equal(junk.Take(2).Sum(frame => frame.Length - Overhead(recorder)), early.Bytes); // 100 KiB hold two 40 KB payloads of the eight
+        AwaitCondition(() => early.Bytes == 0, TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public void APayloadFromAnotherAddressDoesNotAnswerAnAnnouncement()
+    {
+        using var receiving = ActorSystem.Create("receiving", RemoteConfig([.. Transfer, "transfer.timeout=10s"]));
+        var recorder = receiving.ActorOf(Props.Create(() => new Recorder(TestActor)), "recorder");
+        var port = BulkTransport.For(receiving).StreamPort!.Value;
+        var forged = Frame(81, recorder, LargeMix(99, floats: 1000));
+        var real = Frame(81, recorder, LargeMix(1, floats: 1000));
+
+        // Announced by an actor of the receiving node itself, so its payload must come from 127.0.0.1.
+        recorder.Tell(new StreamedMessage(81, real.Length - Overhead(recorder), "mix"), TestActor);
+        ExpectMsg(nameof(StreamedMessage));
+        using var other = new TcpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.0.0.2"), 0));
+        other.Connect("127.0.0.1", port);
+        other.GetStream().Write(forged);
+        AwaitCondition(() => BulkTransport.For(receiving).EarlyPayloads.Bytes > 0, TimeSpan.FromSeconds(20)); // held as early, not taken
+        using var own = new TcpClient("127.0.0.1", port);
+        own.GetStream().Write(real);
+
+        Assert.Equal(1, ExpectMsg<Mix>().Round);
+    }
+
+    /// <summary>The receiving node closed <paramref name="client"/>: a node that kept it open fails the read with a timeout instead.</summary>
+    private static void AssertClosedByTheServer(TcpClient client)
+    {
+        client.ReceiveTimeout = 30_000;
+        try
+        {
+            Assert.Equal(0, client.GetStream().Read(new byte[1]));
+        }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+        {
+        }
     }
 
     [Fact]
