@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
+using PapaActors.Actors.Security;
 
 namespace PapaActors.Actors.Transfer;
 
@@ -17,6 +18,8 @@ public sealed record TransferFailed(string From, long TransferId, string Reason)
 public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
 {
     private readonly TransferSettings _settings;
+    private readonly RunSession? _session;
+    private readonly StrangerLog _strangers;
     /// <summary>Payloads (or why they will not come) that arrived before their announcement, and when (ms).</summary>
     private readonly Dictionary<long, (object Arrival, long ArrivedAt)> _early = [];
     private Awaiting? _awaiting;
@@ -25,13 +28,32 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
 
     private sealed record AwaitExpired(long TransferId) : INoSerializationVerificationNeeded;
 
-    // The transport is created with the first receiving actor, so this node accepts stream connections before any sender asks.
-    protected BulkReceivingActor() => _settings = BulkTransport.For(Context.System).Settings;
+    /// <param name="session">The run's session on this node (a run with a secret), null without a secret.</param>
+    protected BulkReceivingActor(RunSession? session = null)
+    {
+        // The transport is created with the first receiving actor, so this node accepts stream connections before any sender asks.
+        _settings = BulkTransport.For(Context.System).Settings;
+        _session = session;
+        _strangers = new StrangerLog(Context.GetLogger());
+    }
+
+    /// <summary>The run's session on this node, if any: what this actor sends goes with it (<see cref="Send"/>).</summary>
+    protected RunSession? Session => _session;
+
+    /// <summary>Drops a message its sender may not send here (logged once per sender).</summary>
+    protected StrangerLog Strangers => _strangers;
+
+    /// <summary>Sends a run's message (sealed for another node with a session, see <see cref="BulkTransport.Send"/>).</summary>
+    protected void Send(IActorRef target, IPapaMessage message, IActorRef? sender = null) =>
+        BulkTransport.For(Context.System).Send(target, message, sender ?? Self, _session);
 
     public IStash Stash { get; set; } = null!;
 
     protected override bool AroundReceive(Receive receive, object message)
     {
+        // Before anything else, the stream's announcements and failures too: only the run's nodes may send here.
+        if (!RunInbox.TryOpen(_session, ref message, Sender, Self, _strangers))
+            return true;
         switch (message)
         {
             case StreamPayload payload:
