@@ -125,7 +125,11 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
         if (Refusal(registration.ProtocolVersion, registration.Proof, RunSecret.Registration(registration)) is { } refusal)
         {
             _log.Warning("refusing registration of member {0} from {1}: {2}", registration.Index, Sender.Path, refusal);
-            AnswerMember(new MemberRejected(registration.Index, refusal));
+            var rejected = new MemberRejected(registration.Index, refusal);
+            if (registration.ProtocolVersion == WireProtocol.Version)
+                AnswerMember(rejected);
+            else
+                Sender.Tell(rejected); // a node of another build could not open a seal
         }
         else if (_secret is not null && registration.Proof is null)
             Challenge(registration);
