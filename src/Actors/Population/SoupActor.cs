@@ -1,5 +1,6 @@
 using Akka.Actor;
 using PapaActors.Actors.Messages;
+using PapaActors.Actors.Security;
 using PapaActors.Actors.Transfer;
 using PapaActors.Models.Alignment;
 using PapaActors.Models.Training;
@@ -43,7 +44,7 @@ public sealed class SoupActor : BulkReceivingActor
     /// mean statistics (repair-soup).</param>
     /// <param name="alignModel">The zoo model whose members are aligned to member 0 by weight matching first (align), or null.</param>
     public SoupActor(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, bool repair, int[] testLabels,
-        string? alignModel = null)
+        string? alignModel = null, RunSession? session = null) : base(session)
     {
         _finals = alignModel is null ? finals : Aligned(finals, alignModel);
         _evaluators = evaluators;
@@ -59,12 +60,14 @@ public sealed class SoupActor : BulkReceivingActor
             _awaiting.Remove(e.RequestId, out var open);
             open.Then(e);
         });
-        Receive<TransferFailed>(f => throw new InvalidOperationException($"soup evaluation lost: {f.Reason}"));
+        Receive<TransferFailed>(_ => _evaluators.Contains(Sender), Lost);
     }
 
+    private static void Lost(TransferFailed failure) => throw new InvalidOperationException($"soup evaluation lost: {failure.Reason}");
+
     public static Props Props(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, bool repair, int[] testLabels,
-        string? alignModel = null) =>
-        Akka.Actor.Props.Create(() => new SoupActor(finals, evaluators, recomputeBatchNorm, repair, testLabels, alignModel)).WithDispatcher(ComputeDispatcher.Id);
+        string? alignModel = null, RunSession? session = null) =>
+        Akka.Actor.Props.Create(() => new SoupActor(finals, evaluators, recomputeBatchNorm, repair, testLabels, alignModel, session)).WithDispatcher(ComputeDispatcher.Id);
 
     /// <summary>
     /// Every member permuted to match member 0 by weight matching (seeded by the member's index, so it is deterministic),
@@ -199,6 +202,6 @@ public sealed class SoupActor : BulkReceivingActor
     {
         var id = ++_requestId;
         _awaiting[id] = (evaluator, then);
-        BulkTransport.For(Context.System).Send(evaluator, request(id), Self);
+        Send(evaluator, request(id));
     }
 }
