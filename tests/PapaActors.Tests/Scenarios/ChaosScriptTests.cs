@@ -9,7 +9,6 @@ namespace PapaActors.Tests.Scenarios;
 /// journal must equal the fault-free run's.
 /// </summary>
 [Trait("Category", "Slow")]
-[Collection(ChildProcesses.Name)]
 public sealed class ChaosScriptTests
 {
     [Fact]

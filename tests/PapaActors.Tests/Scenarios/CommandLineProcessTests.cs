@@ -5,7 +5,6 @@ namespace PapaActors.Tests.Scenarios;
 
 /// <summary>The real `papa` program as a child process, where the process is what is tested: a whole run's output and exit code, the timeout of the process helper.</summary>
 [Trait("Category", "Slow")]
-[Collection(ChildProcesses.Name)]
 public sealed class CommandLineProcessTests
 {
     [Fact]

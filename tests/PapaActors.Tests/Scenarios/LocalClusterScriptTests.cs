@@ -5,7 +5,6 @@ using PapaActors.Tests.Support;
 namespace PapaActors.Tests.Scenarios;
 
 [Trait("Category", "Slow")]
-[Collection(ChildProcesses.Name)]
 public sealed class LocalClusterScriptTests
 {
     private static readonly string[] Tiny =

@@ -28,7 +28,6 @@ public sealed class UninterruptedSmallRun : IDisposable
 /// ends bit-identical to the same run left alone: soups, journal, per-round losses and accuracies.
 /// </summary>
 [Trait("Category", "Slow")]
-[Collection(ChildProcesses.Name)]
 public sealed class ResumeTests(UninterruptedSmallRun reference) : IClassFixture<UninterruptedSmallRun>
 {
     internal static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
