@@ -43,10 +43,7 @@ public sealed record PapaSystemSetup(Config Run)
     /// <summary>null: no remoting (a local run).</summary>
     public NodeEndpoint? Remote { get; init; }
 
-    /// <summary>
-    /// With <see cref="Remote"/>: a cluster node of this role; null: plain remoting (no cluster), which only benchmarks and
-    /// tests use, between systems of one process that reach each other's actors by selection (untrusted mode off).
-    /// </summary>
+    /// <summary>With <see cref="Remote"/>: a cluster node of this role; null: plain remoting (no cluster).</summary>
     public string? ClusterRole { get; init; }
 
     public IReadOnlyList<string> SeedNodes { get; init; } = [];
@@ -77,7 +74,6 @@ public sealed record PapaSystemSetup(Config Run)
         {
             var node = $"""
                 akka.actor.provider = {(ClusterRole is null ? "remote" : "cluster")}
-                {(ClusterRole is null ? "akka.remote.untrusted-mode = off" : "")}
                 akka.remote.dot-netty.tcp.hostname = {PapaConfig.Quote(endpoint.Hostname)}
                 akka.remote.dot-netty.tcp.port = {endpoint.Port}
                 akka.remote.dot-netty.tcp.enable-ssl = {(Tls.Enabled ? "on" : "off")}

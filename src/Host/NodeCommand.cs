@@ -35,10 +35,6 @@ internal static class NodeCommand
             folder => RunAveragerAsync(run, data, folder, RunStart.Fresh, hostname, port, seedNodes, verbose));
     }
 
-    /// <summary>What `papa node` says when it starts without a run secret.</summary>
-    public const string NoSecretWarning =
-        "no run secret (papa.cluster.secret-file or PAPA_CLUSTER_SECRET): anyone who can reach this node's port controls the run (see docs/security.md)";
-
     /// <summary>The averager node's run in <paramref name="folder"/>, which the caller holds locked.</summary>
     private static async Task<int> RunAveragerAsync(RunConfig run, DataSplits data, string folder, RunStart start,
         string hostname, int port, IReadOnlyList<string> seedNodes, bool verbose)
@@ -53,8 +49,6 @@ internal static class NodeCommand
         AnsiConsole.MarkupLineInterpolated($"  {CommandLines.MemberNode(cluster.SelfAddress.ToString(), "0,1,...")}");
         if (RunSecret.Load(settings.Secret.File) is not null)
             AnsiConsole.MarkupLine("  each with this run's secret (the same papa.cluster.secret-file, or PAPA_CLUSTER_SECRET)");
-        else
-            AnsiConsole.MarkupLine(NoSecretWarning);
 
         var reporter = system.ActorOf(ConsoleReporter.Props(), "console");
         var resumeCommand = CommandLines.ResumeAverager(folder);
@@ -85,8 +79,6 @@ internal static class NodeCommand
         var patience = own.Settings.Faults.ReplacementTimeout;
         var secret = RunSecret.Load(own.Settings.Secret.File);
         NLogSetup.Configure(null, verbose);
-        if (secret is null)
-            AnsiConsole.MarkupLine(NoSecretWarning);
         using var signals = InterruptSignals.ForMemberNode();
         var stopped = new TaskCompletionSource();
         signals.Token.Register(() => stopped.TrySetResult());

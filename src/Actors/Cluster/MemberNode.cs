@@ -20,9 +20,6 @@ namespace PapaActors.Actors.Cluster;
 /// devices, and tells its observer when they have started and when they have all stopped (the run ended, or
 /// they failed), or that the averager's node left the cluster before the run ended. With a run secret it proves
 /// it when challenged; a refusal (another protocol version, a wrong or missing secret) ends the node with its reason.
-/// The configuration comes with the averager's proof of the secret and the run's nonce: the node derives the run's
-/// session key (<see cref="RunSession"/>) and from then on takes only sealed messages (<see cref="RunInbox"/>), and talks
-/// to the run's coordinator, the actor that answered, directly.
 /// </summary>
 public sealed class MemberNode : ReceiveActor, IWithTimers
 {
@@ -39,11 +36,6 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
     private readonly StrangerLog _strangers;
     private readonly List<string> _failures = [];
     private DataSplits? _data;
-    /// <summary>The nonce of the challenge this node last answered: the averager's answer must prove the secret under it.</summary>
-    private string? _answeredNonce;
-    private RunSession? _session;
-    /// <summary>The run's coordinator, once it sent the configuration.</summary>
-    private IActorRef _coordinator = ActorRefs.Nobody;
     private RunEnded? _ended;
     private int _running;
 
@@ -87,25 +79,11 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
             return;
         }
         var request = new RequestRunConfig(_node);
-        _answeredNonce = challenge.Nonce;
         _averager.Tell(request with { Proof = _secret.Prove(challenge.Nonce, RunSecret.ConfigRequest(request)) });
     }
 
-    protected override bool AroundReceive(Receive receive, object message) =>
-        !RunInbox.TryOpen(_session, ref message, Sender, Self, _strangers) || base.AroundReceive(receive, message);
-
     private void OnConfig(RunConfigText text)
     {
-        if (_secret is not null)
-        {
-            if (text.Proof is not { } proof || proof.Nonce != _answeredNonce || !_secret.Verifies(proof, RunSecret.ConfigAnswer(Sender.Path.ToString(), text.RunNonce, text.Hocon)))
-            {
-                _strangers.Drop(text, Sender); // not the averager's answer to this node's proof
-                return;
-            }
-            _session = _secret.Session(text.RunNonce, Akka.Cluster.Cluster.Get(Context.System).SelfAddress);
-        }
-        _coordinator = Sender;
         Timers.Cancel("ask");
         PapaSettings settings;
         try
@@ -129,7 +107,7 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
     {
         var standingBy = false;
         DropStrangers();
-        Receive<AskForIndices>(_ => ToCoordinator(new RequestMissingMembers(_node, _wanted?.ToImmutableArray())));
+        Receive<AskForIndices>(_ => _averager.Tell(new RequestMissingMembers(_node, _wanted?.ToImmutableArray())));
         Receive<MissingMembers>(m => m.Indices.IsEmpty && !standingBy, _ =>
         {
             standingBy = true;
@@ -165,11 +143,10 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
         var devices = _devices is { Count: > 0 } ? _devices : settings.Devices;
         TorchRuntime.Configure(TorchRuntime.ThreadsFor(settings.TorchThreads, indices.Count));
         _data = DatasetLoader.Load(settings.Dataset);
-        var reducer = Context.ActorOf(NodeReducer.Props(_session), "reducer");
+        var reducer = Context.ActorOf(NodeReducer.Props(), "reducer");
         for (var k = 0; k < indices.Count; k++)
         {
-            var member = Context.ActorOf(MemberActor.Props(indices[k], settings.Training, _data, devices[k % devices.Count], _coordinator, reducer, settings.Faults.Injection,
-                _secret, _session), $"member-{indices[k]}");
+            var member = Context.ActorOf(MemberActor.Props(indices[k], settings.Training, _data, devices[k % devices.Count], _averager, reducer, settings.Faults.Injection, _secret), $"member-{indices[k]}");
             Context.Watch(member);
             _running++;
         }
@@ -191,8 +168,6 @@ public sealed class MemberNode : ReceiveActor, IWithTimers
         Receive<MissingMembers>(_ => { });
         ReceiveAveragerLeaving();
     }
-
-    private void ToCoordinator(IPapaMessage message) => _coordinator.Tell(_session is null ? message : _session.Seal(message, Self, _coordinator));
 
     /// <summary>First in every behaviour: the run's answers count only from the averager's node (and this node's members).</summary>
     private void DropStrangers() =>

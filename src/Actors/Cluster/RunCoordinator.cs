@@ -17,9 +17,7 @@ namespace PapaActors.Actors.Cluster;
 /// It is the run's gate: a node of another protocol version is refused, and with a run secret a node gets the
 /// configuration, and a member its registration, only with a proof of the secret over a fresh nonce; other
 /// messages are taken only from nodes that proved it, and a cluster member that has not proved it within
-/// `papa.cluster.prove-within` is downed. With the configuration a node gets the run's nonce, from which it derives
-/// the run's session key with the secret (<see cref="RunSession"/>): from then on every message between the nodes is
-/// sealed, and this coordinator, like every actor of the run, takes only sealed ones (<see cref="RunInbox"/>).
+/// `papa.cluster.prove-within` is downed.
 /// A coordinator that stops or restarts ends the run as failed (the run folder keeps its checkpoints, and
 /// `papa node --role averager --resume` continues it): it never starts the run again with empty state.
 /// </summary>
@@ -29,9 +27,6 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
     private readonly IActorRef _averager;
     private readonly string _runConfigText;
     private readonly RunSecret? _secret;
-    /// <summary>This run's part of the session key, drawn when the coordinator starts (a resumed run gets another).</summary>
-    private readonly string _runNonce = RunSecret.NewNonce();
-    private readonly RunSession? _session;
     private readonly TimeSpan _proveWithin;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly StrangerLog _strangers;
@@ -51,14 +46,13 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
         _proveWithin = run.Settings.Secret.ProveWithin;
         _nonces = new ChallengeNonces(_proveWithin);
         _strangers = new StrangerLog(_log);
-        _session = secret?.Session(_runNonce, ((ExtendedActorSystem)Context.System).Provider.DefaultAddress);
         var recorder = Context.ActorOf(RunRecorder.Props(folder, run, observer, resumeCommand, start.Resuming, start.Checkpoint), "recorder");
-        _averager = Context.ActorOf(AveragerActor.Props(run.Settings, plan, testLabels, recorder, start.Checkpoint, _session), "averager");
+        _averager = Context.ActorOf(AveragerActor.Props(run.Settings, plan, testLabels, recorder, start.Checkpoint), "averager");
         Context.Watch(_averager);
         Receive<RequestRunConfig>(OnConfigRequest);
         Receive<RegisterMember>(OnRegistration);
-        Receive<RequestMissingMembers>(FromProvenNode, ToAverager);
-        Receive<MemberFailed>(FromProvenNode, ToAverager);
+        Receive<RequestMissingMembers>(FromProvenNode, _averager.Forward);
+        Receive<MemberFailed>(FromProvenNode, _averager.Forward);
         Receive<Interrupt>(_averager.Forward); // no wire format (no codec, JSON refused): only this process can send it
         Receive<ClusterEvent.MemberUp>(up => !up.Member.Address.Equals(Akka.Cluster.Cluster.Get(Context.System).SelfAddress),
             up => Timers.StartSingleTimer(up.Member.Address, new ProofDue(up.Member.Address), _proveWithin));
@@ -91,15 +85,6 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
 
     protected override void PostStop() => Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
 
-    protected override bool AroundReceive(Receive receive, object message) =>
-        !RunInbox.TryOpen(_session, ref message, Sender, Self, _strangers) || base.AroundReceive(receive, message);
-
-    /// <summary>Passed on in its sender's name, as this node's own message.</summary>
-    private void ToAverager(IPapaMessage message) => _averager.Tell(_session is null ? message : new FromThisNode(message), Sender);
-
-    /// <summary>An answer to a member's registration: sealed with a session, so only the run can refuse a member.</summary>
-    private void AnswerMember(IPapaMessage answer) => Sender.Tell(_session is null ? answer : _session.Seal(answer, Self, Sender));
-
     private void OnConfigRequest(RequestRunConfig request)
     {
         var refusal = Refusal(request.ProtocolVersion, request.Proof, RunSecret.ConfigRequest(request));
@@ -113,13 +98,11 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
         }
         if (_secret is not null && request.Proof is null)
         {
-            Challenge(request);
+            Challenge();
             return;
         }
         _proven.Add(Sender.Path.Address);
-        var self = Self.Path.ToStringWithAddress(((ExtendedActorSystem)Context.System).Provider.DefaultAddress);
-        var proof = request.Proof is { } asked ? _secret?.Prove(asked.Nonce, RunSecret.ConfigAnswer(self, _runNonce, _runConfigText)) : null;
-        Sender.Tell(new RunConfigText(_runConfigText, _runNonce, proof));
+        Sender.Tell(new RunConfigText(_runConfigText));
     }
 
     private void OnRegistration(RegisterMember registration)
@@ -127,16 +110,12 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
         if (Refusal(registration.ProtocolVersion, registration.Proof, RunSecret.Registration(registration)) is { } refusal)
         {
             _log.Warning("refusing registration of member {0} from {1}: {2}", registration.Index, Sender.Path, refusal);
-            var rejected = new MemberRejected(registration.Index, refusal);
-            if (registration.ProtocolVersion == WireProtocol.Version)
-                AnswerMember(rejected);
-            else
-                Sender.Tell(rejected); // a node of another build could not open a seal
+            Sender.Tell(new MemberRejected(registration.Index, refusal));
         }
         else if (_secret is not null && registration.Proof is null)
-            Challenge(registration);
+            Challenge();
         else
-            ToAverager(registration);
+            _averager.Forward(registration);
     }
 
     /// <summary>
@@ -157,14 +136,7 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
         return null;
     }
 
-    private void Challenge(object request)
-    {
-        var challenge = new SecretChallenge(_nonces.Issue(Sender.Path.Address.ToString()));
-        if (request is RegisterMember)
-            AnswerMember(challenge);
-        else
-            Sender.Tell(challenge); // a node that asks for the config holds no session key yet
-    }
+    private void Challenge() => Sender.Tell(new SecretChallenge(_nonces.Issue(Sender.Path.Address.ToString())));
 
     private bool FromProvenNode(object message)
     {

@@ -10,12 +10,8 @@ public sealed record RequestRunConfig(string Node, int ProtocolVersion = WirePro
 /// <summary>The node may not take part in the run (another protocol version, no or a wrong run secret); it stops.</summary>
 public sealed record RunConfigRefused(string Reason) : IPapaMessage;
 
-/// <summary>
-/// The resolved `papa` section of the run (and the `akka` keys its user gave), as HOCON text (<see cref="Configuration.RunConfig.Text"/>).
-/// With a run secret: <paramref name="RunNonce"/>, this run's part of the session key, and the averager node's
-/// <paramref name="Proof"/> of the secret over both and the coordinator's path, under the nonce the asking node answered.
-/// </summary>
-public sealed record RunConfigText(string Hocon, string RunNonce = "", SecretProof? Proof = null) : IPapaMessage;
+/// <summary>The resolved `papa` section of the run (and the `akka` keys its user gave), as HOCON text (<see cref="Configuration.RunConfig.Text"/>).</summary>
+public sealed record RunConfigText(string Hocon) : IPapaMessage;
 
 /// <summary>
 /// A member node asks which member indices it may run: <paramref name="Wanted"/> (all of them, or none while

@@ -10,7 +10,7 @@ public static class WireProtocol
     /// Bump it with any change of a message's encoding (a field added, removed, retyped or reordered, a manifest
     /// renamed or removed): nodes of two builds then refuse each other with a clear error instead of misreading bytes.
     /// </summary>
-    public const int Version = 5;
+    public const int Version = 4;
 }
 
 /// <summary>An HMAC-SHA256 (hex) over a request and the <paramref name="Nonce"/> of a <see cref="SecretChallenge"/> (see Security.RunSecret).</summary>
@@ -18,13 +18,3 @@ public sealed record SecretProof(string Nonce, string Mac);
 
 /// <summary>The averager's node asks for a proof of the run secret over the request it answers, with a fresh nonce.</summary>
 public sealed record SecretChallenge(string Nonce) : IPapaMessage;
-
-/// <summary>
-/// <paramref name="Message"/> from one actor of a run with a secret to another on another node, with the HMAC of
-/// both actors, <paramref name="Sequence"/> and the message under the run's session key (see Security.RunSession).
-/// </summary>
-public sealed record Sealed(long Sequence, IPapaMessage Message, string Mac) : IPapaMessage
-{
-    /// <summary>Set by its receiver once it took it (never on the wire): a stashed message comes back as this same object.</summary>
-    internal bool Opened { get; set; }
-}

@@ -22,17 +22,17 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
     private readonly int[] _testLabels;
     private readonly IActorRef _listener;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly StrangerLog _strangers;
     private readonly PopulationRun<IActorRef> _run;
     private IActorRef? _soups;
     private string? _soupFailure;
 
-    /// <param name="session">The run's session on the averager's node (a cluster run with a secret): every message is sealed.</param>
-    public AveragerActor(PapaSettings settings, SchedulePlan plan, int[] testLabels, IActorRef listener, Checkpoint? resumeFrom = null, RunSession? session = null)
-        : base(session)
+    public AveragerActor(PapaSettings settings, SchedulePlan plan, int[] testLabels, IActorRef listener, Checkpoint? resumeFrom = null)
     {
         _settings = settings;
         _testLabels = testLabels;
         _listener = listener;
+        _strangers = new StrangerLog(_log);
         var environment = new RunEnvironment<IActorRef>(member => member.Path.ToString(), TimeProvider.System,
             () => Process.GetCurrentProcess().PeakWorkingSet64, Random.Shared.NextInt64(1, long.MaxValue / 2),
             ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString());
@@ -49,9 +49,8 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(PapaSettings settings, SchedulePlan plan, int[] testLabels, IActorRef listener, Checkpoint? resumeFrom = null,
-        RunSession? session = null) =>
-        Akka.Actor.Props.Create(() => new AveragerActor(settings, plan, testLabels, listener, resumeFrom, session)).WithDispatcher(ComputeDispatcher.Id);
+    public static Props Props(PapaSettings settings, SchedulePlan plan, int[] testLabels, IActorRef listener, Checkpoint? resumeFrom = null) =>
+        Akka.Actor.Props.Create(() => new AveragerActor(settings, plan, testLabels, listener, resumeFrom)).WithDispatcher(ComputeDispatcher.Id);
 
     protected override void PreStart()
     {
@@ -89,10 +88,10 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
         switch (command)
         {
             case Send<IActorRef> send:
-                Send(send.To, send.Message);
+                send.To.Tell(send.Message, Self);
                 break;
             case Transfer<IActorRef> transfer:
-                Send(transfer.To, transfer.Message);
+                BulkTransport.For(Context.System).Send(transfer.To, transfer.Message, Self);
                 break;
             case Notify notify:
                 _listener.Tell(notify.Event);
@@ -111,7 +110,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
                 break;
             case StartSoups<IActorRef> soups:
                 _soups = Context.ActorOf(SoupActor.Props(soups.Finals, soups.Evaluators, _settings.SoupRecomputesBatchNorm,
-                    _settings.Training.Repair.Soups, _testLabels, _settings.AlignSoups ? _settings.Training.Model : null, Session), "soups");
+                    _settings.Training.Repair.Soups, _testLabels, _settings.AlignSoups ? _settings.Training.Model : null), "soups");
                 Context.Watch(_soups);
                 break;
             case StopSoups when _soups is not null:
@@ -122,7 +121,7 @@ public sealed class AveragerActor : BulkReceivingActor, IWithTimers
             case StopSoups:
                 break;
             case DropStranger<IActorRef> drop:
-                Strangers.Drop(drop.Message, drop.From);
+                _strangers.Drop(drop.Message, drop.From);
                 break;
             case Log log:
                 _log.Log(log.Level, null, "{0}", log.Text);

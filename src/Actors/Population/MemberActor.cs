@@ -34,6 +34,7 @@ public sealed class MemberActor : BulkReceivingActor
     private readonly IActorRef _reducer;
     private readonly RunSecret? _secret;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly StrangerLog _strangers;
     private MemberModel? _model;
     /// <summary>Runs while the member has nothing to do between two rounds' training.</summary>
     private readonly Stopwatch _idle = new();
@@ -41,9 +42,8 @@ public sealed class MemberActor : BulkReceivingActor
     /// <summary>A late push (papa.push-delay-steps): the weights it is measured on, the steps trained since, and their results.</summary>
     private (WeightSnapshot MeasuredOn, int Steps, TrainResult Result)? _ahead;
 
-    /// <param name="secret">The run secret it proves when its registration is challenged; <paramref name="session"/>: its node's session of the run.</param>
     public MemberActor(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, IActorRef reducer, FaultInjection? fault = null,
-        RunSecret? secret = null, RunSession? session = null) : base(session)
+        RunSecret? secret = null)
     {
         _index = index;
         _settings = settings;
@@ -53,12 +53,13 @@ public sealed class MemberActor : BulkReceivingActor
         _averager = averager;
         _reducer = reducer;
         _secret = secret;
+        _strangers = new StrangerLog(_log);
         Ready();
     }
 
     public static Props Props(int index, TrainingSettings settings, DataSplits data, string device, IActorRef averager, IActorRef reducer, FaultInjection? fault = null,
-        RunSecret? secret = null, RunSession? session = null) =>
-        Akka.Actor.Props.Create(() => new MemberActor(index, settings, data, device, averager, reducer, fault, secret, session)).WithDispatcher(DispatcherId);
+        RunSecret? secret = null) =>
+        Akka.Actor.Props.Create(() => new MemberActor(index, settings, data, device, averager, reducer, fault, secret)).WithDispatcher(DispatcherId);
 
     private void Ready()
     {
@@ -114,16 +115,10 @@ public sealed class MemberActor : BulkReceivingActor
 
     /// <summary>Registered first in every behaviour: the network's messages count only from the run's own actors.</summary>
     private void DropStrangers() =>
-        Receive<IPapaMessage>(_ => !Sender.Equals(_averager) && !TrustedSenders.MaySteer(Context.System, Sender), m => Strangers.Drop(m, Sender));
+        Receive<IPapaMessage>(_ => !Sender.Equals(_averager) && !TrustedSenders.MaySteer(Context.System, Sender), m => _strangers.Drop(m, Sender));
 
-    /// <summary>Only the averager's node streams to a member: a lost message from anywhere else concerns nothing here.</summary>
-    private void ReceiveLost()
-    {
-        Receive<TransferFailed>(_ => TrustedSenders.MaySteer(Context.System, Sender), Lost);
-        Receive<TransferFailed>(f => Strangers.Drop(f, Sender));
-    }
-
-    private static void Lost(TransferFailed failure) => throw new InvalidOperationException($"a message from {failure.From} was lost: {failure.Reason}");
+    private void ReceiveLost() =>
+        Receive<TransferFailed>(f => throw new InvalidOperationException($"a message from {f.From} was lost: {f.Reason}"));
 
     private MemberModel Model => _model ?? throw new InvalidOperationException("the member's model is not built");
 
@@ -212,7 +207,7 @@ public sealed class MemberActor : BulkReceivingActor
             Reply(report);
             return;
         }
-        Send(_reducer, report);
+        _reducer.Tell(report);
         if (train.AheadSteps > 0)
             _ahead = (snapshot, train.AheadSteps, TrainSteps(train.AheadSteps));
         Become(() => AwaitingMix(train.Attempt, train.Round));
@@ -231,7 +226,7 @@ public sealed class MemberActor : BulkReceivingActor
 
     private void OnRunEnded(RunEnded ended)
     {
-        Send(Context.Parent, ended);
+        Context.Parent.Tell(ended);
         Context.Stop(Self);
     }
 
@@ -264,14 +259,14 @@ public sealed class MemberActor : BulkReceivingActor
         Reply(new WeightsEvaluated(request.RequestId, result.HeldOutAccuracy, result.TestCorrect, result.TestCount, result.Weights));
     }
 
-    private void Reply(IPapaMessage message) => Send(Sender, message);
+    private void Reply(object message) => BulkTransport.For(Context.System).Send(Sender, message, Self);
 
     private void ReportFailure(Exception e, bool restarting)
     {
         var cause = e is ActorInitializationException { InnerException: { } inner } ? inner : e;
         _log.Error(cause, "member {0} failed", _index);
         if (cause is not RegistrationRefusedException)
-            Send(_averager, new MemberFailed(_index, $"{cause.GetType().Name}: {cause.Message}", restarting));
+            _averager.Tell(new MemberFailed(_index, $"{cause.GetType().Name}: {cause.Message}", restarting));
     }
 }
 

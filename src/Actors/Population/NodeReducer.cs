@@ -21,6 +21,7 @@ namespace PapaActors.Actors.Population;
 public sealed class NodeReducer : BulkReceivingActor
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly StrangerLog _strangers;
     private readonly Dictionary<int, Trained> _reports = [];
     private readonly Dictionary<int, IActorRef> _members = [];
     private CombineRound? _combine;
@@ -28,11 +29,11 @@ public sealed class NodeReducer : BulkReceivingActor
     /// <summary>The children formed here for the last combined round, kept for its NodeMix.</summary>
     private (long Attempt, int Round, IReadOnlyDictionary<ParentPair, WeightSnapshot> Children) _formed = (0, -1, new Dictionary<ParentPair, WeightSnapshot>());
 
-    /// <param name="session">The run's session on this node (a cluster run with a secret).</param>
-    public NodeReducer(RunSession? session = null) : base(session)
+    public NodeReducer()
     {
-        Receive<Trained>(_ => !TrustedSenders.IsOfThisNode(Context.System, Sender), t => Strangers.Drop(t, Sender));
-        Receive<IPapaMessage>(_ => !TrustedSenders.MaySteer(Context.System, Sender), m => Strangers.Drop(m, Sender));
+        _strangers = new StrangerLog(_log);
+        Receive<Trained>(_ => !TrustedSenders.IsOfThisNode(Context.System, Sender), t => _strangers.Drop(t, Sender));
+        Receive<IPapaMessage>(_ => !TrustedSenders.MaySteer(Context.System, Sender), m => _strangers.Drop(m, Sender));
         Receive<CombineRound>(c =>
         {
             _combine = c;
@@ -46,14 +47,15 @@ public sealed class NodeReducer : BulkReceivingActor
             TryCombine();
         });
         Receive<NodeMix>(OnNodeMix);
-        // A lost mix (only the averager streams here) leaves this node's members waiting: one failure report for the
-        // node rolls the population back.
-        Receive<TransferFailed>(_ => Sender.Equals(_averager) && _members.Count > 0,
-            f => Send(_averager, new MemberFailed(_members.Keys.Min(), $"a message for its node from {f.From} was lost: {f.Reason}", Restarting: true)));
-        Receive<TransferFailed>(f => Strangers.Drop(f, Sender));
+        // A lost mix leaves this node's members waiting: each is reported failed, which rolls the population back.
+        Receive<TransferFailed>(f =>
+        {
+            foreach (var (index, member) in _members)
+                _averager.Tell(new MemberFailed(index, $"a message for its node from {f.From} was lost: {f.Reason}", Restarting: true), member);
+        });
     }
 
-    public static Props Props(RunSession? session = null) => Akka.Actor.Props.Create(() => new NodeReducer(session)).WithDispatcher(ComputeDispatcher.Id);
+    public static Props Props() => Akka.Actor.Props.Create(() => new NodeReducer()).WithDispatcher(ComputeDispatcher.Id);
 
     private void TryCombine()
     {
@@ -68,7 +70,7 @@ public sealed class NodeReducer : BulkReceivingActor
         if (reports.FirstOrDefault(r => r.Snapshot is null) is { } empty)
         {
             // Reported as the member's own failure, which rolls the population back.
-            Send(_averager, new MemberFailed(empty.Member, $"it sent no snapshot for round {empty.Round}", Restarting: true));
+            _averager.Tell(new MemberFailed(empty.Member, $"it sent no snapshot for round {empty.Round}", Restarting: true), _members[empty.Member]);
             return;
         }
         var snapshots = reports.ToDictionary(r => r.Member, r => r.Snapshot!);
@@ -81,7 +83,7 @@ public sealed class NodeReducer : BulkReceivingActor
         var node = new NodeTrained(combine.Attempt, combine.Round, reports.Select(r => r with { Snapshot = null }).ToImmutableArray(), sum,
             combine.UploadSnapshots.ToImmutableDictionary(m => m, m => snapshots[m]),
             combine.UploadChildren.Where(children.ContainsKey).ToImmutableDictionary(pair => pair, pair => children[pair]));
-        Send(_averager, node);
+        BulkTransport.For(Context.System).Send(_averager, node, Self);
     }
 
     private void OnNodeMix(NodeMix mix)
@@ -94,7 +96,7 @@ public sealed class NodeReducer : BulkReceivingActor
                     ? child
                     : throw new InvalidOperationException($"round {mix.Round}: no weights for member {member.Member} (parents {member.Parents})"));
             if (_members.TryGetValue(member.Member, out var target))
-                Send(target, new Mix(mix.Round, weights, member.Keep, member.Parents, member.RepairTargets, mix.Attempt, mix.MeasureGain), Sender);
+                target.Tell(new Mix(mix.Round, weights, member.Keep, member.Parents, member.RepairTargets, mix.Attempt, mix.MeasureGain), Sender);
             else
                 _log.Warning("round {0}: a mix for member {1}, which never reported here", mix.Round, member.Member);
         }

@@ -1,6 +1,5 @@
 using Akka.Actor;
 using PapaActors.Actors.Messages;
-using PapaActors.Actors.Security;
 using PapaActors.Actors.Transfer;
 using PapaActors.Models.Alignment;
 using PapaActors.Models.Training;
@@ -44,7 +43,7 @@ public sealed class SoupActor : BulkReceivingActor
     /// mean statistics (repair-soup).</param>
     /// <param name="alignModel">The zoo model whose members are aligned to member 0 by weight matching first (align), or null.</param>
     public SoupActor(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, bool repair, int[] testLabels,
-        string? alignModel = null, RunSession? session = null) : base(session)
+        string? alignModel = null)
     {
         _finals = alignModel is null ? finals : Aligned(finals, alignModel);
         _evaluators = evaluators;
@@ -60,14 +59,12 @@ public sealed class SoupActor : BulkReceivingActor
             _awaiting.Remove(e.RequestId, out var open);
             open.Then(e);
         });
-        Receive<TransferFailed>(_ => _evaluators.Contains(Sender), Lost);
+        Receive<TransferFailed>(f => throw new InvalidOperationException($"soup evaluation lost: {f.Reason}"));
     }
 
-    private static void Lost(TransferFailed failure) => throw new InvalidOperationException($"soup evaluation lost: {failure.Reason}");
-
     public static Props Props(IReadOnlyList<MemberFinal> finals, IReadOnlyList<IActorRef> evaluators, bool recomputeBatchNorm, bool repair, int[] testLabels,
-        string? alignModel = null, RunSession? session = null) =>
-        Akka.Actor.Props.Create(() => new SoupActor(finals, evaluators, recomputeBatchNorm, repair, testLabels, alignModel, session)).WithDispatcher(ComputeDispatcher.Id);
+        string? alignModel = null) =>
+        Akka.Actor.Props.Create(() => new SoupActor(finals, evaluators, recomputeBatchNorm, repair, testLabels, alignModel)).WithDispatcher(ComputeDispatcher.Id);
 
     /// <summary>
     /// Every member permuted to match member 0 by weight matching (seeded by the member's index, so it is deterministic),
@@ -202,6 +199,6 @@ public sealed class SoupActor : BulkReceivingActor
     {
         var id = ++_requestId;
         _awaiting[id] = (evaluator, then);
-        Send(evaluator, request(id));
+        BulkTransport.For(Context.System).Send(evaluator, request(id), Self);
     }
 }

@@ -216,7 +216,7 @@ public sealed class PopulationRun<TPeer> where TPeer : class
                 OnMemberFailed(from, failure);
                 return true;
             case (_, TransferFailed failure):
-                OnTransferFailed(from, failure);
+                OnTransferFailed(failure);
                 return true;
             case (RunPhase.Interrupting, CheckpointWritten written) when written.Round == _round:
                 _budget.CheckpointWritten(written.Round);
@@ -349,10 +349,9 @@ public sealed class PopulationRun<TPeer> where TPeer : class
 
     private void OnMemberFailed(TPeer from, MemberFailed failure)
     {
-        // A member refused at registration (say, a duplicate index on another node) must not end the run. Believed only
-        // from the member itself or its node's reducer (which reports for it what it cannot, a snapshot or a mix lost).
+        // A member refused at registration (say, a duplicate index on another node) must not end the run.
         var slot = failure.Member >= 0 && failure.Member < Population ? _members[failure.Member] : null;
-        if (slot is null || slot.Equals(from) || from.Equals(_members.ReducerOf(failure.Member)))
+        if (slot is null || slot.Equals(from))
             OnMemberLost(failure.Member, failure.Reason, recoverable: failure.Restarting);
         else
             Drop(failure, from);
@@ -375,19 +374,13 @@ public sealed class PopulationRun<TPeer> where TPeer : class
             recoverable: stopped.Replaceable);
     }
 
-    /// <summary>
-    /// A message streamed by <paramref name="from"/> was lost: a member's, or its node reducer's (then the node's first
-    /// member stands for it); the population rolls back. From anyone else it concerns nothing of the run: dropped.
-    /// </summary>
-    private void OnTransferFailed(TPeer from, TransferFailed failure)
+    private void OnTransferFailed(TransferFailed failure)
     {
-        var index = _members.IndexOf(m => m.Equals(from));
-        if (index < 0 && _members.IsReducer(from))
-            index = _members.MembersOn(from).First();
+        var index = _members.IndexOf(m => _env.Describe(m) == failure.From);
         if (index >= 0)
-            OnMemberLost(index, $"a transfer from {failure.From} was lost or corrupted: {failure.Reason}", recoverable: true);
+            OnMemberLost(index, $"a transfer from it was lost or corrupted: {failure.Reason}", recoverable: true);
         else
-            Drop(failure, from);
+            Fail($"a transfer from {failure.From} was lost or corrupted: {failure.Reason}");
     }
 
     /// <summary>Rolls the population back to the last checkpoint, or fails the run when the policy or the <see cref="RestartBudget"/> says so.</summary>

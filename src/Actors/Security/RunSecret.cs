@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Akka.Actor;
 using System.Text;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
@@ -73,16 +72,6 @@ public sealed class RunSecret
     /// <summary>What a registration binds: the index, the member and its reducer (by path), the layout and the protocol version.</summary>
     public static string Registration(RegisterMember registration) =>
         $"register\n{registration.Index}\n{registration.Member.Path.ToStringWithoutAddress()}\n{registration.Reducer.Path.ToStringWithoutAddress()}\n{registration.LayoutFingerprint}\n{registration.ProtocolVersion}";
-
-    /// <summary>What the averager node's answer to a config request binds: the coordinator that answers, the run nonce and the config.</summary>
-    public static string ConfigAnswer(string coordinator, string runNonce, string hocon) => $"config-answer\n{coordinator}\n{runNonce}\n{hocon}";
-
-    /// <summary>
-    /// The session of one run on one node: a key derived (HKDF-SHA256) from the secret and the run's nonce, which the
-    /// averager's node draws when the run starts and hands every node with the configuration, so a key never serves two runs.
-    /// </summary>
-    public RunSession Session(string runNonce, Address node) =>
-        new(HKDF.DeriveKey(HashAlgorithmName.SHA256, _key, 32, Convert.FromHexString(runNonce), "papa run session key"u8.ToArray()), node);
 
     public override string ToString() => "(run secret)";
 }

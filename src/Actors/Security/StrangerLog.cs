@@ -12,12 +12,8 @@ public sealed class StrangerLog(ILoggingAdapter log)
     private const int Remembered = 1024;
     private readonly HashSet<IActorRef> _logged = [];
 
-    /// <summary>Every message dropped, logged or not.</summary>
-    public long Dropped { get; private set; }
-
     public void Drop(object message, IActorRef sender)
     {
-        Dropped++;
         if (_logged.Count < Remembered && _logged.Add(sender))
             log.Warning("dropping {0} from {1}, which may not send it here (later ones from it are dropped without a word)", message.GetType().Name, sender.Path);
     }

@@ -175,21 +175,7 @@ internal static class MessageCodecs
             r => r.ReadInt32() is var version && version != WireProtocol.Version ? new(SkipRest(r), version) : new(r.ReadString(), version, ReadProof(r))),
         Codec<RunConfigRefused>("config-refused", (w, m) => w.Write(m.Reason), r => new(r.ReadString())),
         Codec<SecretChallenge>("challenge", (w, m) => w.Write(m.Nonce), r => new(r.ReadString())),
-        Codec<RunConfigText>("config", (w, m) => { w.Write(m.Hocon); w.Write(m.RunNonce); WriteProof(w, m.Proof); },
-            r => new(r.ReadString(), r.ReadString(), ReadProof(r))),
-        Codec<Sealed>("sealed",
-            (w, m) =>
-            {
-                w.Write(m.Sequence); w.Write(m.Mac); w.Write(PapaSerializer.ManifestOf(m.Message));
-                w.Flush();
-                PapaSerializer.WriteTo(w.BaseStream, m.Message);
-            },
-            r =>
-            {
-                var (sequence, mac) = (r.ReadInt64(), r.ReadString());
-                return new(sequence, ReadInner(r, r.ReadString()), mac);
-            },
-            m => PapaSerializer.ArrayBytesOf(m.Message)),
+        Codec<RunConfigText>("config", (w, m) => w.Write(m.Hocon), r => new(r.ReadString())),
         Codec<RequestMissingMembers>("missing?",
             (w, m) =>
             {
@@ -281,10 +267,6 @@ internal static class MessageCodecs
     }
 
     private static ImmutableDictionary<ParentPair, WeightSnapshot> ReadChildren(BinaryReader r) => ReadPairs(r).ToImmutableDictionary(p => p, _ => WireFormat.ReadSnapshot(r));
-
-    /// <summary>The message inside a <see cref="Sealed"/>: any but another seal.</summary>
-    private static IPapaMessage ReadInner(WireReader r, string manifest) =>
-        manifest != "sealed" && PapaSerializer.CodecOf(manifest) is { } codec ? (IPapaMessage)codec.Read(r) : throw new IOException($"a seal around '{manifest}'");
 
     /// <summary>Skips what a node of another protocol version wrote after its version; stands in for the text fields it had.</summary>
     private static string SkipRest(BinaryReader r)

@@ -32,12 +32,6 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
 
     public override string Manifest(object o) => CodecFor(o).Manifest;
 
-    public static string ManifestOf(object o) => CodecFor(o).Manifest;
-
-    internal static long ArrayBytesOf(object o) => CodecFor(o).ArrayBytes(o);
-
-    internal static MessageCodec? CodecOf(string manifest) => ByManifest.GetValueOrDefault(manifest);
-
     public override byte[] ToBinary(object obj)
     {
         // Sized up front: growing a MemoryStream to tens of MB copies the weights several times over.
@@ -55,10 +49,7 @@ public sealed class PapaSerializer(ExtendedActorSystem system) : SerializerWithS
     }
 
     /// <summary>Writes <paramref name="obj"/> straight into <paramref name="stream"/> (weights included, no intermediate buffer).</summary>
-    public void Write(Stream stream, object obj) => WriteTo(stream, obj);
-
-    /// <summary>As <see cref="Write"/>; no actor system is needed to write.</summary>
-    public static void WriteTo(Stream stream, object obj)
+    public void Write(Stream stream, object obj)
     {
         var codec = CodecFor(obj);
         using var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);

@@ -3,7 +3,6 @@ using Akka.Actor;
 using Akka.Event;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
-using PapaActors.Actors.Security;
 
 namespace PapaActors.Actors.Transfer;
 
@@ -22,8 +21,6 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
     private readonly TransferSettings _settings;
     private readonly EarlyPayloads _earlyLimits;
     private readonly Address _self;
-    private readonly RunSession? _session;
-    private readonly StrangerLog _strangers;
     /// <summary>Payloads (or why they will not come) that arrived before their announcement, by sending address and transfer id.</summary>
     private readonly Dictionary<(IPAddress Peer, long TransferId), Early> _early = [];
     private ICancelable? _purge;
@@ -37,34 +34,18 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
 
     private sealed record PurgeEarly : INoSerializationVerificationNeeded;
 
-    /// <param name="session">The run's session on this node (a run with a secret), null without a secret.</param>
-    protected BulkReceivingActor(RunSession? session = null)
+    // The transport is created with the first receiving actor, so this node accepts stream connections before any sender asks.
+    protected BulkReceivingActor()
     {
-        // The transport is created with the first receiving actor, so this node accepts stream connections before any sender asks.
         var transport = BulkTransport.For(Context.System);
         (_settings, _earlyLimits) = (transport.Settings, transport.EarlyPayloads);
         _self = ((ExtendedActorSystem)Context.System).Provider.DefaultAddress;
-        _session = session;
-        _strangers = new StrangerLog(Context.GetLogger());
     }
-
-    /// <summary>The run's session on this node, if any: what this actor sends goes with it (<see cref="Send"/>).</summary>
-    protected RunSession? Session => _session;
-
-    /// <summary>Drops a message its sender may not send here (logged once per sender).</summary>
-    protected StrangerLog Strangers => _strangers;
-
-    /// <summary>Sends a run's message (sealed for another node with a session, see <see cref="BulkTransport.Send"/>).</summary>
-    protected void Send(IActorRef target, IPapaMessage message, IActorRef? sender = null) =>
-        BulkTransport.For(Context.System).Send(target, message, sender ?? Self, _session);
 
     public IStash Stash { get; set; } = null!;
 
     protected override bool AroundReceive(Receive receive, object message)
     {
-        // Before anything else, the stream's announcements and failures too: only the run's nodes may send here.
-        if (!RunInbox.TryOpen(_session, ref message, Sender, Self, _strangers))
-            return true;
         switch (message)
         {
             case StreamArrival arrival:

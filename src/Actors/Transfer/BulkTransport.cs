@@ -2,7 +2,6 @@ using Akka.Actor;
 using Akka.Remote;
 using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
-using PapaActors.Actors.Security;
 using PapaActors.Actors.Serialization;
 using PapaActors.Actors.Tls;
 
@@ -64,34 +63,26 @@ public sealed class BulkTransport : IExtension
 
     public static BulkTransport For(ActorSystem system) => system.WithExtension<BulkTransport, BulkTransportProvider>();
 
-    /// <summary>
-    /// With a run's <paramref name="session"/> (a run with a secret), a message for another node goes sealed, and so does
-    /// its announcement when it is streamed; one for this node is handed over as <see cref="FromThisNode"/>.
-    /// </summary>
-    public void Send(IActorRef target, IPapaMessage message, IActorRef sender, RunSession? session = null)
+    public void Send(IActorRef target, object message, IActorRef sender)
     {
         if (target is IInternalActorRef { IsLocal: true })
         {
-            target.Tell(session is null ? message : new FromThisNode(message), sender);
+            target.Tell(message, sender);
             return;
         }
-        // The announcement's number comes first: the receiver takes the announcement, then the message in its place.
-        var announcementSequence = session?.NextSequence();
-        IPapaMessage wire = session is null ? message : session.Seal(message, sender, target);
-        var manifest = _serializer.Manifest(wire);
-        var bytes = _serializer.SizeOf(wire);
+        var manifest = _serializer.Manifest(message);
+        var bytes = _serializer.SizeOf(message);
         if (bytes <= Settings.StreamAboveBytes)
         {
-            target.Tell(wire, sender);
+            target.Tell(message, sender);
             return;
         }
         if (bytes > Settings.MaxMessageBytes)
             throw new InvalidOperationException($"a {bytes}-byte '{manifest}' message is more than papa.transfer.max-message-bytes ({Settings.MaxMessageBytes})");
         var id = Interlocked.Increment(ref _nextTransferId);
         // Announced first: the failure notice of a frame that cannot be written must come after it.
-        var announcement = new StreamedMessage(id, bytes, manifest);
-        target.Tell(session is null ? announcement : session.Seal(announcement, sender, target, announcementSequence), sender);
-        ConnectionTo(target.Path.Address).Enqueue(new OutgoingFrame(id, target, sender, wire, manifest, bytes));
+        target.Tell(new StreamedMessage(id, bytes, manifest), sender);
+        ConnectionTo(target.Path.Address).Enqueue(new OutgoingFrame(id, target, sender, message, manifest, bytes));
     }
 
     private StreamConnection ConnectionTo(Address node)

@@ -11,7 +11,6 @@ using PapaActors.Actors.Configuration;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Population;
 using PapaActors.Actors.Schedule;
-using PapaActors.Actors.Tls;
 using PapaActors.Host;
 using PapaActors.Models;
 using PapaActors.Models.Data;
@@ -66,14 +65,12 @@ public sealed class ClusterSecurityTests : IDisposable
         return (node, ClusterNodes.StartMembers(node, indices, devices: null, secret, onEvent));
     }
 
-    private (ActorSystem System, Address Address, Task<IRunEvent> Outcome) Averager(RunConfig run, DataSplits data, string folder,
-        TaskCompletionSource? firstRound = null)
+    private (ActorSystem System, Address Address, Task<IRunEvent> Outcome) Averager(RunConfig run, DataSplits data, string folder)
     {
         var system = Node(run.Config, ClusterNodes.AveragerRole);
         var address = ClusterExtension.Get(system).SelfAddress;
         ClusterExtension.Get(system).Join(address);
-        var observer = firstRound is null ? null : system.ActorOf(Props.Create(() => new FirstRound(firstRound)));
-        return (system, address, ClusterNodes.StartAverager(system, run, data, folder, CommandLines.ResumeAverager(folder), observer));
+        return (system, address, ClusterNodes.StartAverager(system, run, data, folder, CommandLines.ResumeAverager(folder)));
     }
 
     private async Task<RunResults> RunLocally(RunConfig run, DataSplits data)
@@ -152,20 +149,20 @@ public sealed class ClusterSecurityTests : IDisposable
         var nodeAddress = ClusterExtension.Get(memberNode).SelfAddress;
         for (var i = 0; i < 3; i++)
         {
-            var member = Resolve(stranger, $"{nodeAddress}/user/members/member-{i}");
+            var member = stranger.ActorSelection($"{nodeAddress}/user/members/member-{i}");
             for (var copy = 0; copy < 3; copy++)
                 member.Tell(new Mix(0, poison, 0, null), mixer);
             member.Tell(new Train(0, 5, SendSnapshot: false, EvaluateHeldOut: false), trainer);
             member.Tell(new RunEnded(false, "forged"), ender);
         }
         // Sent without a sender, a message from the network comes from the receiver's deadLetters, a local address. (To the
-        // reference: a selection would take the calling thread's actor, here the TestKit's, as the sender.)
-        var firstMember = Resolve(stranger, $"{nodeAddress}/user/members/member-0");
+        // resolved reference: a selection would take the calling thread's actor, here the TestKit's, as the sender.)
+        var firstMember = await stranger.ActorSelection($"{nodeAddress}/user/members/member-0").ResolveOne(Timeouts.Run);
         firstMember.Tell(new RunEnded(false, "forged without a sender"), ActorRefs.NoSender);
-        var reducer = Resolve(stranger, $"{nodeAddress}/user/members/reducer");
+        var reducer = stranger.ActorSelection($"{nodeAddress}/user/members/reducer");
         reducer.Tell(new CombineRound(0, 0, [0, 1, 2], Sum: true, [], [], []), reducerSteerer);
         reducer.Tell(new NodeMix(0, 0, poison, [new MemberMix(0, 0, null, null)], ImmutableDictionary<ParentPair, WeightSnapshot>.Empty), reducerSteerer);
-        Resolve(stranger, $"{address}/user/averager/coordinator/averager").Tell(new Trained(0, 0, 1, 0.1, 0.1, 30, 0.1, null, null), reporter);
+        stranger.ActorSelection($"{address}/user/averager/coordinator/averager").Tell(new Trained(0, 0, 1, 0.1, 0.1, 30, 0.1, null, null), reporter);
 
         AssertSameBits(local, Assert.IsType<RunCompleted>(await outcome.WaitAsync(Timeouts.Run)).Results);
         Assert.True((await members.WaitAsync(Timeouts.Run)).Completed);
@@ -236,143 +233,6 @@ public sealed class ClusterSecurityTests : IDisposable
 
     private static Address AddressOf(ActorSystem system) => ((ExtendedActorSystem)system).Provider.DefaultAddress;
 
-    /// <param name="tls">Under mutual TLS, the stranger holds a node certificate of the cluster's CA (but not the secret).</param>
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task WithASecretMessagesThatNameTheAveragerOrAMemberAsSenderAnnouncementsAndReplaysAreDroppedAndTheRunEndsWithTheLocalRunsBits(bool tls)
-    {
-        TorchRuntime.Configure(1);
-        var secretFile = _folder.File("secret");
-        File.WriteAllText(secretFile, Secret);
-        string[] Certificate(string node) => tls ? ClusterCertificates.LoopbackNodeSettings(_folder.File("ca"), node) : [];
-        var run = TestSettings.TinyRun([$"cluster.secret-file={secretFile}", .. Certificate("node")]);
-        using var data = DatasetLoader.Load(run.Settings.Dataset);
-        var local = await RunLocally(run, data);
-
-        // The stranger first (making its certificate takes a while), then the run, held before it starts: members 0 and 1
-        // run and wait for member 2, whose node starts once every forged message was sent.
-        var stranger = Foreign(TestSettings.TinyConfig(Certificate("stranger")));
-        var firstRound = new TaskCompletionSource();
-        var (averagerNode, address, outcome) = Averager(run, data, _folder.File("run"), firstRound);
-        var started = new TaskCompletionSource();
-        var (memberNode, members) = MemberNode(run.Config, address, [0, 1], RunSecret.Load(secretFile), e =>
-        {
-            if (e is MembersStarted)
-                started.TrySetResult();
-        });
-        var drops = CollectDrops(averagerNode, memberNode);
-        await started.Task.WaitAsync(Timeouts.Run);
-
-        var nodeAddress = ClusterExtension.Get(memberNode).SelfAddress;
-        // Their references with their uids, learned by Identify as an attacker would: the sender paths Akka.Remote then trusts.
-        var averager = await Identified(stranger, $"{address}/user/averager/coordinator/averager");
-        var coordinator = await Identified(stranger, $"{address}/user/averager/coordinator");
-        var firstMember = await Identified(stranger, $"{nodeAddress}/user/members/member-0");
-        var reducer = Resolve(stranger, $"{nodeAddress}/user/members/reducer");
-        for (var i = 0; i < 2; i++)
-        {
-            var member = Resolve(stranger, $"{nodeAddress}/user/members/member-{i}");
-            member.Tell(new Train(0, 5, SendSnapshot: false, EvaluateHeldOut: false), averager);
-            member.Tell(new RunEnded(false, "forged by a stranger naming the averager"), averager);
-        }
-        for (var copy = 0; copy < 5; copy++)
-        {
-            averager.Tell(new MemberFailed(0, "forged failure", Restarting: true), firstMember);
-            coordinator.Tell(new MemberFailed(0, "forged failure", Restarting: true), firstMember);
-        }
-        // A streamed message announced by a stranger, then its failure: neither may concern the run.
-        foreach (var target in new[] { averager, reducer })
-        {
-            target.Tell(new StreamedMessage(42, 1000, "node-mix"), averager);
-            target.Tell(new StreamTransferFailed(42, "forged failure"), averager);
-        }
-        var session = await JoinAsAnAttackerWithTheSecret(stranger, coordinator, RunSecret.Load(secretFile)!);
-        var (_, lastMember) = MemberNode(run.Config, address, [2], RunSecret.Load(secretFile));
-        // After the first round, every member has taken messages from the averager. A replay: a message sealed under the
-        // run's key (so with a valid MAC) with a sequence number already passed (sent while the run goes on, or after).
-        await firstRound.Task.WaitAsync(Timeouts.Run);
-        firstMember.Tell(session.Seal(new RunEnded(false, "replayed"), averager, firstMember, sequence: 1), averager);
-        // And one whose MAC is not of the key.
-        firstMember.Tell(new Sealed(long.MaxValue, new RunEnded(false, "forged seal"), new string('0', 64)), averager);
-
-        AssertSameBits(local, Assert.IsType<RunCompleted>(await outcome.WaitAsync(Timeouts.Run)).Results);
-        Assert.True((await members.WaitAsync(Timeouts.Run)).Completed);
-        Assert.True((await lastMember.WaitAsync(Timeouts.Run)).Completed);
-        bool Dropped(string message, string at, string from) => drops.Any(d => d.Contains(at) && d.Contains($"dropping {message} from {from}"));
-        for (var i = 0; i < 2; i++)
-            Assert.True(Dropped("Train", $"member-{i}", averager.Path.ToString()), string.Join("\n", drops));
-        Assert.True(Dropped("MemberFailed", "coordinator/averager", firstMember.Path.ToString()), string.Join("\n", drops));
-        Assert.True(Dropped("MemberFailed", "averager/coordinator", firstMember.Path.ToString()), string.Join("\n", drops));
-        Assert.True(Dropped("StreamedMessage", "members/reducer", averager.Path.ToString()), string.Join("\n", drops));
-    }
-
-    [Fact]
-    public async Task PoisonPillsKillsAndSelectionsFromAStrangerDoNothingAndTheRunEndsWithTheLocalRunsBits()
-    {
-        TorchRuntime.Configure(1);
-        var run = TestSettings.TinyRun();
-        using var data = DatasetLoader.Load(run.Settings.Dataset);
-        var local = await RunLocally(run, data);
-
-        var (_, address, outcome) = Averager(run, data, _folder.File("run"));
-        var started = new TaskCompletionSource();
-        var (memberNode, members) = MemberNode(run.Config, address, [0, 1, 2], secret: null, e =>
-        {
-            if (e is MembersStarted)
-                started.TrySetResult();
-        });
-        await started.Task.WaitAsync(Timeouts.Run);
-
-        var stranger = Foreign(run.Config);
-        var nodeAddress = ClusterExtension.Get(memberNode).SelfAddress;
-        string[] paths =
-        [
-            $"{address}/user/averager", $"{address}/user/averager/coordinator", $"{address}/user/averager/coordinator/averager",
-            $"{address}/user/averager/coordinator/recorder", $"{nodeAddress}/user/members", $"{nodeAddress}/user/members/reducer",
-            .. Enumerable.Range(0, 3).Select(i => $"{nodeAddress}/user/members/member-{i}"),
-        ];
-        foreach (var path in paths)
-        {
-            Resolve(stranger, path).Tell(Kill.Instance);
-            Resolve(stranger, path).Tell(PoisonPill.Instance);
-            stranger.ActorSelection(path).Tell(PoisonPill.Instance);
-        }
-        // Only the paths the protocol finds by selection take one: any other selection is dropped.
-        Assert.Null((await stranger.ActorSelection($"{nodeAddress}/user/members/member-0").Ask<ActorIdentity>(new Identify(1), Timeouts.Run)
-            .WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null)));
-
-        AssertSameBits(local, Assert.IsType<RunCompleted>(await outcome.WaitAsync(Timeouts.Run)).Results);
-        Assert.True((await members.WaitAsync(Timeouts.Run)).Completed);
-        Assert.True(File.Exists(Path.Combine(_folder.File("run"), "results.json")));
-    }
-
-    /// <summary>An attacker that holds the secret: it asks for the config as a node does and derives the run's session.</summary>
-    private static async Task<RunSession> JoinAsAnAttackerWithTheSecret(ActorSystem from, IActorRef coordinator, RunSecret secret)
-    {
-        var request = new RequestRunConfig("attacker");
-        var challenge = Assert.IsType<SecretChallenge>(await coordinator.Ask<object>(request, Timeouts.Run));
-        var proven = request with { Proof = secret.Prove(challenge.Nonce, RunSecret.ConfigRequest(request)) };
-        var config = Assert.IsType<RunConfigText>(await coordinator.Ask<object>(proven, Timeouts.Run));
-        // The seals it makes are in the averager's name: the session's own node address does not enter them.
-        return secret.Session(config.RunNonce, ((ExtendedActorSystem)from).Provider.DefaultAddress);
-    }
-
-    private static ConcurrentBag<string> CollectDrops(params ActorSystem[] systems)
-    {
-        var drops = new ConcurrentBag<string>();
-        foreach (var system in systems)
-            system.EventStream.Subscribe(system.ActorOf(Props.Create(() => new DropCollector(drops))), typeof(Warning));
-        return drops;
-    }
-
-    /// <summary>A reference by path, as a stranger makes one: no selection (which untrusted mode drops), no uid.</summary>
-    private static IActorRef Resolve(ActorSystem from, string path) => ((ExtendedActorSystem)from).Provider.ResolveActorRef(path);
-
-    /// <summary>The actor at <paramref name="path"/> with its uid: Identify sent to the path itself, which untrusted mode lets through.</summary>
-    private static async Task<IActorRef> Identified(ActorSystem from, string path) =>
-        (await Resolve(from, path).Ask<ActorIdentity>(new Identify(null), Timeouts.Run)).Subject ?? throw new InvalidOperationException($"no actor at {path}");
-
     private static Task Removed(ActorSystem node)
     {
         var removed = new TaskCompletionSource();
@@ -393,11 +253,6 @@ public sealed class ClusterSecurityTests : IDisposable
                 throw new TimeoutException($"no actor at {path} within {Timeouts.Run}");
             await Task.Delay(100);
         }
-    }
-
-    private sealed class FirstRound : ReceiveActor
-    {
-        public FirstRound(TaskCompletionSource done) => Receive<RoundCompleted>(_ => done.TrySetResult());
     }
 
     private sealed class Silent : ReceiveActor

@@ -81,9 +81,6 @@ public static class Samples
         new RequestRunConfig("akka.tcp://papa@10.0.0.2:4055"),
         new RequestRunConfig("akka.tcp://papa@10.0.0.2:4055", Proof: new SecretProof("00FF", "ABCD")),
         new RunConfigText("papa.method = \"papa\"\npapa.population = \"4\"\n"),
-        new RunConfigText("papa.population = \"4\"\n", "0A1B", new SecretProof("00FF", "ABCD")),
-        new Sealed(1L << 60, new Train(12, 10, SendSnapshot: true, EvaluateHeldOut: false), "00112233"),
-        new Sealed(7, new Mix(12, Snapshot(3), 0.99, null), "44556677"),
         new RequestMissingMembers("akka.tcp://papa@10.0.0.3:4056", [2, 3]),
         new RequestMissingMembers("akka.tcp://papa@10.0.0.3:4056", null),
         new MissingMembers([1]),
@@ -127,7 +124,6 @@ public static class Samples
         if (type == typeof(string)) return $"text {n}";
         if (type == typeof(ImmutableArray<float>)) return ImmutableArray.Create(n, -0.5f);
         if (type == typeof(IActorRef)) return actor;
-        if (type == typeof(IPapaMessage)) return new CaptureState(n);
         if (type == typeof(WeightSnapshot)) return Snapshot(n);
         if (type == typeof(MemberState)) return State(n);
         if (type == typeof(ActivationStatistics)) return Statistics(n);

@@ -3,7 +3,6 @@ using CsCheck;
 using PapaActors.Actors.Messages;
 using PapaActors.Actors.Replay;
 using PapaActors.Actors.Run;
-using PapaActors.Actors.Transfer;
 using PapaActors.Actors.Schedule;
 using PapaActors.Models.Training;
 using PapaActors.Models.Weights;
@@ -126,10 +125,9 @@ public sealed class PopulationRunTests
             world.Step();
         world.HandleNow("stranger", new Trained(0, 0, 12, 0.5, 0.1, 96, 0.01, null, null));
         world.HandleNow("stranger", new MemberFailed(1, "forged"));
-        world.HandleNow("stranger", new TransferFailed("stranger", 42, "forged"));
         world.RunToEnd();
 
-        Assert.Equal(3, world.Commands.OfType<DropStranger<string>>().Count(d => d.From == "stranger"));
+        Assert.Equal(2, world.Commands.OfType<DropStranger<string>>().Count(d => d.From == "stranger"));
         Assert.Equal(expected.Event<RunCompleted>().Results.TrainingSamples, world.Event<RunCompleted>().Results.TrainingSamples);
         Assert.Empty(world.Events.OfType<FaultRecorded>());
     }
@@ -271,20 +269,6 @@ public sealed class PopulationRunTests
         Assert.All(world.Sent<RestoreState>(), r => Assert.Equal((0, null), (r.Round, r.State)));
         Assert.Equal(2, world.Sent<Train>().Count(t => t.Round == 0 && t.Attempt == 101) / 2); // round 0 again, for all four
         Assert.NotNull(world.Event<RunCompleted>());
-    }
-
-    [Fact]
-    public void AFailureIsBelievedFromTheMembersOwnNodeReducerOnlyAndALostTransferFromAReducerRollsBack()
-    {
-        var world = World(["method=none"], nodeOf: i => i % 2).RegisterAll();
-        while (world.Run.Phase != RunPhase.Training)
-            world.Step();
-        world.HandleNow(world.NodeOf(1), new MemberFailed(0, "reported by another node's reducer", Restarting: true));
-        Assert.Empty(world.Events.OfType<RollBack>());
-        Assert.Single(world.Commands.OfType<DropStranger<string>>(), d => d.From == world.NodeOf(1));
-
-        world.HandleNow(world.NodeOf(0), new TransferFailed(world.NodeOf(0), 42, "a node report lost"));
-        Assert.Equal("member 0 failed: a transfer from node-0 was lost or corrupted: a node report lost", Assert.Single(world.Events.OfType<RollBack>()).Cause);
     }
 
     [Fact]
