@@ -23,6 +23,8 @@ namespace PapaActors.Actors.Cluster;
 /// </summary>
 public sealed class RunCoordinator : ReceiveActor, IWithTimers
 {
+    // Bounds what strangers asking for challenges can make this actor hold.
+    private const int MaxOpenChallenges = 1024;
     private readonly IActorRef _observer;
     private readonly IActorRef _averager;
     private readonly string _runConfigText;
@@ -30,8 +32,8 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
     private readonly TimeSpan _proveWithin;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly StrangerLog _strangers;
-    /// <summary>Checked without a table of open ones, so a flood of requests takes no room from a real node.</summary>
-    private readonly ChallengeNonces _nonces;
+    /// <summary>Nonces handed out and not yet answered, and until when an answer is taken.</summary>
+    private readonly Dictionary<string, DateTime> _challenges = [];
     /// <summary>Nodes that proved the secret (every node when there is none).</summary>
     private readonly HashSet<Address> _proven = [];
     private string? _stopCause;
@@ -44,7 +46,6 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
         _runConfigText = run.Text;
         _secret = secret;
         _proveWithin = run.Settings.Secret.ProveWithin;
-        _nonces = new ChallengeNonces(_proveWithin);
         _strangers = new StrangerLog(_log);
         var recorder = Context.ActorOf(RunRecorder.Props(folder, run, observer, resumeCommand, start.Resuming, start.Checkpoint), "recorder");
         _averager = Context.ActorOf(AveragerActor.Props(run.Settings, plan, testLabels, recorder, start.Checkpoint), "averager");
@@ -87,10 +88,7 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
 
     private void OnConfigRequest(RequestRunConfig request)
     {
-        var refusal = Refusal(request.ProtocolVersion, request.Proof, RunSecret.ConfigRequest(request));
-        if (refusal is null && _secret is not null && request.Node != Sender.Path.Address.ToString())
-            refusal = $"the request names node {request.Node} but comes from {Sender.Path.Address}";
-        if (refusal is not null)
+        if (Refusal(request.ProtocolVersion, request.Proof, RunSecret.ConfigRequest(request)) is { } refusal)
         {
             _log.Warning("refusing the run configuration to {0}: {1}", request.Node, refusal);
             Sender.Tell(new RunConfigRefused(refusal));
@@ -98,7 +96,7 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
         }
         if (_secret is not null && request.Proof is null)
         {
-            Challenge();
+            Challenge(request);
             return;
         }
         _proven.Add(Sender.Path.Address);
@@ -113,15 +111,12 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
             Sender.Tell(new MemberRejected(registration.Index, refusal));
         }
         else if (_secret is not null && registration.Proof is null)
-            Challenge();
+            Challenge(registration);
         else
             _averager.Forward(registration);
     }
 
-    /// <summary>
-    /// Why a request is refused: another protocol version, or a proof that is not of this run's secret and of an open nonce
-    /// issued to the address the proof comes from.
-    /// </summary>
+    /// <summary>Why a request is refused: another protocol version, or a proof that is not of this run's secret and an open nonce.</summary>
     private string? Refusal(int version, SecretProof? proof, string request)
     {
         if (version != WireProtocol.Version)
@@ -130,13 +125,24 @@ public sealed class RunCoordinator : ReceiveActor, IWithTimers
             return null;
         if (_secret is null)
             return "the node proves a run secret, but this run has none: set the same papa.cluster.secret-file (or PAPA_CLUSTER_SECRET) on every node, or none";
-        if (!_nonces.IsOpen(proof.Nonce, Sender.Path.Address.ToString()) || !_secret.Verifies(proof, request))
-            return "wrong run secret (or a stale proof, or one for another address): the node's papa.cluster.secret-file (or PAPA_CLUSTER_SECRET) must hold the averager's secret";
-        _nonces.Answered(proof.Nonce);
-        return null;
+        var open = _challenges.Remove(proof.Nonce, out var until) && until > DateTime.UtcNow;
+        return open && _secret.Verifies(proof, request) ? null : "wrong run secret (or a stale proof): the node's papa.cluster.secret-file (or PAPA_CLUSTER_SECRET) must hold the averager's secret";
     }
 
-    private void Challenge() => Sender.Tell(new SecretChallenge(_nonces.Issue(Sender.Path.Address.ToString())));
+    private void Challenge(object request)
+    {
+        var now = DateTime.UtcNow;
+        foreach (var stale in _challenges.Where(c => c.Value <= now).Select(c => c.Key).ToList())
+            _challenges.Remove(stale);
+        if (_challenges.Count >= MaxOpenChallenges)
+        {
+            _strangers.Drop(request, Sender); // too many open challenges
+            return;
+        }
+        var nonce = RunSecret.NewNonce();
+        _challenges[nonce] = now + _proveWithin;
+        Sender.Tell(new SecretChallenge(nonce));
+    }
 
     private bool FromProvenNode(object message)
     {

@@ -1,4 +1,3 @@
-using System.Net;
 using Akka.Actor;
 using Akka.Event;
 using PapaActors.Actors.Configuration;
@@ -13,34 +12,21 @@ public sealed record TransferFailed(string From, long TransferId, string Reason)
 /// An actor that may receive bulk messages from other nodes (see <see cref="BulkTransport"/>), each handled in place,
 /// in its sender's order: a <see cref="StreamedMessage"/> is replaced by its payload from the stream connection; when
 /// that has not come yet, the actor waits for it without blocking its thread, every other message stashed meanwhile,
-/// for at most `papa.transfer.timeout`. A payload is matched to its announcement by transfer id and by the address it
-/// came from, which must be the announcing sender's node: another node cannot answer an announcement in its place.
+/// for at most `papa.transfer.timeout`.
 /// </summary>
 public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
 {
     private readonly TransferSettings _settings;
-    private readonly EarlyPayloads _earlyLimits;
-    private readonly Address _self;
-    /// <summary>Payloads (or why they will not come) that arrived before their announcement, by sending address and transfer id.</summary>
-    private readonly Dictionary<(IPAddress Peer, long TransferId), Early> _early = [];
-    private ICancelable? _purge;
+    /// <summary>Payloads (or why they will not come) that arrived before their announcement, and when (ms).</summary>
+    private readonly Dictionary<long, (object Arrival, long ArrivedAt)> _early = [];
     private Awaiting? _awaiting;
 
-    private sealed record Early(object Arrival, long Bytes, long ArrivedAt);
-
-    private sealed record Awaiting(StreamedMessage Announcement, IActorRef Sender, IPAddress[] Peers, ICancelable Timeout);
+    private sealed record Awaiting(StreamedMessage Announcement, IActorRef Sender, ICancelable Timeout);
 
     private sealed record AwaitExpired(long TransferId) : INoSerializationVerificationNeeded;
 
-    private sealed record PurgeEarly : INoSerializationVerificationNeeded;
-
     // The transport is created with the first receiving actor, so this node accepts stream connections before any sender asks.
-    protected BulkReceivingActor()
-    {
-        var transport = BulkTransport.For(Context.System);
-        (_settings, _earlyLimits) = (transport.Settings, transport.EarlyPayloads);
-        _self = ((ExtendedActorSystem)Context.System).Provider.DefaultAddress;
-    }
+    protected BulkReceivingActor() => _settings = BulkTransport.For(Context.System).Settings;
 
     public IStash Stash { get; set; } = null!;
 
@@ -48,15 +34,11 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
     {
         switch (message)
         {
-            case StreamArrival arrival:
-                Arrived(arrival.Peer, arrival.TransferId, arrival.Arrival);
+            case StreamPayload payload:
+                Arrived(payload.TransferId, payload);
                 return true;
-            case StreamTransferFailed failure: // the sending node could not write the frame: it says so over Akka
-                Arrived(PeerAddresses.Of(Sender.Path.Address, _self).FirstOrDefault() ?? IPAddress.None, failure.TransferId, failure);
-                return true;
-            case PurgeEarly:
-                _purge = null;
-                PurgeStale();
+            case StreamTransferFailed failure:
+                Arrived(failure.TransferId, failure);
                 return true;
             case AwaitExpired expired:
                 if (_awaiting is { } late && late.Announcement.TransferId == expired.TransferId)
@@ -80,93 +62,43 @@ public abstract class BulkReceivingActor : ReceiveActor, IWithUnboundedStash
     /// <summary>A payload that came before its announcement outlives a restart: the announcement still comes.</summary>
     public override void AroundPreRestart(Exception cause, object message)
     {
-        foreach (var ((peer, id), early) in _early)
-            Self.Tell(new StreamArrival(peer, id, early.Arrival));
-        ReleaseAll();
+        foreach (var (arrival, _) in _early.Values)
+            Self.Tell(arrival);
         base.AroundPreRestart(cause, message);
-    }
-
-    public override void AroundPostStop()
-    {
-        ReleaseAll();
-        base.AroundPostStop();
     }
 
     private void OnAnnouncement(Receive receive, StreamedMessage announcement)
     {
-        var peers = PeerAddresses.Of(Sender.Path.Address, _self);
         if (announcement.TotalBytes < 0 || announcement.TotalBytes > _settings.MaxMessageBytes)
         {
             Deliver(receive, new TransferFailed(Sender.Path.ToString(), announcement.TransferId,
                 $"a {announcement.TotalBytes}-byte message announced, more than papa.transfer.max-message-bytes ({_settings.MaxMessageBytes})"));
         }
-        else if (peers.Select(peer => (peer, announcement.TransferId)).FirstOrDefault(_early.ContainsKey) is { peer: not null } key)
+        else if (_early.Remove(announcement.TransferId, out var early))
         {
-            var early = Take(key);
             Deliver(receive, InPlaceOf(announcement, Sender, early.Arrival));
         }
         else
         {
             var timeout = Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.Timeout, Self, new AwaitExpired(announcement.TransferId), Self);
-            _awaiting = new Awaiting(announcement, Sender, peers, timeout);
+            _awaiting = new Awaiting(announcement, Sender, timeout);
         }
     }
 
-    private void Arrived(IPAddress peer, long transferId, object arrival)
+    private void Arrived(long transferId, object arrival)
     {
-        if (_awaiting is { } awaited && awaited.Announcement.TransferId == transferId && awaited.Peers.Contains(peer))
+        if (_awaiting is { } awaited && awaited.Announcement.TransferId == transferId)
         {
             Resume(InPlaceOf(awaited.Announcement, awaited.Sender, arrival));
             return;
         }
-        PurgeStale();
-        var key = (peer, transferId);
-        if (_early.ContainsKey(key))
-            Take(key); // the same id again from the same address: the newer one counts
-        var bytes = arrival is StreamPayload payload ? payload.TotalBytes : 0;
-        if (!_earlyLimits.TryHold(peer, bytes))
-        {
-            if (_earlyLimits.FirstRefusal(peer))
-                Context.GetLogger().Warning("dropped an unannounced {0}-byte payload from {1}: it holds {2} early payloads or their bytes passed papa.transfer.max-early-bytes-per-peer " +
-                                            "or max-early-bytes (later ones from it are dropped without a word)", bytes, peer, EarlyPayloads.MaxPerPeer);
-            return;
-        }
-        _early[key] = new Early(arrival, bytes, Environment.TickCount64);
-        PurgeLaterWhileHeld();
-    }
-
-    /// <summary>Drops the early payloads whose announcement did not come within the timeout, and looks again later while some are left.</summary>
-    private void PurgeStale()
-    {
         var now = Environment.TickCount64;
         foreach (var stale in _early.Where(e => now - e.Value.ArrivedAt > _settings.Timeout.TotalMilliseconds).Select(e => e.Key).ToList())
         {
-            Take(stale);
-            Context.GetLogger().Warning("dropped the payload of streamed message {0} from {1}: its announcement did not come within {2}", stale.TransferId, stale.Peer, _settings.Timeout);
+            _early.Remove(stale);
+            Context.GetLogger().Warning("dropped the payload of streamed message {0}: its announcement did not come within {1}", stale, _settings.Timeout);
         }
-        PurgeLaterWhileHeld();
-    }
-
-    /// <summary>So an early payload whose announcement never comes is let go even if nothing else arrives.</summary>
-    private void PurgeLaterWhileHeld()
-    {
-        if (_early.Count > 0)
-            _purge ??= Context.System.Scheduler.ScheduleTellOnceCancelable(_settings.Timeout, Self, new PurgeEarly(), Self);
-    }
-
-    private Early Take((IPAddress Peer, long TransferId) key)
-    {
-        _early.Remove(key, out var early);
-        _earlyLimits.Release(key.Peer, early!.Bytes);
-        return early;
-    }
-
-    private void ReleaseAll()
-    {
-        _purge?.Cancel();
-        _purge = null;
-        foreach (var key in _early.Keys.ToList())
-            Take(key);
+        _early[transferId] = (arrival, now);
     }
 
     /// <summary>What the actor handles where the announcement was: the message, or why it cannot have it.</summary>

@@ -40,7 +40,6 @@ public sealed class BulkTransport : IExtension
         // The stream carries PapaSerializer's messages only: never a serializer named by the bytes on the wire.
         _serializer = new PapaSerializer(system);
         _frameWriter = new StreamFrameWriter(_serializer);
-        EarlyPayloads = new EarlyPayloads(Settings.MaxEarlyBytesPerPeer, Settings.MaxEarlyBytes);
         if (system.Provider is IRemoteActorRefProvider)
         {
             _listener = Listen(system);
@@ -54,9 +53,6 @@ public sealed class BulkTransport : IExtension
     public const int EnvelopeBytes = 4096;
 
     public TransferSettings Settings { get; }
-
-    /// <summary>What this node's receiving actors hold of payloads that came before their announcement.</summary>
-    internal EarlyPayloads EarlyPayloads { get; }
 
     /// <summary>The port this node accepts stream connections on (none without remoting).</summary>
     public int? StreamPort => _listener?.Port;
@@ -90,8 +86,7 @@ public sealed class BulkTransport : IExtension
         lock (_connections)
         {
             if (!_connections.TryGetValue(node, out var connection))
-                _connections[node] = connection = new StreamConnection(node, AskStreamPort, _frameWriter, Settings.Timeout, NodeTls.Of(_system),
-                    PeerAddresses.Of(_system.Provider.DefaultAddress.Host));
+                _connections[node] = connection = new StreamConnection(node, AskStreamPort, _frameWriter, Settings.Timeout, NodeTls.Of(_system));
             if (_stopped)
                 connection.Dispose(); // a send racing the system's end: its frame fails instead of waiting forever
             return connection;
@@ -117,7 +112,8 @@ public sealed class BulkTransport : IExtension
         var host = string.IsNullOrWhiteSpace(configured) ? system.Provider.DefaultAddress.Host! : configured;
         try
         {
-            return new StreamListener(system, host, Settings.StreamPort, new StreamFrameReader(_serializer, Settings.MaxMessageBytes), Settings, NodeTls.Of(system));
+            return new StreamListener(system, host, Settings.StreamPort, new StreamFrameReader(_serializer, Settings.MaxMessageBytes), Settings.Timeout,
+                Settings.MaxInboundConnections, NodeTls.Of(system));
         }
         catch (System.Net.Sockets.SocketException e)
         {

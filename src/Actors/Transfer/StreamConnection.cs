@@ -20,7 +20,6 @@ internal sealed class StreamConnection : IDisposable
     private readonly StreamFrameWriter _frames;
     private readonly TimeSpan _timeout;
     private readonly NodeTls? _tls;
-    private readonly IReadOnlyList<System.Net.IPAddress> _localAddresses;
     private readonly BlockingCollection<OutgoingFrame> _queue = new();
     private readonly CancellationTokenSource _stop = new();
     private StreamPort? _port;
@@ -31,11 +30,9 @@ internal sealed class StreamConnection : IDisposable
 
     /// <param name="askPort">asks <paramref name="node"/> for its stream port; throws a message that says why it could not</param>
     /// <param name="tls">this node's TLS identity, or null for plain TCP</param>
-    /// <param name="localAddresses">this node's own addresses, which the other node knows it by and matches our frames with</param>
-    public StreamConnection(Address node, Func<Address, StreamPort> askPort, StreamFrameWriter frames, TimeSpan timeout, NodeTls? tls,
-        IReadOnlyList<System.Net.IPAddress> localAddresses)
+    public StreamConnection(Address node, Func<Address, StreamPort> askPort, StreamFrameWriter frames, TimeSpan timeout, NodeTls? tls)
     {
-        (_node, _askPort, _frames, _timeout, _tls, _localAddresses) = (node, askPort, frames, timeout, tls, localAddresses);
+        (_node, _askPort, _frames, _timeout, _tls) = (node, askPort, frames, timeout, tls);
         new Thread(WriteAll) { IsBackground = true, Name = $"papa stream to {node}" }.Start();
     }
 
@@ -147,7 +144,7 @@ internal sealed class StreamConnection : IDisposable
         {
             try
             {
-                return StreamSockets.Connect(_node.Host!, known.Port, _timeout, _tls, _localAddresses);
+                return StreamSockets.Connect(_node.Host!, known.Port, _timeout, _tls);
             }
             catch (Exception e) when (e is SocketException or TimeoutException)
             {
@@ -155,7 +152,7 @@ internal sealed class StreamConnection : IDisposable
             }
         }
         var port = _askPort(_node);
-        var connection = StreamSockets.Connect(_node.Host!, port.Port, _timeout, _tls, _localAddresses);
+        var connection = StreamSockets.Connect(_node.Host!, port.Port, _timeout, _tls);
         _port = port;
         return connection;
     }

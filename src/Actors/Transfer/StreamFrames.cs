@@ -19,9 +19,6 @@ internal sealed record FrameRead(string TargetPath, object Arrival, bool Connect
 /// <summary>A streamed message read, checked and deserialized by the receiving node, on its way to its target actor.</summary>
 internal sealed record StreamPayload(long TransferId, long TotalBytes, string Manifest, object Message) : INoSerializationVerificationNeeded;
 
-/// <summary>What a frame brought (<see cref="FrameRead.Arrival"/>), told to its target with the address of the connection it came on.</summary>
-internal sealed record StreamArrival(System.Net.IPAddress Peer, long TransferId, object Arrival) : INoSerializationVerificationNeeded;
-
 /// <summary>
 /// One message on a stream connection, little-endian: magic (u32), transfer id (i64), payload length (i64), target
 /// path length (u16), manifest length (u8), target path and manifest (UTF-8), the payload (the message as

@@ -21,10 +21,9 @@ internal static class StreamSockets
 
     /// <exception cref="TimeoutException">no connection within <paramref name="timeout"/></exception>
     /// <exception cref="System.Security.Authentication.AuthenticationException">with <paramref name="tls"/>: the other node is not one of our CA's</exception>
-    /// <param name="local">this node's addresses, one of which the other node must see our connection come from; empty: any</param>
-    public static Stream Connect(string host, int port, TimeSpan timeout, NodeTls? tls, IReadOnlyList<IPAddress> local)
+    public static Stream Connect(string host, int port, TimeSpan timeout, NodeTls? tls)
     {
-        var socket = Bound(host, local);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         try
         {
             using var deadline = new CancellationTokenSource(timeout);
@@ -42,29 +41,6 @@ internal static class StreamSockets
         }
         var connection = Open(socket, timeout);
         return tls is null ? connection : Secured(connection, stream => tls.AuthenticateAsClient(stream, host));
-    }
-
-    /// <summary>
-    /// A socket bound to the one of <paramref name="local"/> of <paramref name="host"/>'s address family, when this machine
-    /// has it, so the connection comes from an address the other node knows this one by (a machine name may resolve to
-    /// 127.0.1.1 while loopback connections come from 127.0.0.1).
-    /// </summary>
-    private static Socket Bound(string host, IReadOnlyList<IPAddress> local)
-    {
-        var family = PeerAddresses.Of(host).FirstOrDefault()?.AddressFamily;
-        if (local.FirstOrDefault(a => a.AddressFamily == family && !a.Equals(IPAddress.Any) && !a.Equals(IPAddress.IPv6Any)) is not { } own)
-            return new Socket(SocketType.Stream, ProtocolType.Tcp);
-        var socket = new Socket(own.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            socket.Bind(new IPEndPoint(own, 0));
-            return socket;
-        }
-        catch (SocketException)
-        {
-            socket.Dispose(); // not an address of this machine (behind NAT, say): the system picks one
-            return new Socket(SocketType.Stream, ProtocolType.Tcp);
-        }
     }
 
     public static Stream Accepted(Socket socket, TimeSpan timeout) => Open(socket, timeout);

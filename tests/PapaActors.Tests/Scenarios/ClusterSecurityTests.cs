@@ -183,8 +183,7 @@ public sealed class ClusterSecurityTests : IDisposable
         var run = TestSettings.TinyRun($"cluster.secret-file={secretFile}");
         using var data = DatasetLoader.Load(run.Settings.Dataset);
         var (_, address, _) = Averager(run, data, _folder.File("run"));
-        var node = Foreign(run.Config);
-        var coordinator = await Reach(node, $"{address}/user/averager/coordinator");
+        var coordinator = await Reach(Foreign(run.Config), $"{address}/user/averager/coordinator");
         Task<object> Ask(object message) => coordinator.Ask<object>(message, Timeouts.Run);
         const int other = WireProtocol.Version + 1;
         var versions = $"the node speaks protocol version {other}, this run's averager version {WireProtocol.Version}: run the same build of papa on every node";
@@ -192,46 +191,14 @@ public sealed class ClusterSecurityTests : IDisposable
         Assert.Equal(new RunConfigRefused(versions), await Ask(new RequestRunConfig("node", other)));
         Assert.Equal(new MemberRejected(-1, versions), await Ask(new RegisterMember(0, ActorRefs.Nobody, "layout", ActorRefs.Nobody, other)));
 
-        var request = new RequestRunConfig(AddressOf(node).ToString());
+        var request = new RequestRunConfig("node");
         var challenge = Assert.IsType<SecretChallenge>(await Ask(request));
         var proof = RunSecret.Load(secretFile)!.Prove(challenge.Nonce, RunSecret.ConfigRequest(request));
         Assert.Equal(run.Text, Assert.IsType<RunConfigText>(await Ask(request with { Proof = proof })).Hocon);
-        Assert.Contains("wrong run secret (or a stale proof, ", Assert.IsType<RunConfigRefused>(await Ask(request with { Proof = proof })).Reason);
+        Assert.Contains("wrong run secret (or a stale proof)", Assert.IsType<RunConfigRefused>(await Ask(request with { Proof = proof })).Reason);
         var forged = new SecretProof(Assert.IsType<SecretChallenge>(await Ask(request)).Nonce, proof.Mac);
         Assert.Contains("wrong run secret", Assert.IsType<RunConfigRefused>(await Ask(request with { Proof = forged })).Reason);
     }
-
-    [Fact]
-    public async Task AFloodOfChallengeRequestsLeavesARealNodeItsProofAndAProofFromAnotherAddressIsRefused()
-    {
-        var secretFile = _folder.File("secret");
-        File.WriteAllText(secretFile, Secret);
-        var secret = RunSecret.Load(secretFile)!;
-        var run = TestSettings.TinyRun($"cluster.secret-file={secretFile}");
-        using var data = DatasetLoader.Load(run.Settings.Dataset);
-        var (_, address, _) = Averager(run, data, _folder.File("run"));
-        var path = $"{address}/user/averager/coordinator";
-        var attacker = Foreign(run.Config);
-        var node = Foreign(run.Config);
-        var fromAttacker = await Reach(attacker, path);
-        var fromNode = await Reach(node, path);
-
-        // More requests than the old table of open challenges held (1024), each answered with a nonce nobody proves.
-        var flooder = attacker.ActorOf(Props.Create(() => new Silent()));
-        for (var i = 0; i < 3000; i++)
-            fromAttacker.Tell(new RequestRunConfig(AddressOf(attacker).ToString()), flooder);
-
-        var request = new RequestRunConfig(AddressOf(node).ToString());
-        var challenge = Assert.IsType<SecretChallenge>(await fromNode.Ask<object>(request, Timeouts.Run));
-        var proof = secret.Prove(challenge.Nonce, RunSecret.ConfigRequest(request));
-        // The node's request and proof, sent from another address (a copy caught on the way): its nonce was given to the node.
-        Assert.Contains("or one for another address", Assert.IsType<RunConfigRefused>(await fromAttacker.Ask<object>(request with { Proof = proof }, Timeouts.Run)).Reason);
-        Assert.Equal($"the request names node {AddressOf(node)} but comes from {AddressOf(attacker)}",
-            Assert.IsType<RunConfigRefused>(await fromAttacker.Ask<object>(request, Timeouts.Run)).Reason);
-        Assert.Equal(run.Text, Assert.IsType<RunConfigText>(await fromNode.Ask<object>(request with { Proof = proof }, Timeouts.Run)).Hocon);
-    }
-
-    private static Address AddressOf(ActorSystem system) => ((ExtendedActorSystem)system).Provider.DefaultAddress;
 
     private static Task Removed(ActorSystem node)
     {

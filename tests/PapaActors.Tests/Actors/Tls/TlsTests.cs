@@ -164,42 +164,6 @@ public sealed class TlsTests : IDisposable
     }
 
     [Fact]
-    public async Task AClientThatTricklesItsTlsHelloIsDisconnectedAfterTheHandshakeTimeout()
-    {
-        var server = Node("server", [.. Tls("ca", "server"), "transfer.handshake-timeout=1s"]);
-        using var socket = new TcpClient();
-        socket.Connect("127.0.0.1", BulkTransport.For(server).StreamPort!.Value);
-        socket.ReceiveTimeout = 30_000; // a server that kept the connection open fails the read with a timeout, not this test
-        var closed = Task.Run(() =>
-        {
-            try
-            {
-                return socket.GetStream().Read(new byte[1]) == 0;
-            }
-            catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
-            {
-                return true;
-            }
-        });
-
-        // A TLS record header (handshake, TLS 1.2, 512 bytes) a byte every 200 ms, with no certificate ever shown.
-        byte[] header = [0x16, 0x03, 0x03, 0x02, 0x00];
-        for (var i = 0; i < header.Length && !closed.IsCompleted; i++)
-        {
-            try
-            {
-                socket.GetStream().Write(header.AsSpan(i, 1));
-            }
-            catch (IOException)
-            {
-                break;
-            }
-            await Task.Delay(200);
-        }
-        Assert.True(await closed.WaitAsync(TimeSpan.FromSeconds(40)));
-    }
-
-    [Fact]
     public async Task TheCertificatesOfPapaCertLetTwoNodesTalkAndValidateHostnameRefusesACertificateForAnotherHost()
     {
         var certs = _folder.File("certs");
